@@ -1,0 +1,121 @@
+"""Convolutions: Conv, ConvTranspose and com.microsoft FusedConv.
+
+Strides, pads, dilations and auto_pad only change the number of output positions, which
+is read from shape inference (or computed here from static input and weight shapes
+when inference left it unknown). Groups are in the weight shape: W is
+(C_out, C_in/group, *kernel) for Conv and (C_in, C_out/group, *kernel) for ConvTranspose.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+from mkdocs_onnx.analysis.costs._common import shape_or_compute
+from mkdocs_onnx.analysis.costs.elementwise import PER_ELEMENT
+from mkdocs_onnx.analysis.costs.registry import NodeContext, Shape, TypeInfo, Uncountable, cost, numel, shape
+
+MS = "com.microsoft"
+
+
+def window_out(ctx: NodeContext, in_spatial: Sequence[int], kernel: Sequence[int], ceil_mode: bool = False) -> Shape:
+    """Output spatial size of a sliding window (Conv, pooling) from its attributes."""
+    n = len(in_spatial)
+    strides = ctx.attr("strides") or [1] * n
+    dilations = ctx.attr("dilations") or [1] * n
+    pads = ctx.attr("pads") or [0] * (2 * n)
+    auto_pad = ctx.attr("auto_pad", "NOTSET")
+    rounding = math.ceil if ceil_mode else math.floor
+    out = []
+    for axis, size in enumerate(in_spatial):
+        span = dilations[axis] * (kernel[axis] - 1) + 1
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            out.append(math.ceil(size / strides[axis]))
+        else:
+            padded = size if auto_pad == "VALID" else size + pads[axis] + pads[axis + n]
+            out.append(rounding((padded - span) / strides[axis]) + 1)
+    return _positive(ctx, tuple(out))
+
+
+def _positive(ctx: NodeContext, spatial: Shape) -> Shape:
+    """Computed spatial dims, refusing the negative sizes of a window larger than its padded input."""
+    if any(d < 0 for d in spatial):
+        raise Uncountable(f"{ctx.op_type} attributes give a negative output size {list(spatial)}")
+    return spatial
+
+
+def conv_out_shape(ctx: NodeContext, x_input: int = 0, w_input: int = 1) -> Shape:
+    x, w = ctx.input_shape(x_input), ctx.input_shape(w_input)
+    return (x[0], w[0], *window_out(ctx, x[2:], w[2:]))
+
+
+def conv_flops(ctx: NodeContext, x_input: int = 0, w_input: int = 1, bias_input: Optional[int] = 2) -> int:
+    """2 multiply-accumulate FLOPs per output element per weight of one group, + a bias add per output element."""
+    w = ctx.input_shape(w_input)
+    out = numel(shape_or_compute(ctx, lambda: conv_out_shape(ctx, x_input, w_input)))
+    return 2 * out * numel(w[1:]) + (out if bias_input is not None and ctx.has_input(bias_input) else 0)
+
+
+@cost("Conv")
+def conv(ctx: NodeContext) -> int:
+    """Conv: 2 × out_elements × (C_in/group × ∏kernel) + out_elements if bias B is given."""
+    return conv_flops(ctx)
+
+
+def conv_transpose_out_shape(ctx: NodeContext) -> Shape:
+    x, w = ctx.input_shape(0), ctx.input_shape(1)
+    n = len(x) - 2
+    c_out = w[1] * ctx.attr("group", 1)
+    if ctx.attr("output_shape"):
+        return (x[0], c_out, *ctx.attr("output_shape")[-n:])
+    strides = ctx.attr("strides") or [1] * n
+    if ctx.attr("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
+        return (x[0], c_out, *(size * s for size, s in zip(x[2:], strides)))
+    dilations = ctx.attr("dilations") or [1] * n
+    pads = ctx.attr("pads") or [0] * (2 * n)
+    extra = ctx.attr("output_padding") or [0] * n
+    spatial = [
+        strides[i] * (x[2 + i] - 1) + extra[i] + dilations[i] * (w[2 + i] - 1) + 1 - pads[i] - pads[i + n]
+        for i in range(n)
+    ]
+    return (x[0], c_out, *_positive(ctx, tuple(spatial)))
+
+
+@cost("ConvTranspose")
+def conv_transpose(ctx: NodeContext) -> int:
+    """ConvTranspose: 2 × in_elements × (C_out/group × ∏kernel) + out_elements if bias B is given."""
+    w = ctx.input_shape(1)
+    flops = 2 * ctx.input_numel(0) * numel(w[1:])
+    if ctx.has_input(2):
+        flops += numel(shape_or_compute(ctx, lambda: conv_transpose_out_shape(ctx)))
+    return flops
+
+
+# FLOPs per output element of the activations FusedConv may fuse (Clip: a min and a max)
+FUSED_ACTIVATIONS = {
+    "": 0, "Clip": 2, **{a: PER_ELEMENT[a][0] for a in ("Relu", "Tanh", "Sigmoid", "LeakyRelu", "HardSigmoid")}
+}
+
+
+@cost("FusedConv", domain=MS)
+def fused_conv(ctx: NodeContext) -> int:
+    """FusedConv: Conv + activation per output element (Relu 1, Sigmoid 4, Tanh 1, LeakyRelu 2, Clip 2, HardSigmoid 4) + out_elements if Z (sum) is given."""
+    activation = ctx.attr("activation", "")
+    if activation not in FUSED_ACTIVATIONS:
+        raise Uncountable(f"FusedConv activation '{activation}' has no known cost")
+    per_out = FUSED_ACTIVATIONS[activation] + (1 if ctx.has_input(3) else 0)
+    out = numel(shape_or_compute(ctx, lambda: conv_out_shape(ctx)))
+    return conv_flops(ctx) + per_out * out
+
+
+@shape("FusedConv", domain=MS)
+def fused_conv_shape(ctx: NodeContext) -> list[TypeInfo]:
+    elem, x = ctx.input_type(0)
+    w = ctx.input_type(1)[1]
+    if x is None or w is None:
+        return [(elem, None)]
+    try:
+        return [(elem, conv_out_shape(ctx))]
+    except Uncountable:
+        # symbolic spatial dims: keep batch and channels, leave the rest unknown
+        return [(elem, (x[0], w[0], *(None for _ in x[2:])))]

@@ -1,0 +1,137 @@
+"""Elementwise arithmetic, comparisons, activations, Softmax and friends.
+
+Convention: every elementary operation on one element counts 1 FLOP, and so does each
+transcendental (exp, log, tanh, erf, sqrt, pow, sin...), comparison, min/max and
+rounding. Integer and boolean elementwise ops are counted the same way, so that every
+elementwise node has a cost. Costs are per *output* element, after broadcasting.
+
+Most operators here are a fixed count per element; their formulas are made by
+:func:`per_element` so that each one still carries its own one-line docstring.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from mkdocs_onnx.analysis.costs._common import broadcast_numel, broadcast_shapes
+from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost, numel, shape
+
+# op -> (FLOPs per output element, what they are). Also used by rnn.py for activations.
+PER_ELEMENT: dict[str, tuple[int, str]] = {
+    # binary arithmetic and comparisons: one operation
+    **{op: (1, "one operation") for op in (
+        "Add", "Sub", "Mul", "Div", "Mod", "Pow",
+        "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
+        "And", "Or", "Xor", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
+    )},
+    # unary: one operation or one transcendental
+    **{op: (1, "one operation or transcendental") for op in (
+        "Abs", "Neg", "Relu", "Floor", "Ceil", "Round", "Sign", "Reciprocal", "Sqrt",
+        "Exp", "Log", "Erf", "Tanh", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan",
+        "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Not", "BitwiseNot", "IsNaN", "IsInf",
+    )},
+    "Sigmoid": (4, "neg, exp, add 1, reciprocal"),
+    "HardSigmoid": (4, "max(0, min(1, alpha*x + beta)): mul, add, min, max"),
+    "HardSwish": (5, "x * HardSigmoid(x): mul, add, min, max, mul"),
+    "LeakyRelu": (2, "compare, mul by alpha"),
+    "PRelu": (2, "compare, mul by slope"),
+    "ThresholdedRelu": (1, "compare with alpha"),
+    "Elu": (4, "compare, exp, sub 1, mul by alpha"),
+    "Selu": (5, "compare, exp, mul by alpha, sub alpha, mul by gamma"),
+    "Celu": (7, "max(0,x) + min(0, alpha*(exp(x/alpha)-1)): div, exp, sub, mul, min, max, add"),
+    "Softplus": (3, "log(exp(x) + 1): exp, add, log"),
+    "Softsign": (3, "x / (1 + |x|): abs, add, div"),
+    "Mish": (5, "x * tanh(softplus(x)): exp, add, log, tanh, mul"),
+    "Swish": (6, "x * sigmoid(alpha*x): mul, 4 for sigmoid, mul"),
+    "Shrink": (2, "compare with lambd, add or sub bias"),
+    "Hardmax": (1, "one comparison per element to find the row maximum"),
+    # also used for RNN activations (names as in the LSTM/GRU/RNN 'activations' attribute)
+    "Affine": (2, "alpha*x + beta: mul, add"),
+    "ScaledTanh": (3, "alpha*tanh(beta*x): mul, tanh, mul"),
+}
+
+SOFTMAX_PER_ELEMENT = 5
+GELU_ERF_PER_ELEMENT = 5  # 0.5*x*(1 + erf(x/sqrt(2))): div, erf, add, mul, mul
+GELU_TANH_PER_ELEMENT = 9  # 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3))): x^2, x^3, mul, add, mul, tanh, add, mul, mul
+
+
+def per_element(op: str, flops: int, what: str) -> Callable[[NodeContext], int]:
+    """Make and register the formula ``flops × output elements`` for ``op``."""
+
+    def formula(ctx: NodeContext) -> int:
+        return flops * broadcast_numel(ctx)
+
+    formula.__name__ = f"cost_{op}"
+    formula.__doc__ = f"{op}: {flops} × output elements ({what})."
+    return cost(op)(formula)
+
+
+for _op, (_flops, _what) in PER_ELEMENT.items():
+    if _op not in ("Affine", "ScaledTanh"):  # RNN activation names, not ONNX operators
+        per_element(_op, _flops, _what)
+
+
+@cost("Sum", "Max", "Min")
+def variadic(ctx: NodeContext) -> int:
+    """Sum/Max/Min: (n_inputs − 1) × output elements (one add or compare per extra input)."""
+    n = sum(1 for i in range(len(ctx.node.input)) if ctx.has_input(i))
+    return (n - 1) * broadcast_numel(ctx)
+
+
+@cost("Mean")
+def mean(ctx: NodeContext) -> int:
+    """Mean: n_inputs × output elements ((n − 1) adds + 1 divide)."""
+    n = sum(1 for i in range(len(ctx.node.input)) if ctx.has_input(i))
+    return n * broadcast_numel(ctx)
+
+
+@cost("Clip")
+def clip(ctx: NodeContext) -> int:
+    """Clip: bounds × output elements (one min and/or one max: 2 with both bounds, 1 with one, 0 with none)."""
+    # opset >= 11 passes the bounds as inputs 1 and 2, older opsets as attributes
+    bounds = sum(1 for i in (1, 2) if ctx.has_input(i)) + sum(1 for a in ("min", "max") if ctx.attr(a) is not None)
+    return bounds * broadcast_numel(ctx)
+
+
+@cost("Gelu")
+def gelu(ctx: NodeContext) -> int:
+    """Gelu: 5 × elements with approximate='none' (div, erf, add, mul, mul); 9 with 'tanh' (x², x³, mul, add, mul, tanh, add, mul, mul)."""
+    per = GELU_TANH_PER_ELEMENT if ctx.attr("approximate", "none") == "tanh" else GELU_ERF_PER_ELEMENT
+    return per * broadcast_numel(ctx)
+
+
+@cost("SwiGLU")
+def swiglu(ctx: NodeContext) -> int:
+    """SwiGLU: 7 × output elements (Swish of the gate: 6, times the value: 1)."""
+    return (PER_ELEMENT["Swish"][0] + 1) * broadcast_numel(ctx)
+
+
+@cost("Softmax", "LogSoftmax")
+def softmax(ctx: NodeContext) -> int:
+    """Softmax/LogSoftmax: 5 × input elements (max, sub max, exp, sum, div — or sub log-sum; the one log per row of LogSoftmax is not counted)."""
+    return SOFTMAX_PER_ELEMENT * numel(ctx.input_shape(0))
+
+
+_COMPARISONS = frozenset({"Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "Not",
+                          "IsNaN", "IsInf"})
+
+
+def elementwise_shape(ctx: NodeContext) -> list:
+    """Output type of an elementwise op: A's shape under legacy ``broadcast=1``, else numpy broadcasting.
+
+    Only consulted when ONNX inference gives no shape, as for opsets whose schemas
+    predate shape inference (files exported in 2017 use them).
+    """
+    elem, first = ctx.input_type(0)
+    if ctx.attr("broadcast") == 1 or len(ctx.node.input) == 1:
+        shape_ = first
+    else:
+        shapes = [ctx.input_type(i)[1] for i in range(len(ctx.node.input)) if ctx.has_input(i)]
+        if any(s is None for s in shapes):
+            raise Uncountable("an input shape is unknown")
+        shape_ = broadcast_shapes(*shapes)
+    return [(9 if ctx.op_type in _COMPARISONS else elem, shape_)]  # 9: TensorProto.BOOL
+
+
+for _op in (*PER_ELEMENT, "Sum", "Max", "Min", "Mean"):
+    shape(_op)(elementwise_shape)

@@ -1,0 +1,130 @@
+"""Matrix products: MatMul, Gemm, Einsum and com.microsoft FusedMatMul.
+
+A multiply-accumulate counts 2 FLOPs, and so does the first product of a dot product
+(accumulating into zero): a (M×K)·(K×N) product is 2·M·N·K.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Sequence
+
+from mkdocs_onnx.analysis.costs._common import broadcast_shapes
+from mkdocs_onnx.analysis.costs.registry import NodeContext, TypeInfo, Uncountable, cost, numel, shape
+
+MS = "com.microsoft"
+
+
+def matmul_dims(a: Sequence, b: Sequence, trans_a: bool = False, trans_b: bool = False) -> tuple:
+    """(batch shape, M, N, K) of a numpy-style matmul; 1-D operands are promoted as numpy does."""
+    if len(a) == 0 or len(b) == 0:
+        raise Uncountable("MatMul operand is a scalar")
+    a = (1, *a) if len(a) == 1 else tuple(a)
+    b = (*b, 1) if len(b) == 1 else tuple(b)
+    m, k = (a[-1], a[-2]) if trans_a else (a[-2], a[-1])
+    k_b, n = (b[-1], b[-2]) if trans_b else (b[-2], b[-1])
+    if isinstance(k, int) and isinstance(k_b, int) and k != k_b:
+        raise Uncountable(f"MatMul inner dimensions differ ({k} vs {k_b})")
+    return broadcast_shapes(a[:-2], b[:-2]), m, n, k
+
+
+def matmul_flops(ctx: NodeContext, a: int = 0, b: int = 1, trans_a: bool = False, trans_b: bool = False) -> int:
+    batch, m, n, k = matmul_dims(ctx.input_shape(a), ctx.input_shape(b), trans_a, trans_b)
+    return 2 * numel(batch) * m * n * k
+
+
+@cost("MatMul")
+def matmul(ctx: NodeContext) -> int:
+    """MatMul: 2·batch·M·N·K (numpy matmul: batch dims broadcast; a 1-D operand counts as M=1 or N=1)."""
+    return matmul_flops(ctx)
+
+
+@cost("Gemm")
+def gemm(ctx: NodeContext) -> int:
+    """Gemm: 2·M·N·K (transA/transB honoured) + M·N if C is given (the add) + M·N if beta ≠ 1 (β·C) + M·N if alpha ≠ 1 (α·AB)."""
+    trans_a, trans_b = bool(ctx.attr("transA", 0)), bool(ctx.attr("transB", 0))
+    _, m, n, k = matmul_dims(ctx.input_shape(0), ctx.input_shape(1), trans_a, trans_b)
+    flops = 2 * m * n * k
+    if ctx.has_input(2):
+        flops += m * n * (2 if ctx.attr("beta", 1.0) != 1.0 else 1)
+    if ctx.attr("alpha", 1.0) != 1.0:
+        flops += m * n
+    return flops
+
+
+def _fused_matmul_dims(ctx: NodeContext, a: Sequence, b: Sequence) -> tuple:
+    if ctx.attr("transBatchA", 0) or ctx.attr("transBatchB", 0):
+        raise Uncountable("FusedMatMul with transBatchA/transBatchB is not supported")
+    return matmul_dims(a, b, bool(ctx.attr("transA", 0)), bool(ctx.attr("transB", 0)))
+
+
+@cost("FusedMatMul", domain=MS)
+def fused_matmul(ctx: NodeContext) -> int:
+    """FusedMatMul: 2·batch·M·N·K (transA/transB honoured) + batch·M·N if alpha ≠ 1."""
+    batch, m, n, k = _fused_matmul_dims(ctx, ctx.input_shape(0), ctx.input_shape(1))
+    flops = 2 * numel(batch) * m * n * k
+    return flops + (numel(batch) * m * n if ctx.attr("alpha", 1.0) != 1.0 else 0)
+
+
+@shape("FusedMatMul", domain=MS)
+def fused_matmul_shape(ctx: NodeContext) -> list[TypeInfo]:
+    elem, a = ctx.input_type(0)
+    b = ctx.input_type(1)[1]
+    if a is None or b is None:
+        return [(elem, None)]
+    batch, m, n, _ = _fused_matmul_dims(ctx, a, b)
+    # numpy drops the axis it added to a 1-D operand
+    out = (*batch, *((m,) if len(a) > 1 else ()), *((n,) if len(b) > 1 else ()))
+    return [(elem, out)]
+
+
+def _einsum_terms(equation: str, n_inputs: int) -> tuple[list[str], str]:
+    """Split an equation into input terms and the output term (implicit output made explicit)."""
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != n_inputs:
+        raise Uncountable(f"Einsum equation '{equation}' has {len(terms)} operands, the node has {n_inputs}")
+    if not arrow:
+        # implicit mode: letters that appear once, alphabetically, after the ellipsis dims
+        letters = re.sub(r"[^A-Za-z]", "", lhs)
+        rhs = ("..." if "..." in lhs else "") + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return terms, rhs
+
+
+@cost("Einsum")
+def einsum(ctx: NodeContext) -> int:
+    """Einsum: (n−1)·P multiplies + P adds if an index is contracted, P = ∏ sizes of the distinct indices.
+
+    This is the naive single loop over all indices (not an optimised contraction order),
+    so a two-operand contraction equals MatMul's 2·M·N·K. One operand: P − out adds when
+    an index is summed out, else 0 (a transpose or diagonal).
+    """
+    n = len(ctx.node.input)
+    terms, out_term = _einsum_terms(ctx.attr("equation", ""), n)
+    sizes: dict[str, int] = {}
+    ellipsis: list[tuple] = []
+    for i, term in enumerate(terms):
+        dims = ctx.input_shape(i)
+        letters = term.replace("...", "")
+        n_ell = len(dims) - len(letters)
+        if n_ell < 0 or (n_ell > 0 and "..." not in term):
+            raise Uncountable(f"Einsum term '{term}' does not match the rank of input {i}")
+        head = term.split("...")[0] if "..." in term else term
+        tail = term.split("...")[1] if "..." in term else ""
+        ellipsis.append(tuple(dims[len(head):len(head) + n_ell]))
+        for letter, size in zip(head + tail, dims[:len(head)] + dims[len(head) + n_ell:]):
+            if size != 1 or letter not in sizes:  # size-1 dims broadcast
+                sizes[letter] = size
+    ell_size = numel(broadcast_shapes(*ellipsis))
+    space = math.prod(sizes.values()) * ell_size
+    contracted = set(sizes) - set(out_term)
+    if "..." in "".join(terms) and "..." not in out_term:
+        contracted.add("...")
+    if not contracted:
+        return (n - 1) * space
+    if n == 1:
+        out = math.prod(sizes[c] for c in out_term if c in sizes) * (ell_size if "..." in out_term else 1)
+        return max(space - out, 0)
+    return (n - 1) * space + space

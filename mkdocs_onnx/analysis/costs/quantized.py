@@ -1,0 +1,133 @@
+"""Quantized operators: QLinear*, *Integer, MatMulNBits and (De)QuantizeLinear.
+
+Integer multiply-accumulates count like floating-point ones (2 per MAC): the card's
+"FLOPs" is really "arithmetic operations". Zero points of integer products do not add
+work per MAC (kernels fold them into a per-row/column correction), so they are not
+counted. Counts are as the operators are defined; a kernel that uses a lookup table
+(e.g. QLinearSigmoid) does less.
+
+- quantize:     x / scale, round, + zero point (saturation is part of the cast) = 3
+- dequantize:   (x − zero point) · scale                                       = 2
+- requantize:   integer accumulator · (x_scale·w_scale / y_scale), round, + y_zero_point = 3
+"""
+
+from __future__ import annotations
+
+from onnx import TensorProto
+
+from mkdocs_onnx.analysis.costs._common import broadcast_numel, broadcast_shapes, shape_or_compute, static_attr
+from mkdocs_onnx.analysis.costs.conv import conv_flops, conv_out_shape
+from mkdocs_onnx.analysis.costs.matmul import matmul_dims, matmul_flops
+from mkdocs_onnx.analysis.costs.registry import NodeContext, TypeInfo, Uncountable, cost, numel, shape
+
+MS = "com.microsoft"
+QUANTIZE = 3
+DEQUANTIZE = 2
+REQUANTIZE = 3
+
+
+@cost("QLinearConv")
+def qlinear_conv(ctx: NodeContext) -> int:
+    """QLinearConv: 2 × out_elements × (C_in/group × ∏kernel) + out_elements if B + 3 × out_elements (requantize)."""
+    out = numel(shape_or_compute(ctx, lambda: conv_out_shape(ctx, 0, 3)))
+    return conv_flops(ctx, x_input=0, w_input=3, bias_input=8) + REQUANTIZE * out
+
+
+@cost("ConvInteger")
+def conv_integer(ctx: NodeContext) -> int:
+    """ConvInteger: 2 × out_elements × (C_in/group × ∏kernel) (int32 output: no requantization)."""
+    return conv_flops(ctx, x_input=0, w_input=1, bias_input=None)
+
+
+@cost("QLinearMatMul")
+def qlinear_matmul(ctx: NodeContext) -> int:
+    """QLinearMatMul: 2·batch·M·N·K + 3·batch·M·N (requantize each output)."""
+    batch, m, n, _ = matmul_dims(ctx.input_shape(0), ctx.input_shape(3))
+    return matmul_flops(ctx, 0, 3) + REQUANTIZE * numel(batch) * m * n
+
+
+@cost("MatMulInteger")
+def matmul_integer(ctx: NodeContext) -> int:
+    """MatMulInteger: 2·batch·M·N·K (int32 output: no requantization)."""
+    return matmul_flops(ctx, 0, 1)
+
+
+@cost("MatMulNBits", domain=MS)
+def matmul_nbits(ctx: NodeContext) -> int:
+    """MatMulNBits: 2·M·N·K (M = ∏A.shape[:-1]) + 2·N·K to dequantize the weights ((w − zp)·scale, once per call) + M·N if bias."""
+    a = ctx.input_shape(0)
+    k, n = static_attr(ctx, "K"), static_attr(ctx, "N")
+    m = numel(a[:-1])
+    return 2 * m * n * k + DEQUANTIZE * n * k + (m * n if ctx.has_input(5) else 0)
+
+
+@shape("MatMulNBits", domain=MS)
+def matmul_nbits_shape(ctx: NodeContext) -> list[TypeInfo]:
+    elem, a = ctx.input_type(0)
+    return [(elem, None if a is None else (*a[:-1], ctx.attr("N")))]
+
+
+@cost("QuantizeLinear")
+@cost("QuantizeLinear", domain=MS)
+def quantize_linear(ctx: NodeContext) -> int:
+    """QuantizeLinear: 2 × elements (divide by scale, round) + 1 × elements if a zero point is given."""
+    return (QUANTIZE - (0 if ctx.has_input(2) else 1)) * ctx.input_numel(0)
+
+
+@cost("DequantizeLinear")
+@cost("DequantizeLinear", domain=MS)
+def dequantize_linear(ctx: NodeContext) -> int:
+    """DequantizeLinear: 1 × elements (multiply by scale) + 1 × elements if a zero point is given (subtract it)."""
+    return (DEQUANTIZE - (0 if ctx.has_input(2) else 1)) * ctx.input_numel(0)
+
+
+@cost("DynamicQuantizeLinear")
+def dynamic_quantize_linear(ctx: NodeContext) -> int:
+    """DynamicQuantizeLinear: 5 × elements (running min and max: 2, quantize: 3; the few scalar ops for scale and zero point are not counted)."""
+    return (2 + QUANTIZE) * ctx.input_numel(0)
+
+
+@cost("QLinearAdd", "QLinearMul", domain=MS)
+def qlinear_binary(ctx: NodeContext) -> int:
+    """QLinearAdd/QLinearMul: 8 × output elements (dequantize A and B: 2 + 2, the op: 1, quantize: 3)."""
+    return (2 * DEQUANTIZE + 1 + QUANTIZE) * broadcast_numel(ctx, [0, 3])
+
+
+@cost("QLinearSigmoid", domain=MS)
+def qlinear_sigmoid(ctx: NodeContext) -> int:
+    """QLinearSigmoid: 9 × elements (dequantize 2, sigmoid 4, quantize 3)."""
+    return (DEQUANTIZE + 4 + QUANTIZE) * broadcast_numel(ctx, [0])
+
+
+@cost("QLinearLeakyRelu", domain=MS)
+def qlinear_leaky_relu(ctx: NodeContext) -> int:
+    """QLinearLeakyRelu: 7 × elements (dequantize 2, leaky relu 2, quantize 3)."""
+    return (DEQUANTIZE + 2 + QUANTIZE) * broadcast_numel(ctx, [0])
+
+
+@shape("QLinearAdd", "QLinearMul", domain=MS)
+def qlinear_binary_shape(ctx: NodeContext) -> list[TypeInfo]:
+    elem, a = ctx.input_type(0)
+    b = ctx.input_type(3)[1]
+    try:
+        return [(elem, None if a is None or b is None else broadcast_shapes(a, b))]
+    except Uncountable:  # shapes that do not broadcast: leave the output unknown
+        return [(elem, None)]
+
+
+@shape("QLinearSigmoid", "QLinearLeakyRelu", domain=MS)
+def qlinear_unary_shape(ctx: NodeContext) -> list[TypeInfo]:
+    return [ctx.input_type(0)]
+
+
+@shape("QuantizeLinear", domain=MS)
+def ms_quantize_linear_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """Y like x, typed like the zero point (uint8 without one)."""
+    zero_point = ctx.input_type(2)[0] if ctx.has_input(2) else None
+    return [(zero_point or TensorProto.UINT8, ctx.input_type(0)[1])]
+
+
+@shape("DequantizeLinear", domain=MS)
+def ms_dequantize_linear_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """Y like x, typed like the scale."""
+    return [(ctx.input_type(1)[0], ctx.input_type(0)[1])]

@@ -1,0 +1,172 @@
+"""The per-operator cost registry.
+
+One small function per operator (or family of operators) computes the FLOPs of one
+node from its attributes and the shapes around it, the way ``onnx.reference.ops`` has
+one small unit per operator. A multiply-accumulate counts 2 FLOPs. A formula that
+cannot be evaluated (a shape is unknown or symbolic, an attribute is missing) raises
+:class:`Uncountable` with the reason; the analyzer then lists the node under
+``flops.uncounted_ops`` instead of counting it as zero.
+
+Shape functions fill in output shapes for operators that ONNX shape inference does not
+know (the ``com.microsoft`` contrib operators), so that everything downstream of them
+can still be counted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import onnx
+from onnx import helper
+
+Shape = tuple[int, ...]
+TypeInfo = tuple[Optional[int], Optional[tuple]]  # (onnx elem type, shape with int|str|None items)
+
+
+class Uncountable(Exception):
+    """The cost of a node cannot be determined; the message says why."""
+
+
+@dataclass(frozen=True)
+class SubgraphCost:
+    flops: int
+    uncounted: int  # nodes in the subgraph (recursively) whose cost is unknown
+
+
+@dataclass
+class NodeContext:
+    """What a cost or shape function may know about one node."""
+
+    node: onnx.NodeProto
+    types: dict[str, TypeInfo]  # tensor name -> (elem type, shape) after shape inference
+    constants: dict[str, np.ndarray]  # small constant tensors by name (shapes, axes, ...)
+    subgraph_cost: Callable[[onnx.GraphProto], SubgraphCost] = lambda g: SubgraphCost(0, 0)
+    notes: list[str] = field(default_factory=list)  # filled by formulas that must explain a choice
+
+    @property
+    def op_type(self) -> str:
+        return self.node.op_type
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        for a in self.node.attribute:
+            if a.name == name:
+                value = attribute_value(a)
+                if isinstance(value, list):  # e.g. an RNN's 'activations': strings, not bytes
+                    return [v.decode() if isinstance(v, bytes) else v for v in value]
+                return value.decode() if isinstance(value, bytes) else value
+        return default
+
+    def has_input(self, i: int) -> bool:
+        return i < len(self.node.input) and self.node.input[i] != ""
+
+    def has_output(self, i: int) -> bool:
+        return i < len(self.node.output) and self.node.output[i] != ""
+
+    def _static_shape(self, name: str, what: str) -> Shape:
+        elem_type, shape = self.types.get(name, (None, None))
+        if shape is None:
+            raise Uncountable(f"shape of {what} '{name}' is unknown")
+        unknown = [d for d in shape if not isinstance(d, int)]
+        if unknown:
+            dim = unknown[0]
+            if isinstance(dim, str):
+                raise Uncountable(f"{what} '{name}' has symbolic dim '{dim}' (bind it with --dim {dim}=N)")
+            raise Uncountable(f"{what} '{name}' has a dim of unknown size")
+        return tuple(shape)
+
+    def input_shape(self, i: int) -> Shape:
+        """Static shape of input ``i``; raises :class:`Uncountable` when absent or not static."""
+        if not self.has_input(i):
+            raise Uncountable(f"{self.op_type} input {i} is missing")
+        return self._static_shape(self.node.input[i], f"input {i}")
+
+    def output_shape(self, i: int = 0) -> Shape:
+        if not self.has_output(i):
+            raise Uncountable(f"{self.op_type} output {i} is missing")
+        return self._static_shape(self.node.output[i], f"output {i}")
+
+    def input_type(self, i: int) -> TypeInfo:
+        if not self.has_input(i):
+            return (None, None)
+        return self.types.get(self.node.input[i], (None, None))
+
+    def input_value(self, i: int) -> Optional[np.ndarray]:
+        """The value of input ``i`` when it is a known constant, else None."""
+        if not self.has_input(i):
+            return None
+        return self.constants.get(self.node.input[i])
+
+    def output_numel(self, i: int = 0) -> int:
+        return numel(self.output_shape(i))
+
+    def input_numel(self, i: int) -> int:
+        return numel(self.input_shape(i))
+
+    def subgraph(self, name: str) -> Optional[onnx.GraphProto]:
+        g = self.attr(name)
+        return g if isinstance(g, onnx.GraphProto) else None
+
+
+def attribute_value(a: onnx.AttributeProto) -> Any:
+    """An attribute's value; files from IR version 1 leave ``type`` unset, so read the field set."""
+    if a.type != onnx.AttributeProto.UNDEFINED:
+        return helper.get_attribute_value(a)
+    for field_name in ("floats", "ints", "strings", "tensors", "graphs"):
+        if len(getattr(a, field_name)):
+            return list(getattr(a, field_name))
+    for field_name in ("f", "i", "s", "t", "g"):
+        if a.HasField(field_name):
+            return getattr(a, field_name)
+    return None
+
+
+def numel(shape: Sequence[int]) -> int:
+    return math.prod(shape)
+
+
+CostFn = Callable[[NodeContext], int]
+ShapeFn = Callable[[NodeContext], list[TypeInfo]]
+
+_COSTS: dict[tuple[str, str], CostFn] = {}
+_SHAPES: dict[tuple[str, str], ShapeFn] = {}
+
+
+def _key(domain: str, op_type: str) -> tuple[str, str]:
+    return ("" if domain in ("", "ai.onnx") else domain, op_type)
+
+
+def cost(*op_types: str, domain: str = "") -> Callable[[CostFn], CostFn]:
+    """Register ``fn`` as the FLOPs formula of ``op_types`` in ``domain``."""
+
+    def register(fn: CostFn) -> CostFn:
+        for op in op_types:
+            _COSTS[_key(domain, op)] = fn
+        return fn
+
+    return register
+
+
+def shape(*op_types: str, domain: str = "") -> Callable[[ShapeFn], ShapeFn]:
+    """Register ``fn`` as the output-type function of ``op_types`` in ``domain``."""
+
+    def register(fn: ShapeFn) -> ShapeFn:
+        for op in op_types:
+            _SHAPES[_key(domain, op)] = fn
+        return fn
+
+    return register
+
+
+def cost_function(domain: str, op_type: str) -> Optional[CostFn]:
+    return _COSTS.get(_key(domain, op_type))
+
+
+def shape_function(domain: str, op_type: str) -> Optional[ShapeFn]:
+    return _SHAPES.get(_key(domain, op_type))
+
+
+def registered_costs() -> list[tuple[str, str]]:
+    return sorted(_COSTS)

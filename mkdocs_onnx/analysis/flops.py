@@ -1,0 +1,88 @@
+"""FLOPs of a graph: the registry's formula for every node, subgraphs through their owners.
+
+A node without a formula, or whose formula cannot be evaluated, is listed as uncounted
+with the reason; it is never taken as zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import onnx
+
+from mkdocs_onnx.analysis.costs import NodeContext, SubgraphCost, Uncountable, cost_function
+from mkdocs_onnx.analysis.graphs import node_label, qualified_op, topological_order
+from mkdocs_onnx.analysis.report import Flops, UncountedNode
+from mkdocs_onnx.analysis.shapes import TypeInfo
+
+
+@dataclass
+class FlopsResult:
+    flops: Flops
+    per_node: list[Optional[int]] = field(default_factory=list)  # by top-level index; None: uncounted
+
+
+class _Counter:
+    def __init__(self, types: dict[str, TypeInfo], constants: dict[str, np.ndarray]):
+        self.types = types
+        self.constants = constants
+        self.notes: list[str] = []
+        self._subgraphs: dict[int, SubgraphCost] = {}
+
+    def node_cost(self, node: onnx.NodeProto, label: str) -> tuple[Optional[int], str]:
+        """(FLOPs, "") or (None, why it is uncounted)."""
+        fn = cost_function(node.domain, node.op_type)
+        if fn is None:
+            return None, f"no cost formula for {qualified_op(node)}"
+        ctx = NodeContext(node=node, types=self.types, constants=self.constants, subgraph_cost=self.subgraph_cost)
+        try:
+            flops = int(fn(ctx))
+        except Uncountable as e:
+            return None, str(e)
+        except Exception as e:  # a formula meeting input it does not expect must not end the analysis
+            return None, f"cost formula failed on this node ({type(e).__name__}: {e})"
+        self.notes.extend(f"{label}: {note}" for note in ctx.notes)
+        return flops, ""
+
+    def subgraph_cost(self, graph: onnx.GraphProto) -> SubgraphCost:
+        key = id(graph)
+        if key not in self._subgraphs:
+            total = uncounted = 0
+            for i, node in enumerate(topological_order(graph, where=f"subgraph '{graph.name}'")):
+                flops, _ = self.node_cost(node, node_label(node, i))
+                if flops is None:
+                    uncounted += 1
+                else:
+                    total += flops
+            self._subgraphs[key] = SubgraphCost(total, uncounted)
+        return self._subgraphs[key]
+
+
+def count_flops(order: list[onnx.NodeProto], types: dict[str, TypeInfo],
+                constants: dict[str, np.ndarray]) -> FlopsResult:
+    counter = _Counter(types, constants)
+    by_op: dict[str, int] = {}
+    uncounted_ops: dict[str, int] = {}
+    uncounted: list[UncountedNode] = []
+    per_node: list[Optional[int]] = []
+    for i, node in enumerate(order):
+        label, op = node_label(node, i), qualified_op(node)
+        flops, reason = counter.node_cost(node, label)
+        per_node.append(flops)
+        if flops is None:
+            uncounted_ops[op] = uncounted_ops.get(op, 0) + 1
+            uncounted.append(UncountedNode(label, op, reason))
+        else:
+            by_op[op] = by_op.get(op, 0) + flops
+    return FlopsResult(
+        flops=Flops(
+            total=sum(by_op.values()),
+            by_op_type=dict(sorted(by_op.items())),
+            uncounted_ops=dict(sorted(uncounted_ops.items())),
+            uncounted=uncounted,
+            notes=counter.notes,
+        ),
+        per_node=per_node,
+    )

@@ -1,0 +1,203 @@
+"""Values of small integer tensors computed by the graph itself (shape arithmetic).
+
+Exported PyTorch and TensorFlow models compute Reshape targets and Resize sizes with
+Shape → Gather → Unsqueeze → Concat chains. ONNX data propagation covers only part of
+these; evaluating the few operators involved, on tiny tensors, lets every downstream
+shape become static. One small function per operator, as in the cost registry.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from mkdocs_onnx.analysis.costs.registry import attribute_value
+from mkdocs_onnx.analysis.tensors import SMALL_CONSTANT_ELEMENTS
+
+Value = Optional[np.ndarray]
+Evaluator = Callable[[onnx.NodeProto, list[Value], list], list[Value]]
+
+_EVALUATORS: dict[str, Evaluator] = {}
+
+
+def evaluator(*op_types: str):
+    def register(fn: Evaluator) -> Evaluator:
+        for op in op_types:
+            _EVALUATORS[op] = fn
+        return fn
+
+    return register
+
+
+def _attr(node: onnx.NodeProto, name: str, default=None):
+    for a in node.attribute:
+        if a.name == name:
+            return attribute_value(a)
+    return default
+
+
+def evaluate(node: onnx.NodeProto, values: dict[str, np.ndarray], types: dict) -> list[Value]:
+    """Output values of ``node`` when it is a supported op on known inputs, else []."""
+    if node.domain not in ("", "ai.onnx"):
+        return []
+    fn = _EVALUATORS.get(node.op_type)
+    if fn is None:
+        return []
+    inputs = [values.get(name) if name else None for name in node.input]
+    input_types = [types.get(name) for name in node.input]
+    try:
+        outputs = fn(node, inputs, input_types)
+    except Exception:  # inconsistent shapes in a broken model: the value stays unknown
+        return []
+    return [o if o is not None and o.size <= SMALL_CONSTANT_ELEMENTS else None for o in outputs]
+
+
+@evaluator("Shape")
+def _shape(node, inputs, types):
+    info = types[0]
+    if info is None or info[1] is None:
+        return []
+    shape = list(info[1])
+    start, end = _attr(node, "start", 0), _attr(node, "end", None)
+    picked = shape[start:end] if end is not None else shape[start:]
+    if not all(isinstance(d, int) for d in picked):
+        return []
+    return [np.array(picked, dtype=np.int64)]
+
+
+@evaluator("Size")
+def _size(node, inputs, types):
+    info = types[0]
+    if info is None or info[1] is None or not all(isinstance(d, int) for d in info[1]):
+        return []
+    return [np.array(int(np.prod(info[1])), dtype=np.int64)]
+
+
+def _needs(inputs, count: int) -> bool:
+    return len(inputs) >= count and all(v is not None for v in inputs[:count])
+
+
+@evaluator("Identity", "Cast")
+def _identity(node, inputs, types):
+    if not _needs(inputs, 1):
+        return []
+    if node.op_type == "Cast":
+        to = onnx.helper.tensor_dtype_to_np_dtype(_attr(node, "to"))
+        return [inputs[0].astype(to)]
+    return [inputs[0]]
+
+
+@evaluator("Gather")
+def _gather(node, inputs, types):
+    if not _needs(inputs, 2):
+        return []
+    return [np.take(inputs[0], inputs[1].astype(np.int64), axis=_attr(node, "axis", 0))]
+
+
+@evaluator("Unsqueeze")
+def _unsqueeze(node, inputs, types):
+    axes = _attr(node, "axes") if len(inputs) < 2 else (None if inputs[1] is None else inputs[1].tolist())
+    if inputs[0] is None or axes is None:
+        return []
+    out = inputs[0]
+    rank = out.ndim + len(axes)
+    for axis in sorted(a % rank for a in axes):
+        out = np.expand_dims(out, axis)
+    return [out]
+
+
+@evaluator("Squeeze")
+def _squeeze(node, inputs, types):
+    if inputs[0] is None:
+        return []
+    axes = _attr(node, "axes") if len(inputs) < 2 else (None if inputs[1] is None else inputs[1].tolist())
+    return [np.squeeze(inputs[0], axis=tuple(axes) if axes else None)]
+
+
+@evaluator("Concat")
+def _concat(node, inputs, types):
+    if not inputs or any(v is None for v in inputs):
+        return []
+    return [np.concatenate([np.atleast_1d(v) for v in inputs], axis=_attr(node, "axis", 0))]
+
+
+@evaluator("Slice")
+def _slice(node, inputs, types):
+    if inputs[0] is None:
+        return []
+    if len(inputs) == 1:  # opset < 10 keeps the ranges in attributes
+        starts, ends, axes, steps = _attr(node, "starts"), _attr(node, "ends"), _attr(node, "axes"), None
+    else:
+        if not _needs(inputs, 3):
+            return []
+        starts, ends = inputs[1].tolist(), inputs[2].tolist()
+        axes = inputs[3].tolist() if len(inputs) > 3 and inputs[3] is not None else None
+        steps = inputs[4].tolist() if len(inputs) > 4 and inputs[4] is not None else None
+    data = inputs[0]
+    axes = axes or list(range(len(starts)))
+    steps = steps or [1] * len(starts)
+    index = [slice(None)] * data.ndim
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        index[a] = slice(s, e, st)
+    return [data[tuple(index)]]
+
+
+_BINARY = {
+    "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Equal": np.equal,
+    "Max": np.maximum, "Min": np.minimum, "Less": np.less, "Greater": np.greater,
+}
+
+
+@evaluator(*_BINARY)
+def _binary(node, inputs, types):
+    if not _needs(inputs, 2) or len(inputs) != 2:
+        return []
+    return [_BINARY[node.op_type](inputs[0], inputs[1])]
+
+
+@evaluator("Div")
+def _div(node, inputs, types):
+    if not _needs(inputs, 2):
+        return []
+    a, b = inputs
+    if np.issubdtype(a.dtype, np.integer):  # ONNX integer division truncates toward zero
+        return [np.trunc(a / b).astype(a.dtype)]
+    return [a / b]
+
+
+@evaluator("Where")
+def _where(node, inputs, types):
+    return [np.where(*inputs)] if _needs(inputs, 3) else []
+
+
+@evaluator("Reshape")
+def _reshape(node, inputs, types):
+    if not _needs(inputs, 2):
+        return []
+    shape = [d if d != 0 else inputs[0].shape[i] for i, d in enumerate(inputs[1].tolist())]
+    return [inputs[0].reshape(shape)]
+
+
+@evaluator("Range")
+def _range(node, inputs, types):
+    return [np.arange(inputs[0], inputs[1], inputs[2])] if _needs(inputs, 3) else []
+
+
+@evaluator("ReduceProd")
+def _reduce_prod(node, inputs, types):
+    if inputs[0] is None or (len(inputs) > 1 and inputs[1] is not None) or _attr(node, "axes"):
+        return []  # only the whole-tensor product appears in shape arithmetic
+    keep = _attr(node, "keepdims", 1)
+    return [np.prod(inputs[0], keepdims=bool(keep)).astype(inputs[0].dtype)]
+
+
+@evaluator("ConstantOfShape")
+def _constant_of_shape(node, inputs, types):
+    if inputs[0] is None or int(np.prod(inputs[0])) > SMALL_CONSTANT_ELEMENTS:
+        return []
+    fill = _attr(node, "value")
+    value = onnx.numpy_helper.to_array(fill).ravel()[0] if fill is not None else np.float32(0)
+    return [np.full(inputs[0].astype(np.int64).tolist(), value)]

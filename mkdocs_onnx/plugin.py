@@ -1,0 +1,140 @@
+"""The MkDocs plugin: adapts MkDocs events to :mod:`mkdocs_onnx.zoo`.
+
+``on_config`` reads the manifest, ``on_files`` analyses the models and adds the generated
+pages (in memory: nothing is written into docs_dir), ``on_nav`` adds the "Models"
+section, ``on_serve`` watches models.yml and the model files.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, get_plugin_logger
+from mkdocs.structure.files import File, Files, InclusionLevel
+from mkdocs.structure.nav import Navigation, Section, _add_parent_links, _add_previous_and_next_links, _get_by_type
+from mkdocs.structure.pages import Page
+
+from mkdocs_onnx.errors import MkdocsOnnxError
+from mkdocs_onnx.manifest.entry import ModelEntry
+from mkdocs_onnx.manifest.load import load_manifest
+from mkdocs_onnx.render.context import CardContext
+
+log = get_plugin_logger(__name__)
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "auto")
+
+
+class SummaryConfig(base.Config):
+    model = c.Type(str, default="gpt-4o-mini")
+    base_url = c.Optional(c.Type(str))
+    api_key_env = c.Type(str, default="OPENAI_API_KEY")
+    temperature = c.Type((int, float), default=0.2)
+    max_tokens = c.Type(int, default=400)
+    timeout = c.Type((int, float), default=30)
+    retries = c.Type(int, default=2)
+
+
+class OnnxPluginConfig(base.Config):
+    manifest = c.Type(str, default="models.yml")
+    device = c.Type((str, list, dict), default="auto")
+    precision = c.Choice(PRECISIONS, default="fp32")
+    summary = c.SubConfig(SummaryConfig)
+    cache_dir = c.Type(str, default=".cache/mkdocs-onnx")
+    strict = c.Type(bool, default=False)
+    nav_title = c.Type(str, default="Models")
+
+
+class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
+    def __init__(self) -> None:
+        self.entries: list[ModelEntry] = []
+        self.cards: list[CardContext] = []
+        self.manifest_path = ""
+        self.devices: list = []
+        self._generated: list[str] = []
+
+    # --- config ----------------------------------------------------------------------
+
+    def _here(self, config: MkDocsConfig, path: str) -> str:
+        root = os.path.dirname(os.path.abspath(config.config_file_path or "mkdocs.yml"))
+        return os.path.normpath(os.path.join(root, os.path.expanduser(path)))
+
+    def on_config(self, config: MkDocsConfig) -> Optional[MkDocsConfig]:
+        from mkdocs_onnx.zoo import resolve_hardware
+
+        self.manifest_path = self._here(config, self.config.manifest)
+        try:
+            self.entries = load_manifest(self.manifest_path, display=self.config.manifest)
+            self.devices = resolve_hardware(self.config.device)
+        except MkdocsOnnxError as exc:
+            raise PluginError(str(exc)) from None
+        return config
+
+    # --- files -----------------------------------------------------------------------
+
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files:
+        from mkdocs_onnx.zoo import FileCopy, ZooError, ZooSettings, build_cards, site_files
+
+        settings = ZooSettings(
+            cache_dir=self._here(config, self.config.cache_dir),
+            device=self.config.device,
+            precision=self.config.precision,
+            summary=dict(self.config.summary),
+            strict=self.config.strict,
+        )
+        try:
+            self.cards = build_cards(self.entries, settings, log, devices=self.devices)
+            generated = site_files(self.cards, site_url=config.site_url, cache_dir=settings.cache_dir)
+        except ZooError as exc:
+            raise PluginError(str(exc)) from None
+
+        self._generated = []
+        for uri, content in generated.items():
+            existing = files.get_file_from_path(uri)
+            if existing is not None:
+                log.warning("docs_dir has its own %s; the generated one replaces it", uri)
+                files.remove(existing)
+            kwargs = {"abs_src_path": content.path} if isinstance(content, FileCopy) else {"content": content}
+            # NOT_IN_NAV: kept out of the automatic nav, which on_nav extends with its own section.
+            files.append(File.generated(config, uri, inclusion=InclusionLevel.NOT_IN_NAV, **kwargs))
+            self._generated.append(uri)
+        return files
+
+    # --- nav -------------------------------------------------------------------------
+
+    def on_nav(self, nav: Navigation, config: MkDocsConfig, files: Files) -> Navigation:
+        from mkdocs_onnx.zoo import INDEX
+
+        if any(page.file.src_uri == INDEX for page in nav.pages):
+            return nav  # the user placed the index in their own nav
+        children = [self._page(files, config, INDEX, "Overview")]
+        for card in self.cards:
+            children.append(self._page(files, config, f"models/{card.entry.slug}/index.md", card.entry.name))
+        section = Section(self.config.nav_title, [p for p in children if p is not None])
+        nav.items.append(section)
+        nav.pages = _get_by_type(nav.items, Page)
+        _add_previous_and_next_links(nav.pages)
+        _add_parent_links(nav.items)
+        return nav
+
+    @staticmethod
+    def _page(files: Files, config: MkDocsConfig, uri: str, title: str) -> Optional[Page]:
+        file = files.get_file_from_path(uri)
+        if file is None:
+            return None
+        page = file.page if isinstance(file.page, Page) else Page(title, file, config)
+        page.title = title
+        return page
+
+    # --- serve -----------------------------------------------------------------------
+
+    def on_serve(self, server, config: MkDocsConfig, builder):
+        server.watch(self.manifest_path)
+        for entry in self.entries:
+            if entry.source in ("path", "package") and entry.resolved_path and os.path.exists(entry.resolved_path):
+                server.watch(entry.resolved_path)
+        return server

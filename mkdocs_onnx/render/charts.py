@@ -1,0 +1,490 @@
+"""SVG charts for the cards and the comparison page, drawn with matplotlib.
+
+Every chart is byte-identical from one build to the next: a fixed figure size, a fixed
+SVG hash salt (element ids), no date and no creator in the SVG metadata, text drawn as
+paths with the font matplotlib ships. Charts have a transparent background and
+mid-grey text and axes, so they read on Material's light and dark schemes alike.
+
+The pyplot state machine is not used (a :class:`matplotlib.figure.Figure` is made and
+saved directly), so the charts neither depend on nor change the process's backend.
+
+Every chart comes with alt text that states the data it shows; items that cannot be
+drawn (a zero on a log scale) are left out and the alt text says so.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from mkdocs_onnx.analysis.report import Report
+from mkdocs_onnx.render import units
+
+__all__ = ["ChartRef", "card_charts", "index_charts", "HASH_SALT"]
+
+HASH_SALT = "mkdocs-onnx"
+TEXT = "#888888"  # reads on white and on Material's slate background
+GRID = "#88888840"
+PALETTE = ["#4c9be8", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#9c755f", "#d4a017"]
+WIDTH = 7.0  # inches; Material's content column is about 700 px wide
+TOP_N = 12  # bars shown before the rest is folded into "other"
+
+_RC = {
+    "svg.hashsalt": HASH_SALT,
+    "svg.fonttype": "path",  # glyphs as paths: no font lookup in the browser, no text injection
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "text.color": TEXT,
+    "axes.labelcolor": TEXT,
+    "axes.edgecolor": TEXT,
+    "axes.titlecolor": TEXT,
+    "xtick.color": TEXT,
+    "ytick.color": TEXT,
+    "axes.facecolor": "none",
+    "figure.facecolor": "none",
+    "savefig.facecolor": "none",
+    "savefig.edgecolor": "none",
+    "savefig.transparent": True,
+    "path.simplify": False,
+    "text.usetex": False,
+    "axes.unicode_minus": False,
+}
+
+
+@dataclass
+class ChartRef:
+    """One chart: the file name next to the page, its alt text and the SVG itself."""
+
+    filename: str
+    alt: str
+    svg: str
+    title: str = ""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _plain(label: str, limit: int = 40) -> str:
+    """A label for matplotlib: no mathtext ($), no control characters, bounded length."""
+    text = " ".join(str(label).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("\\", "\\\\").replace("$", r"\$")
+
+
+def _alt_label(label: str, limit: int = 60) -> str:
+    text = " ".join(str(label).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _figure(height: float) -> Figure:
+    return Figure(figsize=(WIDTH, height), dpi=100)
+
+
+def _save(fig: Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches=None)
+    return buf.getvalue().decode("utf-8")
+
+
+def _render(draw, height: float) -> str:
+    with matplotlib.rc_context(_RC):
+        fig = _figure(height)
+        draw(fig)
+        return _save(fig)
+
+
+def _left_margin(labels: Sequence[str], minimum: float = 0.12) -> float:
+    """Room for the longest y tick label (about 7 px per character at 9 pt)."""
+    longest = max((len(label) for label in labels), default=0)
+    return min(0.45, max(minimum, (longest * 7.0 + 30) / (WIDTH * 100)))
+
+
+def _style(ax) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.grid(True, axis="x", color=GRID, linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.tick_params(length=3)
+
+
+def _empty(fig: Figure, message: str) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, _plain(message, 80), ha="center", va="center", fontsize=11, color=TEXT)
+
+
+def _top(items: Sequence[tuple[str, float]], n: int = TOP_N) -> tuple[list[tuple[str, float]], int]:
+    """Sort by value desc then name; keep ``n - 1`` and fold the rest into "other".
+
+    Returns the list and the number of items folded."""
+    ordered = sorted(items, key=lambda kv: (-kv[1], kv[0]))
+    if len(ordered) <= n:
+        return list(ordered), 0
+    head = ordered[: n - 1]
+    rest = ordered[n - 1 :]
+    return head + [(f"other ({len(rest)} types)", sum(v for _, v in rest))], len(rest)
+
+
+def _hbar(
+    fig: Figure,
+    items: list[tuple[str, float]],
+    fmt,
+    xlabel: str,
+    *,
+    log: bool = False,
+    share_of: Optional[float] = None,
+) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    labels = [_plain(k) for k, _ in items]
+    values = [v for _, v in items]
+    ys = list(range(len(items)))
+    colors = [PALETTE[i % len(PALETTE)] for i in range(len(items))]
+    ax.barh(ys, values, color=colors, height=0.65)
+    ax.set_yticks(ys, labels)
+    ax.invert_yaxis()
+    if log:
+        ax.set_xscale("log")
+        lo = min(values)
+        hi = max(values)
+        ax.set_xlim(lo / 3 if lo > 0 else 1, hi * 30)
+        ax.xaxis.set_major_locator(LogLocator(base=10, numticks=8))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        hi = max(values) if values else 1
+        ax.set_xlim(0, hi * 1.35 if hi > 0 else 1)
+        ax.set_xticks([])  # every bar is labelled with its value: no scale needed
+    ax.set_xlabel(xlabel)
+    for y, v in zip(ys, values):
+        text = fmt(v)
+        if share_of:
+            text += f"  ({units.format_percent(v / share_of)})"
+        ax.text(v, y, "  " + _plain(text, 60), va="center", ha="left", fontsize=8.5, color=TEXT)
+    _style(ax)
+    h = fig.get_figheight()
+    fig.subplots_adjust(left=_left_margin(labels), right=0.97, top=1 - 0.15 / h, bottom=0.62 / h)
+
+
+def _height(n: int) -> float:
+    """Figure height for ``n`` bars: the bar thickness stays the same from chart to chart."""
+    return 0.9 + 0.3 * max(n, 1)
+
+
+def _compact(text: str) -> str:
+    """Tick labels: "10.0 K" -> "10 K", "1.00 MFLOPs" -> "1 MFLOPs"."""
+    return re.sub(r"(\d)\.0+(?=\D|$)", r"\1", text)
+
+
+def _tick_formatter(fmt):
+    return FuncFormatter(lambda v, _pos: _plain(_compact(fmt(v)), 30) if v > 0 else "0")
+
+
+# --------------------------------------------------------------------------- card charts
+
+
+def complexity_chart(report: Report) -> ChartRef:
+    candidates = [
+        ("Parameters", report.params.total, units.format_count, "elements"),
+        ("FLOPs", report.flops.total, units.format_flops, ""),
+        ("Weights", report.memory.weights_bytes, units.format_bytes, ""),
+        ("Peak activations", report.memory.peak_activation_bytes, units.format_bytes, ""),
+        ("File size", report.memory.file_bytes, units.format_bytes, ""),
+    ]
+    shown = [(n, v, f) for n, v, f, _ in candidates if v and v > 0]
+    skipped = [n for n, v, _, _ in candidates if not v or v <= 0]
+    described = ", ".join(f"{n} {f(v)}" for n, v, f in shown)
+    alt = "Horizontal bar chart on a log scale of the model's size figures"
+    alt += f": {described}." if shown else ": no non-zero figures to draw."
+    if skipped:
+        alt += f" Not drawn (zero, no log scale point): {', '.join(skipped)}."
+
+    def draw(fig: Figure) -> None:
+        if not shown:
+            _empty(fig, "No non-zero size figures")
+            return
+        fmts = {n: f for n, _, f in shown}
+        items = [(n, float(v)) for n, v, _ in shown]
+        ax = fig.add_subplot(1, 1, 1)
+        ys = list(range(len(items)))
+        ax.barh(ys, [v for _, v in items], color=[PALETTE[i] for i in ys], height=0.6)
+        ax.set_yticks(ys, [_plain(n) for n, _ in items])
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        lo = min(v for _, v in items)
+        hi = max(v for _, v in items)
+        ax.set_xlim(max(lo / 3, 0.5), hi * 40)
+        ax.xaxis.set_major_locator(LogLocator(base=10, numticks=8))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("log scale (elements, FLOPs or bytes)")
+        for y, (n, v) in zip(ys, items):
+            ax.text(v, y, "  " + fmts[n](v), va="center", ha="left", fontsize=8.5, color=TEXT)
+        _style(ax)
+        fig.subplots_adjust(left=0.2, right=0.97, top=0.95, bottom=0.2)
+
+    return ChartRef("complexity.svg", alt, _render(draw, 2.9), "Complexity Overview")
+
+
+def operator_chart(report: Report) -> ChartRef:
+    items = [(op, float(c)) for op, c in report.graph.op_counts.items() if c > 0]
+    top, folded = _top(items)
+    if top:
+        alt = "Bar chart of operator counts: " + ", ".join(f"{_alt_label(k)} {int(v):,}" for k, v in top) + "."
+        if folded:
+            alt += f" The {folded} least frequent operator types are grouped as other."
+    else:
+        alt = "Bar chart of operator counts: the graph has no nodes."
+
+    def draw(fig: Figure) -> None:
+        if not top:
+            _empty(fig, "The graph has no nodes")
+            return
+        _hbar(fig, top, lambda v: f"{int(v):,}", "nodes", share_of=sum(v for _, v in items))
+
+    return ChartRef("operators.svg", alt, _render(draw, _height(len(top))), "Operator Distribution")
+
+
+def _params_by_op(report: Report) -> list[tuple[str, float]]:
+    by_op: dict[str, int] = {}
+    for node in report.nodes:
+        if node.params:
+            by_op[node.op_type] = by_op.get(node.op_type, 0) + int(node.params)
+    return [(k, float(v)) for k, v in by_op.items() if v > 0]
+
+
+def params_chart(report: Report) -> ChartRef:
+    items = _params_by_op(report)
+    basis = "operator type of the node that first uses each weight"
+    if not items and report.params.by_dtype:  # no per-node table: fall back to dtypes
+        items = [(k, float(v)) for k, v in report.params.by_dtype.items() if v > 0]
+        basis = "data type"
+    top, folded = _top(items)
+    total = report.params.total
+    if top:
+        alt = f"Bar chart of parameters by {basis}: " + ", ".join(
+            f"{_alt_label(k)} {units.format_count(v)}" for k, v in top
+        ) + "."
+        if folded:
+            alt += f" The {folded} smallest groups are combined as other."
+    else:
+        alt = "Bar chart of parameters: the model has no weights, nothing to draw."
+
+    def draw(fig: Figure) -> None:
+        if not top:
+            _empty(fig, "No weights")
+            return
+        _hbar(fig, top, units.format_count, f"parameters (by {basis.split(' of ')[0]})",
+              share_of=total or sum(v for _, v in items))
+
+    return ChartRef("params.svg", alt, _render(draw, _height(len(top))), "Parameter Distribution")
+
+
+def flops_chart(report: Report) -> ChartRef:
+    items = [(k, float(v)) for k, v in report.flops.by_op_type.items() if v and v > 0]
+    zero = sorted(k for k, v in report.flops.by_op_type.items() if not v)
+    top, folded = _top(items)
+    uncounted = sum(report.flops.uncounted_ops.values())
+    if top:
+        alt = "Bar chart of FLOPs by operator type: " + ", ".join(
+            f"{_alt_label(k)} {units.format_flops(v)}" for k, v in top
+        ) + "."
+        if folded:
+            alt += f" The {folded} smallest are combined as other."
+    else:
+        alt = "Bar chart of FLOPs by operator type: no operator has a non-zero FLOP count."
+    if zero:
+        alt += f" Operator types with zero FLOPs, not drawn: {', '.join(_alt_label(z) for z in zero)}."
+    if uncounted:
+        alt += f" {uncounted} nodes could not be counted and are not included."
+
+    def draw(fig: Figure) -> None:
+        if not top:
+            _empty(fig, "No counted FLOPs")
+            return
+        _hbar(fig, top, units.format_flops, "FLOPs", share_of=report.flops.total or None)
+
+    return ChartRef("flops.svg", alt, _render(draw, _height(len(top))), "FLOPs Distribution")
+
+
+def card_charts(report: Report) -> list[ChartRef]:
+    """The four charts of a card: complexity overview, operator histogram, parameter and
+    FLOPs distributions (file names complexity.svg, operators.svg, params.svg, flops.svg)."""
+    return [complexity_chart(report), operator_chart(report), params_chart(report), flops_chart(report)]
+
+
+# --------------------------------------------------------------------------- index charts
+
+
+def _log_axis_formatter(fmt):
+    return _tick_formatter(fmt)
+
+
+def _place_labels(ax, labels: Sequence[str], xs: Sequence[float], ys: Sequence[float]) -> list[tuple[float, float]]:
+    """Offsets (in points) for point labels, chosen greedily so that labels overlap
+    neither each other nor other points where a free spot exists. Deterministic."""
+    fig = ax.figure
+    pt = fig.dpi / 72.0  # pixels per point
+    points = ax.transData.transform(list(zip(xs, ys)))
+    bbox = ax.get_window_extent()
+    placed: list[tuple[float, float, float, float]] = []
+    dots = [(px - 4, py - 4, px + 4, py + 4) for px, py in points]
+    out: list[tuple[float, float]] = []
+    order = sorted(range(len(labels)), key=lambda i: (-points[i][1], points[i][0], labels[i]))
+    result: dict[int, tuple[float, float]] = {}
+    for i in order:
+        w = (len(labels[i]) * 4.6 + 2) * pt
+        h = 9 * pt
+        px, py = points[i]
+        best, best_score = None, None
+        for ox, oy in ((5, 4), (5, -11), (-5, 4), (-5, -11), (5, 14), (-5, 14), (5, -21), (-5, -21), (5, 24), (5, -31)):
+            x0 = px + ox * pt if ox > 0 else px + ox * pt - w
+            y0 = py + oy * pt
+            box = (x0, y0, x0 + w, y0 + h)
+            overlap = sum(_overlap(box, b) for b in placed) + sum(_overlap(box, d) for d in dots)
+            outside = max(0.0, bbox.x0 - box[0]) + max(0.0, box[2] - bbox.x1) + max(0.0, box[3] - bbox.y1) + max(
+                0.0, bbox.y0 - box[1])
+            score = overlap + outside * h * 4
+            if best_score is None or score < best_score - 1e-9:
+                best, best_score = (ox, oy, box), score
+            if score == 0:
+                break
+        ox, oy, box = best
+        placed.append(box)
+        result[i] = (ox if ox > 0 else ox - w / pt, oy)
+    for i in range(len(labels)):
+        out.append(result[i])
+    return out
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def scatter_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
+    points = [(n, r.params.total, r.flops.total) for n, r in reports]
+    shown = [(n, p, f) for n, p, f in points if p and p > 0 and f and f > 0]
+    skipped = [n for n, p, f in points if not (p and p > 0 and f and f > 0)]
+    if shown:
+        alt = "Log-log scatter plot of parameters against FLOPs per model: " + "; ".join(
+            f"{_alt_label(n)} {units.format_count(p)} parameters, {units.format_flops(f)}" for n, p, f in shown
+        ) + "."
+    else:
+        alt = "Log-log scatter plot of parameters against FLOPs: no model has both figures non-zero."
+    if skipped:
+        alt += f" Not drawn (zero parameters or FLOPs): {', '.join(_alt_label(s) for s in skipped)}."
+
+    def draw(fig: Figure) -> None:
+        if not shown:
+            _empty(fig, "No model with non-zero parameters and FLOPs")
+            return
+        ax = fig.add_subplot(1, 1, 1)
+        xs = [float(p) for _, p, _ in shown]
+        ys = [float(f) for _, _, f in shown]
+        ax.scatter(xs, ys, s=36, color=[PALETTE[i % len(PALETTE)] for i in range(len(shown))], zorder=3)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(min(xs) / 4, max(xs) * 8)
+        ax.set_ylim(min(ys) / 4, max(ys) * 4)
+        fig.subplots_adjust(left=0.16, right=0.97, top=0.95, bottom=0.13)
+        labels = [_plain(n, 28) for n, _, _ in shown]
+        for label, (x, y), (dx, dy) in zip(labels, zip(xs, ys), _place_labels(ax, labels, xs, ys)):
+            ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=8, color=TEXT)
+        ax.xaxis.set_major_formatter(_log_axis_formatter(units.format_count))
+        ax.yaxis.set_major_formatter(_log_axis_formatter(units.format_flops))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("parameters (log scale)")
+        ax.set_ylabel("FLOPs per inference (log scale)")
+        ax.grid(True, which="major", color=GRID, linewidth=0.6)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        fig.subplots_adjust(left=0.16, right=0.97, top=0.95, bottom=0.13)
+
+    return ChartRef("params_vs_flops.svg", alt, _render(draw, 4.6), "Parameters vs FLOPs")
+
+
+def latency_chart(reports: Sequence[tuple[str, Report]]) -> Optional[ChartRef]:
+    devices: list[str] = []
+    for _, r in reports:
+        for h in r.hardware:
+            if h.device not in devices:
+                devices.append(h.device)
+    if not devices:
+        return None
+    rows: list[tuple[str, str, Optional[float]]] = []
+    for n, r in reports:
+        by_dev = {}
+        for h in r.hardware:
+            by_dev.setdefault(h.device, h.latency_s)
+        for d in devices:
+            if d in by_dev:
+                rows.append((n, d, by_dev[d]))
+    shown = [(n, d, v) for n, d, v in rows if v is not None and v > 0]
+    skipped = [(n, d) for n, d, v in rows if v is None or v <= 0]
+    if shown:
+        alt = "Bar chart on a log scale of the estimated latency lower bound per model and device: " + "; ".join(
+            f"{_alt_label(n)} on {_alt_label(d)} {units.format_duration(v)}" for n, d, v in shown
+        ) + "."
+    else:
+        alt = "Bar chart of estimated latency: no latency estimate is available."
+    if skipped:
+        alt += " No estimate (not drawn): " + ", ".join(f"{_alt_label(n)} on {_alt_label(d)}" for n, d in skipped) + "."
+    models = []
+    for n, _, _ in shown:
+        if n not in models:
+            models.append(n)
+
+    def draw(fig: Figure) -> None:
+        if not shown:
+            _empty(fig, "No latency estimates")
+            return
+        ax = fig.add_subplot(1, 1, 1)
+        k = len(devices)
+        bar_h = 0.8 / k
+        for j, d in enumerate(devices):
+            ys, vs = [], []
+            for i, m in enumerate(models):
+                for n, dd, v in shown:
+                    if n == m and dd == d:
+                        ys.append(i - 0.4 + bar_h * (j + 0.5))
+                        vs.append(v)
+            if ys:
+                ax.barh(ys, vs, height=bar_h * 0.9, color=PALETTE[j % len(PALETTE)], label=_plain(d, 36))
+        ax.set_yticks(list(range(len(models))), [_plain(m, 28) for m in models])
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        vals = [v for _, _, v in shown]
+        ax.set_xlim(min(vals) / 3, max(vals) * 3)
+        ax.xaxis.set_major_formatter(_log_axis_formatter(units.format_duration))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("latency lower bound per inference (log scale)")
+        leg = ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False,
+                        ncol=min(k, 2))
+        for t in leg.get_texts():
+            t.set_color(TEXT)
+        _style(ax)
+        h = fig.get_figheight()
+        legend_rows = (k + 1) // 2
+        fig.subplots_adjust(left=_left_margin([_plain(m, 28) for m in models]), right=0.97,
+                            top=1 - (0.15 + 0.22 * legend_rows) / h, bottom=0.62 / h)
+
+    height = 1.2 + 0.22 * ((len(devices) + 1) // 2) + 0.25 * max(1, len(models)) * max(1, min(len(devices), 3))
+    return ChartRef("latency.svg", alt, _render(draw, min(height, 14.0)), "Latency per Device")
+
+
+def index_charts(reports: Sequence[tuple[str, Report]]) -> list[ChartRef]:
+    """Charts of the comparison page: parameters vs FLOPs (params_vs_flops.svg) and, when
+    any report has hardware estimates, latency per model and device (latency.svg)."""
+    charts = [scatter_chart(reports)]
+    lat = latency_chart(reports)
+    if lat is not None:
+        charts.append(lat)
+    return charts

@@ -1,0 +1,364 @@
+"""The comparison page (``models/index.md``) and the machine-readable exports.
+
+- :func:`render_index`: one table with a row per model (grouped by task: rows are
+  ordered by task, then name), the comparison charts, and per-task and per-variant
+  lists. The table is raw HTML so every number cell can carry its exact value in a
+  ``data-sort`` attribute (for a sortable-table script such as tablesort, which reads
+  ``data-sort`` before the cell text); ``md_in_html`` renders the model links inside
+  it as Markdown links, so MkDocs checks and rewrites them like any other link.
+- :func:`models_json`, :func:`models_csv`: every model's figures (``models/models.json``,
+  ``models/models.csv``).
+- :func:`nodes_csv`: the per-node table of one report (``models/<slug>/nodes.csv``).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from markupsafe import Markup
+
+from mkdocs_onnx.analysis.report import HardwareEstimate, Report
+from mkdocs_onnx.render import escape, units
+from mkdocs_onnx.render.charts import ChartRef
+from mkdocs_onnx.render.context import CardContext
+from mkdocs_onnx.render.templating import render
+
+__all__ = [
+    "render_index",
+    "models_json",
+    "models_csv",
+    "nodes_csv",
+    "NODES_CSV_COLUMNS",
+    "UNATTRIBUTED",
+    "devices_of",
+]
+
+NO_TASK = "unspecified"
+UNATTRIBUTED = "(not attributed to a node)"
+NODES_CSV_COLUMNS = ["name", "op_type", "subgraph", "flops", "params", "bytes_read", "weight_bytes_read", "bytes_written"]
+
+
+def devices_of(cards: Sequence[CardContext]) -> list[str]:
+    """Every device with an estimate in any report, in order of first appearance."""
+    seen: list[str] = []
+    for c in cards:
+        if c.report is None:
+            continue
+        for h in c.report.hardware:
+            if h.device not in seen:
+                seen.append(h.device)
+    return seen
+
+
+def _estimate(report: Report, device: str) -> Optional[HardwareEstimate]:
+    for h in report.hardware:
+        if h.device == device:
+            return h
+    return None
+
+
+def _opset(report: Report) -> Optional[int]:
+    opsets = report.metadata.opsets
+    v = opsets.get("ai.onnx", opsets.get(""))
+    return int(v) if v is not None else None
+
+
+def _task(c: CardContext) -> str:
+    return c.entry.task or NO_TASK
+
+
+def _ordered(cards: Sequence[CardContext]) -> list[CardContext]:
+    return sorted(cards, key=lambda c: (_task(c) == NO_TASK, _task(c).lower(), c.entry.name.lower(), c.entry.slug))
+
+
+@dataclass
+class _Cell:
+    html: Markup
+    sort: Optional[str] = None  # data-sort value; None: none
+    markdown: bool = False  # the cell holds Markdown (md_in_html span)
+    numeric: bool = False
+
+
+@dataclass
+class _Row:
+    cells: list[_Cell] = field(default_factory=list)
+    failed: bool = False
+
+
+def _num_cell(value: Any, text: Markup) -> _Cell:
+    if value is None:
+        return _Cell(Markup("n/a"), "", numeric=True)
+    return _Cell(text, repr(value) if isinstance(value, float) else str(value), numeric=True)
+
+
+def _card_href(slug: str) -> Markup:
+    import urllib.parse
+
+    return Markup(urllib.parse.quote(slug) + "/index.md")
+
+
+def _row(c: CardContext, devices: list[str]) -> _Row:
+    name = Markup(f"[{escape.md_text(c.entry.name)}]({_card_href(c.entry.slug)})")
+    cells = [_Cell(name, c.entry.name.lower(), markdown=True), _Cell(escape.md_text(_task(c)))]
+    r = c.report
+    if r is None:
+        cells.append(_Cell(Markup("<strong>analysis failed</strong>"), "~"))
+        n_numeric = 5 + 2 * len(devices)
+        cells.extend(_Cell(Markup("—"), "", numeric=True) for _ in range(n_numeric))
+        return _Row(cells, failed=True)
+    cells.append(_Cell(escape.md_text(r.architecture.family)))
+    cells.append(_num_cell(r.params.total, units.exact(r.params.total, units.format_count(r.params.total))))
+    flops_text = units.exact(r.flops.total, units.format_flops(r.flops.total), "FLOPs")
+    uncounted = sum(r.flops.uncounted_ops.values())
+    if uncounted:
+        flops_text = Markup(f'{flops_text} <small title="{uncounted} nodes not counted: a lower bound">+?</small>')
+    cells.append(_num_cell(r.flops.total, flops_text))
+    cells.append(_num_cell(r.memory.file_bytes, units.exact(r.memory.file_bytes, units.format_bytes(r.memory.file_bytes), "bytes")))
+    peak = r.memory.peak_activation_bytes
+    peak_text = units.exact(peak, units.format_bytes(peak), "bytes")
+    if r.memory.activations_unknown:
+        peak_text = Markup(f'≥ {peak_text}')
+    cells.append(_num_cell(peak, peak_text))
+    opset = _opset(r)
+    cells.append(_num_cell(opset, Markup(str(opset)) if opset is not None else Markup("n/a")))
+    for d in devices:
+        h = _estimate(r, d)
+        if h is None:
+            cells.append(_Cell(Markup("—"), "", numeric=True))
+            cells.append(_Cell(Markup("—"), ""))
+            continue
+        cells.append(_num_cell(h.latency_s, units.exact(h.latency_s, units.format_duration(h.latency_s), "s")))
+        if h.fits is None:
+            cells.append(_Cell(Markup("unknown"), ""))
+        else:
+            cells.append(_Cell(Markup("yes" if h.fits else "<strong>no</strong>"), "1" if h.fits else "0"))
+    return _Row(cells)
+
+
+def _by_task(cards: Sequence[CardContext]) -> list[tuple[str, list[CardContext]]]:
+    groups: dict[str, list[CardContext]] = {}
+    for c in _ordered(cards):
+        groups.setdefault(_task(c), []).append(c)
+    return list(groups.items())
+
+
+def _variants(cards: Sequence[CardContext]) -> list[tuple[str, list[CardContext]]]:
+    by_name = {c.entry.name: c for c in cards}
+    groups: dict[str, list[CardContext]] = {}
+    for c in cards:
+        if c.entry.variant_of:
+            groups.setdefault(c.entry.variant_of, [])
+    for base, members in groups.items():
+        if base in by_name:
+            members.append(by_name[base])
+        members.extend(c for c in cards if c.entry.variant_of == base and c.entry.name != base)
+    return sorted(groups.items(), key=lambda kv: kv[0].lower())
+
+
+def render_index(
+    cards: Sequence[CardContext],
+    charts: Sequence[ChartRef] = (),
+    *,
+    title: str = "Models",
+    json_file: str = "models.json",
+    csv_file: str = "models.csv",
+) -> str:
+    """The comparison page: every model in one table (one ``<tr>`` per model in its
+    ``<tbody>``), then the charts (``charts.index_charts``), then models by task and
+    variant groups."""
+    devices = devices_of(cards)
+    ordered = _ordered(cards)
+    headers = ["Model", "Task", "Architecture", "Parameters", "FLOPs", "Size", "Peak activations", "Opset"]
+    numeric_headers = {"Parameters", "FLOPs", "Size", "Peak activations", "Opset"}
+    head = [(escape.md_text(h), h in numeric_headers) for h in headers]
+    for d in devices:
+        head.append((Markup(f"Latency<br><small>{escape.md_text(d)}</small>"), True))
+        head.append((Markup(f"Fits<br><small>{escape.md_text(d)}</small>"), False))
+    failed = [c for c in cards if c.report is None]
+    return render(
+        "index.md.j2",
+        title=title,
+        cards=ordered,
+        head=head,
+        rows=[_row(c, devices) for c in ordered],
+        devices=devices,
+        n_ok=len(cards) - len(failed),
+        failed=failed,
+        charts=[{"title": c.title or c.filename, "alt": c.alt, "src": Markup(c.filename)} for c in charts],
+        by_task=_by_task(cards),
+        variants=_variants(cards),
+        card_href=_card_href,
+        json_file=Markup(json_file),
+        csv_file=Markup(csv_file),
+    )
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def _entry_dict(c: CardContext) -> dict[str, Any]:
+    e = c.entry
+    return {
+        "name": e.name,
+        "slug": e.slug,
+        "page": f"{e.slug}/",
+        "source": e.source,
+        "location": e.location,
+        "sha256": e.sha256,
+        "description": e.description,
+        "task": e.task,
+        "tags": list(e.tags),
+        "license": e.license,
+        "dims": dict(e.dims),
+        "variant_of": e.variant_of,
+        "links": dict(e.links),
+        "model_file": c.model_file,
+    }
+
+
+def models_json(cards: Sequence[CardContext]) -> str:
+    """Every model as JSON: a list (manifest order) of the manifest entry's fields plus
+    ``status`` ("ok" or "error"), ``report`` (the Report's JSON form, or null),
+    ``error`` and ``summary``. Keys sorted; no timings, so the file is reproducible."""
+    out = []
+    for c in cards:
+        item = _entry_dict(c)
+        item["status"] = "ok" if c.report is not None else "error"
+        item["report"] = c.report.to_dict() if c.report is not None else None
+        item["error"] = c.error if c.report is None else None
+        item["summary"] = dataclasses.asdict(c.summary) if c.summary is not None else None
+        out.append(item)
+    return json.dumps(out, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+_CSV_BASE = [
+    "name",
+    "slug",
+    "task",
+    "tags",
+    "status",
+    "family",
+    "params_total",
+    "params_trainable",
+    "params_non_trainable",
+    "params_placeholder",
+    "flops_total",
+    "flops_uncounted_nodes",
+    "weights_bytes",
+    "peak_activation_bytes",
+    "peak_is_lower_bound",
+    "file_bytes",
+    "opset",
+    "node_count",
+    "sha256",
+    "error",
+]
+
+
+def _csv_text(value: Any) -> str:
+    """Text cells starting with = + - @ (a formula in a spreadsheet) get a leading '."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def _csv_num(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def models_csv(cards: Sequence[CardContext]) -> str:
+    """One row per model (manifest order) with the main figures; then, per device with
+    any estimate (sorted by name), ``latency_s[<device>]``, ``fits[<device>]`` and
+    ``memory_required_bytes[<device>]``. Sizes in bytes, FLOPs and counts exact."""
+    devices = sorted(devices_of(cards))
+    header = list(_CSV_BASE)
+    for d in devices:
+        header += [f"latency_s[{d}]", f"fits[{d}]", f"memory_required_bytes[{d}]"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([_csv_text(h) for h in header])
+    for c in cards:
+        e, r = c.entry, c.report
+        row = [_csv_text(e.name), _csv_text(e.slug), _csv_text(e.task), _csv_text(";".join(e.tags))]
+        if r is None:
+            row += ["error"] + [""] * (len(_CSV_BASE) - 6) + [_csv_text(c.error or "analysis failed")]
+            row += [""] * (3 * len(devices))
+        else:
+            row += [
+                "ok",
+                _csv_text(r.architecture.family),
+                _csv_num(r.params.total),
+                _csv_num(r.params.trainable),
+                _csv_num(r.params.non_trainable),
+                _csv_num(r.params.placeholder),
+                _csv_num(r.flops.total),
+                _csv_num(sum(r.flops.uncounted_ops.values())),
+                _csv_num(r.memory.weights_bytes),
+                _csv_num(r.memory.peak_activation_bytes),
+                _csv_num(r.memory.activations_unknown > 0),
+                _csv_num(r.memory.file_bytes),
+                _csv_num(_opset(r)),
+                _csv_num(r.graph.node_count),
+                _csv_text(r.model.sha256),
+                "",
+            ]
+            for d in devices:
+                h = _estimate(r, d)
+                row += (
+                    ["", "", ""]
+                    if h is None
+                    else [_csv_num(h.latency_s), _csv_num(None if h.fits is None else bool(h.fits)), _csv_num(h.memory_required_bytes)]
+                )
+        w.writerow(row)
+    return buf.getvalue()
+
+
+def nodes_csv(report: Report) -> str:
+    """The per-node table of ``report``: columns :data:`NODES_CSV_COLUMNS`, one row per
+    ``report.nodes`` entry in report order; ``flops`` is empty for an uncounted node,
+    unknown byte counts are empty.
+
+    The ``flops`` column sums to ``report.flops.total`` and ``params`` to
+    ``report.params.total`` when the analyzer attributes every FLOP and every weight
+    element to exactly one node (the Report's contract for ``nodes``). Should a report
+    break that (a weight no node consumes, a subgraph counted twice), a last row named
+    :data:`UNATTRIBUTED` carries the difference, so the columns still sum to the totals
+    and the discrepancy is visible instead of silent.
+    """
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(NODES_CSV_COLUMNS)
+    flops_sum = 0
+    params_sum = 0
+    for n in report.nodes:
+        flops_sum += n.flops or 0
+        params_sum += n.params or 0
+        w.writerow(
+            [
+                _csv_text(n.name),
+                _csv_text(n.op_type),
+                _csv_text(getattr(n, "subgraph", "")),
+                _csv_num(n.flops),
+                _csv_num(n.params),
+                _csv_num(n.bytes_read),
+                _csv_num(getattr(n, "weight_bytes_read", None)),
+                _csv_num(n.bytes_written),
+            ]
+        )
+    d_flops = report.flops.total - flops_sum
+    d_params = report.params.total - params_sum
+    if d_flops or d_params:
+        w.writerow([UNATTRIBUTED, "", "", _csv_num(d_flops), _csv_num(d_params), "", "", ""])
+    return buf.getvalue()

@@ -1,0 +1,71 @@
+"""A model card as plain Markdown for the terminal (`mkdocs-onnx analyze --format markdown`).
+
+Model-supplied text is shown inside code spans so that nothing in it acts as markup.
+"""
+
+from __future__ import annotations
+
+from mkdocs_onnx.analysis.report import Report, TensorInfo
+from mkdocs_onnx.render.units import format_bytes, format_count, format_duration, format_flops, format_percent
+
+
+def _code(text: object) -> str:
+    s = str(text).replace("\n", " ").replace("`", "'")
+    return f"`{s}`"
+
+
+def _shape(t: TensorInfo) -> str:
+    if t.shape is None:
+        return "unknown rank"
+    return "[" + ", ".join("?" if d is None else str(d) for d in t.shape) + "]"
+
+
+def render_text_card(report: Report) -> str:
+    r = report
+    lines = [f"# {_code(r.model.name)}", ""]
+    lines += [
+        "## Metadata", "",
+        f"- File: {_code(r.model.path)} ({format_bytes(r.memory.file_bytes)}, sha256 {r.model.sha256[:12]}…)",
+        f"- Producer: {_code((r.metadata.producer_name + ' ' + r.metadata.producer_version).strip() or 'unknown')}",
+        f"- IR version {r.metadata.ir_version}; opsets: " + ", ".join(f"{d} {v}" for d, v in r.metadata.opsets.items()),
+        "",
+        "## Graph", "",
+        f"- Nodes: {r.graph.node_count:,} (subgraphs included)",
+    ]
+    lines += [f"- Input {_code(t.name)}: {t.dtype} {_shape(t)}" for t in r.graph.inputs]
+    lines += [f"- Output {_code(t.name)}: {t.dtype} {_shape(t)}" for t in r.graph.outputs]
+    lines += ["- Operators: " + ", ".join(f"{_code(op)} {n}" for op, n in r.graph.op_counts.items()), ""]
+    p = r.params
+    lines += [
+        "## Complexity", "",
+        f"- Parameters: {format_count(p.total)} ({p.total:,} elements; trainable {p.trainable:,}, "
+        f"non-trainable {p.non_trainable:,}; {p.constants:,} constant elements not counted)",
+    ]
+    if p.placeholder:
+        lines.append(f"- Placeholder weights: {p.placeholder:,} elements are ConstantOfShape fills, not trained values")
+    lines += [
+        f"- FLOPs: {format_flops(r.flops.total)} ({r.flops.total:,} FLOPs, a multiply-accumulate counts 2)",
+        f"- Weights: {format_bytes(r.memory.weights_bytes)} ({r.memory.weights_bytes:,} bytes)",
+        f"- Peak activation memory: {format_bytes(r.memory.peak_activation_bytes)} "
+        f"({r.memory.peak_activation_bytes:,} bytes, at node {_code(r.memory.peak_node)})"
+        + (f"; lower bound, {r.memory.activations_unknown} tensors of unknown size" if r.memory.activations_unknown else ""),
+    ]
+    if r.dims:
+        lines.append("- Dims: " + ", ".join(f"{_code(k)} = {'unbound' if v is None else v}" for k, v in r.dims.items()))
+    for u in r.flops.uncounted:
+        lines.append(f"- Uncounted: {_code(u.node)} ({_code(u.op_type)}): {u.reason}")
+    lines += ["", "## Architecture", "", f"- Family: {r.architecture.family}"]
+    lines += [f"  - {e}" for e in r.architecture.evidence]
+    for h in r.hardware:
+        lines += [
+            "", f"## Hardware: {h.device} ({h.precision})", "",
+            f"- Memory required: {format_bytes(h.memory_required_bytes)}; fits: {'n/a' if h.fits is None else 'yes' if h.fits else 'no'}",
+            f"- Latency lower bound: {format_duration(h.latency_s)}; bottleneck: {h.bottleneck}",
+        ]
+        share = h.details.get("compute_bound_share")
+        if share is not None:
+            lines.append(f"- Compute-bound share of time: {format_percent(share)}")
+    if r.risks:
+        lines += ["", "## Deployment notes", ""]
+        lines += [f"- [{k.severity}] {k.message} {k.advice}".rstrip() for k in r.risks]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,92 @@
+"""The verified facts handed to the LLM: a compact, deterministic JSON view of a Report."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+from mkdocs_onnx.analysis.report import HardwareEstimate, Report, TensorInfo
+from mkdocs_onnx.manifest.entry import ModelEntry
+from mkdocs_onnx.render.units import format_bytes, format_count, format_duration, format_flops
+
+FAMILY_NAMES = {
+    "cnn": "convolutional neural network (CNN)",
+    "mlp": "multi-layer perceptron (MLP)",
+    "rnn": "recurrent neural network (RNN)",
+    "transformer-encoder": "transformer encoder",
+    "transformer-decoder": "transformer decoder",
+    "encoder-decoder": "encoder-decoder transformer",
+    "vision-transformer": "vision transformer (ViT)",
+    "hybrid": "hybrid network",
+    "classical-ml": "classical machine-learning model (ai.onnx.ml operators)",
+    "unknown": "model of undetermined architecture",
+}
+
+
+def family_name(family: str) -> str:
+    return FAMILY_NAMES.get(family, family or "model of undetermined architecture")
+
+
+def task_of(report: Report, entry: Optional[ModelEntry]) -> Optional[str]:
+    task = (entry.task if entry is not None else "") or report.architecture.task_guess
+    return task or None
+
+
+def _shape(t: TensorInfo) -> str:
+    if t.shape is None:
+        return "unknown rank"
+    return "[" + ", ".join("?" if d is None else str(d) for d in t.shape) + "]"
+
+
+def _tensor(t: TensorInfo) -> dict[str, Any]:
+    return {"name": t.name, "dtype": t.dtype, "shape": _shape(t)}
+
+
+def _hardware(h: HardwareEstimate) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "device": h.device,
+        "precision": h.precision,
+        "fits_in_device_memory": h.fits,
+        "memory_required": format_bytes(h.memory_required_bytes),
+        "latency_lower_bound_batch_1": format_duration(h.latency_s) if h.latency_s is not None else None,
+        "bottleneck": h.bottleneck,
+    }
+    device_memory = (h.details or {}).get("device_memory_bytes")
+    if device_memory:
+        out["device_memory"] = format_bytes(device_memory)
+    return out
+
+
+def facts(report: Report, entry: Optional[ModelEntry] = None) -> dict[str, Any]:
+    """Only what the analyzer verified (plus the manifest's description), figures formatted."""
+    p, f, m = report.params, report.flops, report.memory
+    data: dict[str, Any] = {
+        "name": (entry.name if entry is not None and entry.name else report.model.name),
+        "family": report.architecture.family,
+        "family_meaning": family_name(report.architecture.family),
+        "family_evidence": list(report.architecture.evidence),
+        "task": task_of(report, entry),
+        "parameters": {"total": format_count(p.total), "trainable": format_count(p.trainable)},
+        "flops_per_inference": format_flops(f.total),
+        "flops_uncounted_op_types": dict(sorted(f.uncounted_ops.items())),
+        "weights_size": format_bytes(m.weights_bytes),
+        "peak_activation_memory": format_bytes(m.peak_activation_bytes)
+        + (" (lower bound)" if m.activations_unknown else ""),
+        "inputs": [_tensor(t) for t in report.graph.inputs],
+        "outputs": [_tensor(t) for t in report.graph.outputs],
+        "opsets": dict(sorted(report.metadata.opsets.items())),
+        "placeholder_weights": bool(p.placeholder),
+        "hardware_estimates": [_hardware(h) for h in report.hardware],
+    }
+    if p.non_trainable:
+        data["parameters"]["non_trainable"] = format_count(p.non_trainable)
+    if p.placeholder:
+        data["placeholder_weight_elements"] = format_count(p.placeholder)
+    if entry is not None and entry.description:
+        data["description_from_manifest"] = entry.description
+    return data
+
+
+def facts_json(report: Report, entry: Optional[ModelEntry] = None) -> str:
+    """The facts as compact, key-sorted JSON (also the cache key's main ingredient)."""
+    return json.dumps(facts(report, entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,94 @@
+"""The summary written from the metrics alone: deterministic, correct by construction."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from mkdocs_onnx.analysis.report import HardwareEstimate, Report
+from mkdocs_onnx.manifest.entry import ModelEntry
+from mkdocs_onnx.render.units import format_bytes, format_count, format_duration, format_flops
+from mkdocs_onnx.summary.facts import task_of
+from mkdocs_onnx.summary.model import Summary
+from mkdocs_onnx.summary.sanitize import TLDR_MAX_CHARS, truncate
+
+AUTHOR = "mkdocs-onnx (from the metrics)"
+
+# (noun phrase with article, short noun phrase)
+_FAMILIES = {
+    "cnn": ("a convolutional neural network (CNN)", "convolutional neural network"),
+    "mlp": ("a multi-layer perceptron (MLP)", "multi-layer perceptron"),
+    "rnn": ("a recurrent neural network (RNN)", "recurrent neural network"),
+    "transformer-encoder": ("a transformer encoder", "transformer encoder"),
+    "transformer-decoder": ("a transformer decoder", "transformer decoder"),
+    "encoder-decoder": ("an encoder-decoder transformer", "encoder-decoder transformer"),
+    "vision-transformer": ("a vision transformer (ViT)", "vision transformer"),
+    "hybrid": ("a hybrid network", "hybrid network"),
+    "classical-ml": ("a classical machine-learning model (ai.onnx.ml operators)", "classical machine-learning model"),
+}
+_UNKNOWN = ("a model whose architecture family could not be determined", "model of undetermined architecture")
+
+
+def _family(report: Report) -> tuple[str, str]:
+    return _FAMILIES.get(report.architecture.family, _UNKNOWN)
+
+
+def _params(n: int) -> str:
+    if n == 0:
+        return "no parameters"
+    return f"{format_count(n)} parameter{'s' if n != 1 else ''}"
+
+
+def _hardware_sentence(h: HardwareEstimate) -> str:
+    where = f"On {h.device} ({h.precision}, batch 1)"
+    if h.fits is None:
+        return f"{where} no estimate is possible: the device has no {h.precision} figure."
+    memory = format_bytes(h.memory_required_bytes)
+    fit = (f"it fits in device memory ({memory} needed)" if h.fits
+           else f"it does not fit in device memory ({memory} needed)")
+    if h.latency_s is None:
+        return f"{where} {fit}; latency is not estimated."
+    return f"{where} {fit}, and one inference takes at least {format_duration(h.latency_s)} (a roofline lower bound)."
+
+
+def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: str = "") -> Summary:
+    """A plain-English summary composed from ``report`` (and the entry's name and task)."""
+    name = (entry.name if entry is not None and entry.name else "") or report.model.name or "This model"
+    article_phrase, short = _family(report)
+    task = task_of(report, entry)
+    p, f, m = report.params, report.flops, report.memory
+    flops = format_flops(f.total)
+    lower = " at least" if f.uncounted_ops else ""
+    peak_prefix = "at least " if m.activations_unknown else ""
+
+    first = f"{name} is {article_phrase}" + (f" for {task}" if task else "")
+    weights = (f" ({format_bytes(m.weights_bytes)} of weights)" if m.weights_bytes else " and no stored weights")
+    sentences = [
+        f"{first} with {_params(p.total)}{weights}.",
+        f"One inference costs{lower} {flops} and needs {peak_prefix}{format_bytes(m.peak_activation_bytes)} "
+        "of activation memory at its peak.",
+    ]
+    if report.architecture.evidence:
+        sentences.append("The family is read from the graph: " + "; ".join(report.architecture.evidence) + ".")
+    if f.uncounted_ops:
+        ops = ", ".join(f"{op} ({n})" for op, n in sorted(f.uncounted_ops.items()))
+        sentences.append(f"The FLOP count is a lower bound: no count for {ops}.")
+    if p.placeholder:
+        sentences.append(
+            f"Warning: {format_count(p.placeholder)} of the parameters are placeholder fills (ConstantOfShape), "
+            "not trained values, so the file carries the architecture but not the trained weights."
+        )
+    if report.hardware:
+        sentences.append(_hardware_sentence(report.hardware[0]))
+
+    tldr = f"{short[0].upper()}{short[1:]}" + (f" for {task}" if task else "")
+    tldr += f": {_params(p.total)}, {flops}{' (lower bound)' if f.uncounted_ops else ''} per inference"
+    if p.placeholder:
+        tldr += ", placeholder weights"
+    tldr += "."
+    return Summary(
+        tldr=truncate(tldr, TLDR_MAX_CHARS),
+        text=" ".join(sentences),
+        source="metrics",
+        author=AUTHOR,
+        note=note,
+    )

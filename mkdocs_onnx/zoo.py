@@ -1,0 +1,267 @@
+"""The model zoo, independent of MkDocs: manifest entries in, card contexts and site files out.
+
+:func:`build_cards` resolves each entry's file, analyses it (through the disk cache), adds
+the hardware estimates and the summary. A model that fails becomes a card that shows the
+error (and a warning naming the entry), or, in strict mode, a :class:`ZooError`.
+
+:func:`site_files` turns the cards into every generated file, keyed by site-relative path
+(``models/index.md``, ``models/<slug>/index.md``, charts, JSON, CSV, a copy of the model).
+The same inputs give the same bytes: no timestamps, no absolute paths, sorted keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Union
+
+from mkdocs_onnx.analysis import analyze
+from mkdocs_onnx.analysis.report import Report
+from mkdocs_onnx.cache import DownloadError, JsonCache, ReportCache, cache_key, download, file_sha256
+from mkdocs_onnx.errors import MkdocsOnnxError
+from mkdocs_onnx.manifest.entry import ModelEntry
+from mkdocs_onnx.manifest.sources import package_file
+from mkdocs_onnx.render.context import CardContext
+
+INDEX = "models/index.md"
+
+
+class ZooError(MkdocsOnnxError):
+    """Strict mode: a model failed. The message is ``model 'NAME' (LOCATION): reason``."""
+
+
+@dataclass
+class ZooSettings:
+    cache_dir: str
+    device: Any = "auto"  # profile id | list of ids | custom mapping | "auto" | None (no estimates)
+    precision: str = "fp32"  # or "auto": the profile's best supported precision
+    summary: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
+    batch_size: int = 1
+
+
+@dataclass(frozen=True)
+class FileCopy:
+    """A generated file whose content is an existing file on disk (copied, not read into memory)."""
+
+    path: str
+
+
+SiteContent = Union[str, bytes, FileCopy]
+
+
+# --- building the cards ---------------------------------------------------------------
+
+
+def resolve_hardware(device_setting: Any) -> list[tuple[Any, str, list[str]]]:
+    """The device profiles to estimate for (raises DeviceError for a bad setting)."""
+    if device_setting in (None, [], {}):
+        return []
+    from mkdocs_onnx.hardware.profiles import resolve_devices
+
+    return list(resolve_devices(device_setting))
+
+
+def build_cards(
+    entries: list[ModelEntry],
+    settings: ZooSettings,
+    log: logging.Logger | logging.LoggerAdapter = logging.getLogger(__name__),
+    devices: Optional[list[tuple[Any, str, list[str]]]] = None,
+) -> list[CardContext]:
+    """One CardContext per entry, in manifest order."""
+    if devices is None:
+        devices = resolve_hardware(settings.device)
+    notes = _device_notes(devices, log)
+    cache = ReportCache(settings.cache_dir)
+    cards = []
+    for entry in entries:
+        card = CardContext(entry=entry, device_notes=list(notes))
+        try:
+            _analyse(card, settings, cache, devices, log)
+        except (MkdocsOnnxError, OSError) as exc:
+            _fail(card, _reason(exc, entry), settings, log)
+        except Exception as exc:  # a bug in an analyzer stage must not take the whole site down
+            _fail(card, f"internal error ({type(exc).__name__}: {exc})", settings, log)
+        cards.append(card)
+    fresh = sum(1 for c in cards if c.ok and not c.from_cache)
+    log.info(
+        "%d models: %d analysed, %d from the cache, %d failed",
+        len(cards), fresh, sum(1 for c in cards if c.from_cache), sum(1 for c in cards if not c.ok),
+    )
+    return cards
+
+
+def _analyse(card: CardContext, settings: ZooSettings, cache: ReportCache, devices, log) -> None:
+    entry = card.entry
+    path = model_path(entry, settings.cache_dir)
+    digest = file_sha256(path)
+    if entry.sha256 and entry.source != "url" and digest != entry.sha256:
+        raise ZooError(f"sha256 is {digest}, the manifest says {entry.sha256}")
+    key = cache_key(digest, {"dims": entry.dims, "batch_size": settings.batch_size})
+    started = time.perf_counter()
+    report, card.from_cache = cache.get_or_compute(
+        key, lambda: analyze(path, name=entry.name, dims=entry.dims or None, batch_size=settings.batch_size)
+    )
+    card.analysis_seconds = 0.0 if card.from_cache else time.perf_counter() - started
+    # The cache is keyed by content: the same file may be listed under another name or place.
+    report.model.name = entry.name
+    report.model.path = entry.location
+    report.hardware = []
+    for profile, _how, _warnings in devices:
+        precision = None if settings.precision == "auto" else settings.precision
+        try:
+            report.hardware.append(_estimate(report, profile, precision))
+        except MkdocsOnnxError as exc:
+            card.device_notes.append(f"{getattr(profile, 'id', profile)}: no estimate ({exc})")
+    card.report = report
+    card.model_file = f"{entry.slug}.onnx"
+    try:
+        card.summary = _summary(report, entry, settings)
+    except Exception as exc:  # the figures stand without a summary; say why it is missing
+        log.warning("model '%s': no summary (%s: %s)", entry.name, type(exc).__name__, exc)
+
+
+def _estimate(report: Report, profile: Any, precision: Optional[str]):
+    from mkdocs_onnx.hardware.estimate import estimate
+
+    return estimate(report, profile, precision=precision)
+
+
+def _summary(report: Report, entry: ModelEntry, settings: ZooSettings):
+    try:  # the summary stage is optional: without it a card simply has no summary
+        from mkdocs_onnx.summary import summarize
+    except ImportError:
+        return None
+    return summarize(report, entry, settings.summary)
+
+
+def model_path(entry: ModelEntry, cache_dir: str) -> str:
+    """The local file of ``entry``, downloading ``url:`` models; raises ZooError saying why not."""
+    if entry.source == "url":
+        try:
+            entry.resolved_path = download(entry.location, entry.sha256 or "", cache_dir)
+        except DownloadError as exc:
+            raise ZooError(str(exc)) from None
+        return entry.resolved_path
+    if entry.source == "package" and entry.resolved_path is None:
+        try:
+            entry.resolved_path = package_file(entry.location)
+        except LookupError as exc:
+            raise ZooError(str(exc)) from None
+    path = entry.resolved_path or ""
+    if not os.path.exists(path):
+        package = entry.location.split("/", 1)[0]
+        raise ZooError(f"file not found in the installed package '{package}'" if entry.source == "package"
+                       else "file not found")
+    if not os.path.isfile(path):
+        raise ZooError("not a file (a folder?)")
+    return path
+
+
+def _reason(exc: BaseException, entry: ModelEntry) -> str:
+    """One line, with the machine's absolute path replaced by the manifest's location."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if entry.resolved_path:
+        text = text.replace(entry.resolved_path, entry.location)
+    prefix = f"{entry.location}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+def _fail(card: CardContext, reason: str, settings: ZooSettings, log) -> None:
+    entry = card.entry
+    message = f"model '{entry.name}' ({entry.location}): {reason}"
+    if settings.strict:
+        raise ZooError(message)
+    card.report, card.error, card.model_file = None, reason, None
+    log.warning("%s; its card shows the error", message)
+
+
+def _device_notes(devices, log) -> list[str]:
+    """How each device profile was chosen, and what went wrong choosing it (also logged)."""
+    notes = []
+    for profile, how, warnings in devices:
+        notes.extend([how, *warnings] if how else warnings)
+        for warning in warnings:
+            log.info("device %s: %s", getattr(profile, "id", profile), warning)
+    return notes
+
+
+# --- the generated files --------------------------------------------------------------
+
+
+def site_files(
+    cards: list[CardContext], *, site_url: Optional[str] = None, cache_dir: Optional[str] = None
+) -> dict[str, SiteContent]:
+    """Every generated file, by site-relative path (sorted), for the given cards.
+
+    With ``cache_dir``, charts are reused from ``<cache_dir>/charts`` when the reports and
+    the chart code are unchanged (drawing them is most of a rebuild's time).
+    """
+    from mkdocs_onnx.render import charts as chart_module
+    from mkdocs_onnx.render.card import NODES_FILE, REPORT_FILE, render_card
+    from mkdocs_onnx.render.index import models_csv, models_json, nodes_csv, render_index
+
+    store = ChartCache(cache_dir) if cache_dir else None
+    files: dict[str, SiteContent] = {}
+    for card in cards:
+        folder = f"models/{card.entry.slug}"
+        charts = _charts(store, chart_module.card_charts, card.report) if card.ok else []
+        files[f"{folder}/index.md"] = render_card(card, charts, site_url=site_url, models_dir="models")
+        for chart in charts:
+            files[f"{folder}/{chart.filename}"] = chart.svg
+        if card.ok:
+            files[f"{folder}/{REPORT_FILE}"] = card.report.to_json() + "\n"
+            files[f"{folder}/{NODES_FILE}"] = nodes_csv(card.report)
+            if card.model_file and card.entry.resolved_path:
+                files[f"{folder}/{card.model_file}"] = FileCopy(card.entry.resolved_path)
+
+    charts = _charts(store, chart_module.index_charts, [(c.entry.name, c.report) for c in cards if c.ok])
+    for chart in charts:
+        files[f"models/{chart.filename}"] = chart.svg
+    files[INDEX] = render_index(cards, charts)
+    files["models/models.json"] = models_json(cards)
+    files["models/models.csv"] = models_csv(cards)
+    return dict(sorted(files.items()))
+
+
+class ChartCache(JsonCache):
+    """Rendered charts (lists of ChartRef) by a key over their input and the chart code."""
+
+    def __init__(self, cache_dir: str) -> None:
+        super().__init__(cache_dir, "charts")
+
+    def _decode(self, data: Any) -> list:
+        from mkdocs_onnx.render.charts import ChartRef
+
+        return [ChartRef(**item) for item in data]
+
+    def _encode(self, value: list) -> str:
+        return json.dumps([dataclasses.asdict(chart) for chart in value], sort_keys=True, ensure_ascii=False)
+
+
+def _charts(store: Optional[ChartCache], draw: Callable[[Any], list], subject: Any) -> list:
+    if store is None:
+        return draw(subject)
+    if isinstance(subject, Report):
+        data = subject.to_json()
+    else:
+        data = json.dumps([[name, report.to_dict()] for name, report in subject], sort_keys=True)
+    digest = hashlib.sha256(data.encode("utf-8")).hexdigest()
+    key = cache_key(digest, {"chart": draw.__name__, "code": _source_digest(draw)})
+    return store.get_or_compute(key, lambda: draw(subject))[0]
+
+
+def _source_digest(function: Callable) -> str:
+    """A digest of the file defining ``function``, so that changed chart code redraws."""
+    import inspect
+
+    try:
+        with open(inspect.getsourcefile(function) or "", "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except (OSError, TypeError):
+        return "unknown"

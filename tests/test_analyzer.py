@@ -1,0 +1,301 @@
+"""The analyzer against published figures and hand counts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from helpers import LIGHT, MNIST, corpus_file, model, tensor, value
+from mkdocs_onnx import AnalysisError, analyze
+from mkdocs_onnx.analysis import analyze_model
+
+
+# --- The ONNX Model Zoo MNIST model (mnist-8) ------------------------------------------
+
+
+def test_mnist_parameters_exclude_reshape_shapes():
+    r = analyze(corpus_file(MNIST))
+    # Conv1 W 8x1x5x5 + its bias 8x1x1, Conv2 W 16x8x5x5 + bias 16x1x1, FC W 16x4x4x10 + bias 1x10.
+    expected = 8 * 1 * 5 * 5 + 8 + 16 * 8 * 5 * 5 + 16 + 16 * 4 * 4 * 10 + 10
+    assert expected == 5994
+    assert r.params.total == expected
+    assert r.params.constants == 2 + 2  # the two int64 Reshape target shapes of 2 elements
+    assert r.params.by_dtype == {"float32": expected}
+    assert r.params.non_trainable == 0 and r.params.placeholder == 0
+
+
+def test_mnist_flops_by_hand():
+    r = analyze(corpus_file(MNIST))
+    conv1 = 2 * (8 * 28 * 28) * (1 * 5 * 5)  # SAME padding keeps 28x28; no bias input
+    add1 = relu1 = 8 * 28 * 28
+    pool1 = (8 * 14 * 14) * (2 * 2 - 1)  # 2x2 max: 3 comparisons per output
+    conv2 = 2 * (16 * 14 * 14) * (8 * 5 * 5)
+    add2 = relu2 = 16 * 14 * 14
+    pool2 = (16 * 4 * 4) * (3 * 3 - 1)  # 3x3 stride 3: 14 -> 4
+    matmul = 2 * 1 * 256 * 10
+    add3 = 10
+    expected = conv1 + add1 + relu1 + pool1 + conv2 + add2 + relu2 + pool2 + matmul + add3
+    assert r.flops.total == expected
+    assert r.flops.uncounted_ops == {}
+    assert r.flops.by_op_type["Conv"] == conv1 + conv2
+    assert r.flops.by_op_type["Reshape"] == 0
+
+
+def test_mnist_graph_and_io():
+    r = analyze(corpus_file(MNIST))
+    assert r.graph.op_counts == {"Conv": 2, "Relu": 2, "MaxPool": 2, "Add": 3, "Reshape": 2, "MatMul": 1}
+    assert r.graph.node_count == 12
+    assert [(t.name, t.dtype, t.shape) for t in r.graph.inputs] == [("Input3", "float32", [1, 1, 28, 28])]
+    assert [(t.name, t.shape) for t in r.graph.outputs] == [("Plus214_Output_0", [1, 10])]
+    assert r.metadata.opsets == {"ai.onnx": 8}
+    assert r.metadata.producer_name == "CNTK"
+    assert r.architecture.family == "cnn"
+
+
+def test_mnist_peak_activation_by_liveness():
+    r = analyze(corpus_file(MNIST))
+    # The largest step is the first Add: its input and output, 8x28x28 float32 each, are live together
+    # (the graph input was freed after the first Conv).
+    assert r.memory.peak_activation_bytes == 2 * 8 * 28 * 28 * 4
+    assert r.memory.peak_node == "Plus30"
+    assert r.memory.weights_bytes == 5994 * 4
+    assert r.memory.activations_unknown == 0
+
+
+# --- The onnx package's light models: weights as ConstantOfShape fills ----------------------
+
+
+@pytest.mark.parametrize("name, published", [
+    ("light_vgg19.onnx", 143_667_240),
+    ("light_bvlc_alexnet.onnx", 60_965_224),
+])
+def test_light_models_match_published_parameter_counts(name, published):
+    r = analyze(LIGHT / name)
+    assert r.params.total == published
+    assert r.params.placeholder > 0.99 * published  # ConstantOfShape fills, said so in the report
+    assert any(k.id == "placeholder-weights" for k in r.risks)
+
+
+def test_light_resnet50_within_a_tenth_of_a_percent():
+    r = analyze(LIGHT / "light_resnet50.onnx")
+    assert abs(r.params.total - 25.6e6) / 25.6e6 < 0.001
+    # BatchNormalization running mean and variance: 2 per channel over all 53 BN layers.
+    assert r.params.non_trainable > 0
+    assert r.params.trainable + r.params.non_trainable == r.params.total
+
+
+# --- Weights wherever they live ------------------------------------------------------------
+
+
+def test_weights_in_constant_nodes_are_parameters_and_shared_weights_count_once():
+    w = helper.make_node("Constant", [], ["W"], value=tensor("Wv", (4, 3)))
+    shape = helper.make_node("Constant", [], ["S"], value=numpy_helper.from_array(np.array([1, 3], np.int64)))
+    nodes = [
+        w, shape,
+        helper.make_node("MatMul", ["X", "W"], ["A"]),
+        helper.make_node("MatMul", ["X", "W"], ["B"]),  # the same weight again
+        helper.make_node("Add", ["A", "B"], ["C"]),
+        helper.make_node("Reshape", ["C", "S"], ["Y"]),
+    ]
+    r = analyze_model(model(nodes, [value("X", [1, 4])], [value("Y", [1, 3])]))
+    assert r.params.total == 4 * 3
+    assert r.params.constants == 2
+    assert r.params.shared_tensors == 1
+    assert r.flops.total == 2 * (2 * 1 * 4 * 3) + 1 * 3
+
+
+def test_quantized_int8_weights_count_with_their_dtype():
+    inits = [
+        numpy_helper.from_array(np.ones((8, 4), np.int8), "Wq"),
+        numpy_helper.from_array(np.array(0.1, np.float32), "scale"),
+        numpy_helper.from_array(np.array(0, np.int8), "zp"),
+    ]
+    nodes = [
+        helper.make_node("DequantizeLinear", ["Wq", "scale", "zp"], ["W"]),
+        helper.make_node("MatMul", ["X", "W"], ["Y"]),
+    ]
+    r = analyze_model(model(nodes, [value("X", [2, 8])], [value("Y", [2, 4])], inits))
+    assert r.params.by_dtype == {"int8": 8 * 4 + 1, "float32": 1}
+    assert r.params.total == 8 * 4 + 1 + 1
+    # The weight is attributed to the MatMul that computes with it, not to DequantizeLinear.
+    matmul = next(n for n in r.nodes if n.op_type == "MatMul")
+    assert matmul.params == 8 * 4
+
+
+def test_batchnorm_statistics_are_non_trainable():
+    c = 3
+    inits = [tensor("scale", (c,)), tensor("bias", (c,)), tensor("mean", (c,)), tensor("var", (c,))]
+    nodes = [helper.make_node("BatchNormalization", ["X", "scale", "bias", "mean", "var"], ["Y"])]
+    r = analyze_model(model(nodes, [value("X", [1, c, 4, 4])], [value("Y", [1, c, 4, 4])], inits))
+    assert r.params.total == 4 * c
+    assert r.params.non_trainable == 2 * c
+    assert r.params.trainable == 2 * c
+
+
+def test_constant_of_shape_fed_by_constant_shape_is_a_placeholder_weight():
+    shape = numpy_helper.from_array(np.array([16, 8], np.int64), "W_shape")
+    nodes = [
+        helper.make_node("ConstantOfShape", ["W_shape"], ["W"], value=numpy_helper.from_array(np.array([0.0], np.float32))),
+        helper.make_node("MatMul", ["X", "W"], ["Y"]),
+    ]
+    r = analyze_model(model(nodes, [value("X", [1, 16])], [value("Y", [1, 8])], [shape]))
+    assert r.params.total == 16 * 8
+    assert r.params.placeholder == 16 * 8
+    assert r.params.constants == 2
+
+
+# --- FLOPs with symbolic dims ------------------------------------------------------------------
+
+
+def _symbolic_encoder() -> onnx.ModelProto:
+    """X[batch, sequence, 64] -> dense(64->32) + ReLU, and a sequence x sequence score MatMul."""
+    inits = [tensor("W", (64, 32)), tensor("b", (32,)), numpy_helper.from_array(np.array([0, 2, 1], np.int64), "perm")]
+    nodes = [
+        helper.make_node("MatMul", ["X", "W"], ["H"]),
+        helper.make_node("Add", ["H", "b"], ["Hb"]),
+        helper.make_node("Relu", ["Hb"], ["A"]),
+        helper.make_node("Transpose", ["A"], ["At"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["A", "At"], ["S"]),
+    ]
+    return model(nodes, [value("X", ["batch", "sequence", 64])], [value("S", ["batch", "sequence", "sequence"])],
+                 inits[:2])
+
+
+@pytest.mark.parametrize("batch, sequence", [(1, 8), (2, 8), (4, 16), (3, 100)])
+def test_flops_scale_exactly_with_bound_dims(batch, sequence):
+    r = analyze_model(_symbolic_encoder(), dims={"sequence": sequence}, batch_size=batch)
+    dense = 2 * batch * sequence * 64 * 32
+    bias = relu = batch * sequence * 32
+    scores = 2 * batch * sequence * sequence * 32
+    assert r.flops.total == dense + bias + relu + scores
+    assert r.dims == {"batch": batch, "sequence": sequence}
+    assert r.batch_dims == ["batch"]
+    assert r.memory.activations_unknown == 0
+
+
+def test_unbound_dims_are_uncounted_never_zero():
+    r = analyze_model(_symbolic_encoder())  # sequence left unbound
+    assert r.dims == {"batch": 1, "sequence": None}
+    assert r.flops.uncounted_ops == {"Add": 1, "MatMul": 2, "Relu": 1}
+    assert all("sequence" in u.reason for u in r.flops.uncounted if u.op_type == "MatMul")
+    assert any(k.id == "symbolic-dims" for k in r.risks)
+    assert r.memory.activations_unknown > 0  # the peak is then a lower bound, and says so
+
+
+# --- Control flow ---------------------------------------------------------------------------------
+
+
+def _branch(name: str, op: str, n_ops: int) -> onnx.GraphProto:
+    nodes, prev = [], "X"
+    for i in range(n_ops):
+        nodes.append(helper.make_node(op, [prev, prev], [f"{name}{i}"]))
+        prev = f"{name}{i}"
+    return helper.make_graph(nodes, name, [], [value(prev, [2, 3])])
+
+
+def test_if_costs_its_costlier_branch_and_says_so():
+    node = helper.make_node("If", ["cond"], ["Y"], then_branch=_branch("t", "Add", 1), else_branch=_branch("e", "Mul", 3))
+    inputs = [value("X", [2, 3]), value("cond", [], TensorProto.BOOL)]
+    r = analyze_model(model([node], inputs, [value("Y", [2, 3])]))
+    assert r.flops.total == 3 * (2 * 3)  # else: three Mul of 6 elements
+    assert r.graph.node_count == 1 + 1 + 3
+    assert r.graph.op_counts == {"Mul": 3, "Add": 1, "If": 1}
+    assert any("branch" in n for n in r.flops.notes)
+
+
+def test_if_with_a_constant_condition_costs_the_branch_taken():
+    cond = numpy_helper.from_array(np.array(True), "cond")
+    node = helper.make_node("If", ["cond"], ["Y"], then_branch=_branch("t", "Add", 1), else_branch=_branch("e", "Mul", 3))
+    r = analyze_model(model([node], [value("X", [2, 3])], [value("Y", [2, 3])], [cond]))
+    assert r.flops.total == 1 * (2 * 3)  # then: one Add of 6 elements
+
+
+def test_loop_costs_body_times_static_trip_count():
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["acc_in", "X"], ["acc_out"])],
+        "body",
+        [value("i", [], TensorProto.INT64), value("cond_in", [], TensorProto.BOOL), value("acc_in", [2, 3])],
+        [value("cond_out", [], TensorProto.BOOL), value("acc_out", [2, 3])],
+    )
+    inits = [numpy_helper.from_array(np.array(5, np.int64), "M"), numpy_helper.from_array(np.array(True), "c")]
+    node = helper.make_node("Loop", ["M", "c", "X"], ["Y"], body=body)
+    r = analyze_model(model([node], [value("X", [2, 3])], [value("Y", [2, 3])], inits))
+    assert r.flops.total == 5 * (2 * 3)
+
+
+# --- Files and broken input --------------------------------------------------------------------------
+
+
+def test_missing_external_data_still_gives_numbers(tmp_path):
+    w = tensor("W", (256, 128))
+    m = model([helper.make_node("MatMul", ["X", "W"], ["Y"])], [value("X", [1, 256])], [value("Y", [1, 128])], [w])
+    path = tmp_path / "ext.onnx"
+    onnx.save_model(m, path, save_as_external_data=True, location="ext.bin", size_threshold=0)
+    (tmp_path / "ext.bin").unlink()
+    r = analyze(path)
+    assert r.params.total == 256 * 128
+    assert r.memory.weights_bytes == 256 * 128 * 4
+    assert r.flops.total == 2 * 256 * 128
+    assert r.model.missing_external_data == ["ext.bin"]
+    assert r.model.external_data_bytes == 256 * 128 * 4  # from the declared length
+    assert any(k.id == "missing-external-data" for k in r.risks)
+
+
+def test_nodes_out_of_order_are_sorted():
+    nodes = [helper.make_node("Relu", ["A"], ["Y"]), helper.make_node("Neg", ["X"], ["A"])]
+    r = analyze_model(model(nodes, [value("X", [4, 4])], [value("Y", [4, 4])]))
+    assert r.flops.total == 16 + 16
+    assert r.flops.uncounted_ops == {}
+
+
+def test_a_cycle_is_a_clear_error():
+    nodes = [helper.make_node("Relu", ["B"], ["A"]), helper.make_node("Neg", ["A"], ["B"])]
+    with pytest.raises(AnalysisError, match="cycle"):
+        analyze_model(model(nodes, [value("X", [4])], [value("B", [4])]))
+
+
+@pytest.mark.parametrize("data, message", [(b"", "empty"), (b"\x00\xff garbage \x13", "not an ONNX model")])
+def test_unreadable_files_are_one_line_errors(tmp_path, data, message):
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(data)
+    with pytest.raises(AnalysisError, match=message) as info:
+        analyze(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+# --- The command line ---------------------------------------------------------------------------------
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mkdocs_onnx", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_json_has_the_contract_keys():
+    out = _cli("analyze", str(LIGHT / "light_squeezenet.onnx"), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    for key in ("schema_version", "model", "metadata", "graph", "params", "flops", "memory", "architecture",
+                "dims", "risks"):
+        assert key in data
+    for key in ("name", "path", "sha256", "file_bytes", "external_data_bytes"):
+        assert key in data["model"]
+    for key in ("total", "trainable", "non_trainable", "constants", "by_dtype", "placeholder"):
+        assert key in data["params"]
+    assert data["schema_version"] == 1
+
+
+def test_cli_markdown_and_exit_codes(tmp_path):
+    out = _cli("analyze", str(LIGHT / "light_squeezenet.onnx"), "--format", "markdown", "--batch-size", "2")
+    assert out.returncode == 0 and "FLOPs" in out.stdout and "MFLOPs" in out.stdout or "GFLOPs" in out.stdout
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"nope")
+    out = _cli("analyze", str(bad))
+    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "bad.onnx" in out.stderr
+    assert _cli("analyze").returncode == 2
+    assert _cli("analyze", str(bad), "--dim", "oops").returncode == 2

@@ -1,0 +1,222 @@
+"""The model card (mkdocs_onnx.render.card)."""
+
+from __future__ import annotations
+
+import html as htmlmod
+import re
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from mkdocs_onnx.analysis.report import Report
+from mkdocs_onnx.render.card import render_card
+from mkdocs_onnx.render.charts import card_charts
+from mkdocs_onnx.summary.model import Summary
+
+try:
+    from test_render_factory import bert_ctx, error_ctx, mnist_ctx, mnist_report
+    from test_render_helpers import scan, to_html
+except ImportError:  # tests/ is a package
+    from tests.test_render_factory import bert_ctx, error_ctx, mnist_ctx, mnist_report
+    from tests.test_render_helpers import scan, to_html
+
+REFERENCE = Path("/work/shared/reference/autodoc-mnist-card.md")
+REFERENCE_HEADINGS = [
+    "Metadata",
+    "Executive Summary",
+    "Graph Summary",
+    "Inputs",
+    "Outputs",
+    "Operator Distribution",
+    "Visualizations",
+    "Complexity Overview",
+    "Parameter Distribution",
+    "FLOPs Distribution",
+    "Complexity Metrics",
+    "Architecture",
+    "Hardware Estimates",
+    "Device Specifications",
+]
+
+
+def headings(md: str) -> list[str]:
+    return [m.group(2).strip() for m in re.finditer(r"^\s*(#{2,6})\s+(.+?)\s*$", md, re.M)]
+
+
+def reference_headings() -> list[str]:
+    if not REFERENCE.exists():
+        return REFERENCE_HEADINGS
+    return [h for h in headings(REFERENCE.read_text(encoding="utf-8"))]
+
+
+@pytest.fixture(scope="module")
+def mnist_md() -> str:
+    ctx = mnist_ctx()
+    return render_card(ctx, card_charts(ctx.report))
+
+
+@pytest.mark.parametrize("factory", [mnist_ctx, bert_ctx])
+def test_card_has_every_section_of_the_reference_card(factory):
+    ctx = factory()
+    md = render_card(ctx, card_charts(ctx.report))
+    ours = {h.lower() for h in headings(md)}
+    missing = [h for h in reference_headings() if h.lower() not in ours]
+    assert missing == []
+    for extra in ("Deployment Notes", "How These Figures Were Obtained", "FLOPs by Operator Type", "Symbolic Dimensions"):
+        assert extra.lower() in ours
+    assert md.startswith(f"# {ctx.entry.name}\n")
+
+
+def test_card_figures_are_right(mnist_md):
+    md = mnist_md
+    assert '<span title="5994 exactly">5,994</span>' in md
+    assert '<span title="1600522 FLOPs exactly">1.60 MFLOPs</span>' in md
+    assert '<span title="23976 bytes exactly">23.4 KiB</span>' in md
+    assert "<code>Plus30</code>" in md  # where the peak occurs
+    assert "binary" in md and md.count("Sizes in KiB, MiB and GiB are binary") == 1
+    # inputs and outputs with dtype and shape
+    assert "<code>Input3</code> | float32 | <code>&#91;1, 1, 28, 28&#93;</code>" in md
+    # operator distribution sorted by count desc, then name
+    ops = re.findall(r"^\| <code>(\w+)</code> \| <span title=\"\d+ exactly\">(\d+)</span> \| [\d.]+% \|$", md, re.M)
+    assert ops == [("Add", "3"), ("Conv", "2"), ("MaxPool", "2"), ("Relu", "2"), ("Reshape", "2"), ("MatMul", "1")]
+
+
+def test_card_links_downloads_and_netron(mnist_md):
+    html = to_html(mnist_md)
+    hrefs = [a.get("href") for t, a in scan(html) if t == "a"]
+    for f in ("mnist.onnx", "report.json", "nodes.csv", "https://netron.app/"):
+        assert f in hrefs
+    assert "download the model file" in mnist_md
+
+
+def test_netron_link_with_site_url():
+    ctx = mnist_ctx(model_file="my model.onnx")
+    md = render_card(ctx, [], site_url="https://zoo.example.org/docs/")
+    html = to_html(md)
+    netron = [a["href"] for t, a in scan(html) if t == "a" and a.get("href", "").startswith("https://netron.app/?url=")]
+    assert len(netron) == 1
+    target = urllib.parse.unquote(netron[0].split("?url=", 1)[1])
+    assert target == "https://zoo.example.org/docs/models/mnist/my%20model.onnx"
+    assert "my%20model.onnx" in [a.get("href") for t, a in scan(html) if t == "a"]
+    # a non-http site_url is ignored
+    md = render_card(ctx, [], site_url="javascript:alert(1)")
+    assert "netron.app/?url=" not in md
+
+
+def test_charts_are_embedded_with_alt_text(mnist_md):
+    html = to_html(mnist_md)
+    imgs = [a for t, a in scan(html) if t == "img"]
+    assert [i["src"] for i in imgs] == ["complexity.svg", "operators.svg", "params.svg", "flops.svg"]
+    assert all(len(i["alt"]) > 20 for i in imgs)
+    assert "Conv 2" in imgs[1]["alt"]
+
+
+@pytest.mark.parametrize("placeholder", [0, 1, 1_000_000])
+def test_placeholder_warning_iff_placeholder(placeholder):
+    report = mnist_report(placeholder=placeholder)
+    md = render_card(mnist_ctx(report=report), [])
+    has = '!!! warning "Placeholder weights"' in md
+    assert has == (placeholder > 0)
+    if has:
+        assert "ConstantOfShape fills, not trained values" in md
+
+
+def test_summary_attribution():
+    md = render_card(mnist_ctx(), [])
+    assert "gpt-4o-mini" in md and "language model" in md
+    md = render_card(mnist_ctx(summary=None), [])
+    assert "Summary not available" in md
+    s = Summary("Small CNN.", "5,994 parameters.", "metrics", "mkdocs-onnx (from the metrics)", "no API key")
+    md = render_card(mnist_ctx(summary=s), [])
+    assert "Generated from the metrics" in md and "no language model" in md and "no API key" in md
+
+
+def test_hardware_tabs_one_per_estimate():
+    ctx = mnist_ctx()
+    md = render_card(ctx, [])
+    tabs = re.findall(r'^=== "(.+)"$', md, re.M)
+    assert len(tabs) == len(ctx.report.hardware) == 2
+    assert "NVIDIA GeForce RTX 4050 Laptop GPU" in tabs[0]
+    html = to_html(md)
+    assert html.count('class="tabbed-set') == 1
+    assert "1.52 µs" in md  # latency lower bound
+    assert "memory bandwidth" in md  # bottleneck
+    assert "6.49 FLOPs/byte" in md
+    assert "31.0%" in md and "69.0%" in md  # compute / memory-bound shares
+    assert "### Batch Scaling" in md
+    assert "| 64 | n/a | n/a | n/a | n/a |" in md  # missing keys tolerated
+    assert "179 GiB/s" in md and "10.0 TFLOP/s" in md and "6.00 GiB" in md  # device specs
+    assert "6.00 GiB</span> to spare" in md  # margin
+    assert "Launch overhead" in md  # unknown details still shown
+
+
+def test_no_hardware_says_so_and_why():
+    ctx = bert_ctx()
+    md = render_card(ctx, [])
+    assert "=== " not in md
+    assert "Hardware estimates were not requested or are not available" in md
+    assert "No device was configured (device: none)." in htmlmod.unescape(to_html(md))
+    assert "Latency" not in md.split("## Hardware Estimates", 1)[1].split("## Deployment Notes", 1)[0]
+
+
+def test_uncounted_ops_are_listed_with_reasons():
+    md = render_card(bert_ctx(), [])
+    assert '!!! warning "12 nodes are not counted in the FLOPs total"' in md
+    assert "no formula for this contrib op" in md
+    assert "and 7 more" in md
+    assert "**12 nodes not counted**" in md
+
+
+def test_lower_bound_dims_external_data_and_risks():
+    md = render_card(bert_ctx(), [])
+    assert "**lower bound**" in md
+    assert "| <code>sequence</code> | <span title=\"128 exactly\">128</span> | models.yml |" in md
+    assert "| <code>batch</code> | <span title=\"1 exactly\">1</span> | batch size |" in md
+    assert "| <code>past</code> | unbound | left unbound |" in md
+    assert "external data" in md
+    assert "unknown rank" in md  # the mask input
+    # risks sorted by severity, error first
+    notes = md.split("## Deployment Notes", 1)[1]
+    assert notes.index("Error") < notes.index("Warning")
+    assert "Analysis warnings (1)" in md
+
+
+def test_method_notes_are_present_and_rendered():
+    md = render_card(mnist_ctx(), [])
+    section = md.split("## How These Figures Were Obtained", 1)[1]
+    for key in ("params", "flops", "peak", "weights", "filesize", "latency", "memreq", "intensity"):
+        assert f"[^{key}]:" in section
+    assert "a multiply-accumulate counts as 2 FLOPs" in section
+    assert "topological" in section and "roofline" in section
+    html = to_html(md)
+    assert 'class="footnote"' in html and 'href="#fn:params"' in html
+
+
+def test_error_card():
+    ctx = error_ctx()
+    md = render_card(ctx, [])
+    assert '!!! failure "Analysis failed"' in md
+    assert "protobuf parse error at byte 12" in md
+    assert "https&#58;//example.com/broken.onnx" in md  # manifest data, escaped
+    assert md.startswith("# Broken ‹model›\n")
+    html = to_html(md)
+    assert 'class="admonition failure"' in html
+
+
+def test_card_renders_the_same_from_report_json():
+    ctx = mnist_ctx()
+    again = mnist_ctx(report=Report.from_json(ctx.report.to_json()))
+    assert render_card(ctx, []) == render_card(again, [])
+
+
+def test_card_is_deterministic():
+    ctx = bert_ctx()
+    assert render_card(ctx, card_charts(ctx.report)) == render_card(bert_ctx(), card_charts(bert_ctx().report))
+
+
+def test_card_does_not_depend_on_timing_or_cache():
+    """Two builds must be byte-identical: no timings, no cache state on the page."""
+    a = render_card(mnist_ctx(analysis_seconds=0.1, from_cache=False), [])
+    b = render_card(mnist_ctx(analysis_seconds=9.9, from_cache=True), [])
+    assert a == b
