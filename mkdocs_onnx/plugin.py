@@ -23,6 +23,7 @@ from mkdocs_onnx.errors import MkdocsOnnxError
 from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.manifest.load import load_manifest
 from mkdocs_onnx.render.context import CardContext
+from mkdocs_onnx.zoo import INDEX, FileCopy, ZooError, ZooSettings, build_cards, resolve_hardware, site_files
 
 log = get_plugin_logger(__name__)
 
@@ -55,7 +56,6 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
         self.cards: list[CardContext] = []
         self.manifest_path = ""
         self.devices: list = []
-        self._generated: list[str] = []
 
     # --- config ----------------------------------------------------------------------
 
@@ -64,8 +64,6 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
         return os.path.normpath(os.path.join(root, os.path.expanduser(path)))
 
     def on_config(self, config: MkDocsConfig) -> Optional[MkDocsConfig]:
-        from mkdocs_onnx.zoo import resolve_hardware
-
         self.manifest_path = self._here(config, self.config.manifest)
         try:
             self.entries = load_manifest(self.manifest_path, display=self.config.manifest)
@@ -77,8 +75,6 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
     # --- files -----------------------------------------------------------------------
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
-        from mkdocs_onnx.zoo import FileCopy, ZooError, ZooSettings, build_cards, site_files
-
         settings = ZooSettings(
             cache_dir=self._here(config, self.config.cache_dir),
             device=self.config.device,
@@ -92,7 +88,6 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
         except ZooError as exc:
             raise PluginError(str(exc)) from None
 
-        self._generated = []
         for uri, content in generated.items():
             existing = files.get_file_from_path(uri)
             if existing is not None:
@@ -101,14 +96,11 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
             kwargs = {"abs_src_path": content.path} if isinstance(content, FileCopy) else {"content": content}
             # NOT_IN_NAV: kept out of the automatic nav, which on_nav extends with its own section.
             files.append(File.generated(config, uri, inclusion=InclusionLevel.NOT_IN_NAV, **kwargs))
-            self._generated.append(uri)
         return files
 
     # --- nav -------------------------------------------------------------------------
 
     def on_nav(self, nav: Navigation, config: MkDocsConfig, files: Files) -> Navigation:
-        from mkdocs_onnx.zoo import INDEX
-
         if any(page.file.src_uri == INDEX for page in nav.pages):
             return nav  # the user placed the index in their own nav
         children = [self._page(files, config, INDEX, "Overview")]

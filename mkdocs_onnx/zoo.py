@@ -121,7 +121,7 @@ def _analyse(card: CardContext, settings: ZooSettings, cache: ReportCache, devic
     card.report = report
     card.model_file = f"{entry.slug}.onnx"
     try:
-        card.summary = _summary(report, entry, settings)
+        card.summary = _summary(report, entry, settings, log)
     except Exception as exc:  # the figures stand without a summary; say why it is missing
         log.warning("model '%s': no summary (%s: %s)", entry.name, type(exc).__name__, exc)
 
@@ -132,12 +132,12 @@ def _estimate(report: Report, profile: Any, precision: Optional[str]):
     return estimate(report, profile, precision=precision)
 
 
-def _summary(report: Report, entry: ModelEntry, settings: ZooSettings):
+def _summary(report: Report, entry: ModelEntry, settings: ZooSettings, log):
     try:  # the summary stage is optional: without it a card simply has no summary
         from mkdocs_onnx.summary import summarize
     except ImportError:
         return None
-    return summarize(report, entry, settings.summary)
+    return summarize(report, entry, settings.summary, cache_dir=settings.cache_dir, log=log)
 
 
 def model_path(entry: ModelEntry, cache_dir: str) -> str:

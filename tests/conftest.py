@@ -1,33 +1,12 @@
-"""Shared fixtures.
-
-While ``mkdocs_onnx/analysis/__init__.py`` (being written in parallel) is absent, the
-package's ``__init__`` cannot import ``analyze``; a stand-in module is registered so that
-the manifest and cache tests still run. It is used only when the real one is missing.
-"""
+"""Shared fixtures and helpers: small models, hand-made reports, throwaway MkDocs projects."""
 
 from __future__ import annotations
 
 import os
-import sys
-import types
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_ANALYSIS = os.path.join(ROOT, "mkdocs_onnx", "analysis")
-
-if not os.path.exists(os.path.join(_ANALYSIS, "__init__.py")) and "mkdocs_onnx.analysis" not in sys.modules:
-    _stub = types.ModuleType("mkdocs_onnx.analysis")
-    _stub.__path__ = [_ANALYSIS]  # the real submodules (report.py, …) stay importable
-
-    def _missing_analyze(path, **_kwargs):
-        from mkdocs_onnx.errors import AnalysisError
-
-        raise AnalysisError(f"{path}: the analyzer is not available yet (test stand-in)")
-
-    _stub.analyze = _missing_analyze
-    _stub.STAND_IN = True
-    sys.modules["mkdocs_onnx.analysis"] = _stub
 
 
 def light_model(name: str) -> str:

@@ -209,3 +209,27 @@ def test_charts_are_reused_from_the_cache(tmp_path, monkeypatch):
     cards[0].report.flops.total += 1  # a different report draws again
     site_files(cards, cache_dir=str(tmp_path / "cache"))
     assert drawn == ["LeNet", "LeNet"]
+
+
+def test_summary_is_attached_and_its_failure_is_not_fatal(tmp_path, monkeypatch, caplog):
+    import mkdocs_onnx.summary as summary
+
+    seen = []
+
+    def fake(report, entry, config, cache_dir=None, log=None):
+        seen.append((entry.name, config, cache_dir))
+        return "a summary"
+
+    monkeypatch.setattr(summary, "summarize", fake, raising=False)
+    manifest = entries(tmp_path, f"models:\n  - name: A\n    path: {LENET}\n")
+    (card,) = build_cards(manifest, settings(tmp_path, summary={"model": "m"}))
+    assert card.summary == "a summary" and seen == [("A", {"model": "m"}, str(tmp_path / "cache"))]
+
+    def broken(report, entry, config, **kwargs):
+        raise RuntimeError("service down")
+
+    monkeypatch.setattr(summary, "summarize", broken)
+    with caplog.at_level(logging.WARNING):
+        (card,) = build_cards(manifest, settings(tmp_path))
+    assert card.ok and card.summary is None
+    assert "model 'A': no summary (RuntimeError: service down)" in caplog.text

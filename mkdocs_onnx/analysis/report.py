@@ -98,11 +98,32 @@ class Memory:
 
 
 @dataclass
+class TransformerFacts:
+    """Figures of a transformer read from the graph; None wherever the graph does not fix them (never guessed)."""
+
+    layers: Optional[int] = None  # self-attention layers (encoder and decoder together)
+    hidden_size: Optional[int] = None
+    heads: Optional[int] = None  # query heads per attention layer
+    kv_heads: Optional[int] = None  # key/value heads (== heads: MHA, 1: MQA, between: GQA)
+    head_dim: Optional[int] = None
+    vocab_size: Optional[int] = None
+    context_length: Optional[int] = None  # longest sequence the graph allows, when it fixes one
+    kv_cache_bytes_per_token: Optional[int] = None  # decoders: K and V of every layer for one token
+    kv_cache_bytes_at_bound_sequence: Optional[int] = None  # for the batch and sequence the dims are bound to
+    intermediate_size: Optional[int] = None  # MLP width
+    encoder_layers: Optional[int] = None
+    decoder_layers: Optional[int] = None
+    evidence: list[str] = field(default_factory=list)  # where each figure comes from
+
+
+@dataclass
 class Architecture:
     family: str
     evidence: list[str]
     task_guess: Optional[str] = None
     blocks: list[str] = field(default_factory=list)
+    transformer: Optional[TransformerFacts] = None
+    task_evidence: str = ""  # why the task was guessed (also in evidence)
 
 
 @dataclass

@@ -56,7 +56,7 @@ def bind_dims(model: onnx.ModelProto, dims: dict[str, int], batch_size: int) -> 
     for value_info in graph_inputs(model.graph):
         shape = value_info.type.tensor_type.shape
         for axis, dim in enumerate(shape.dim):
-            if axis == 0 and not dim.dim_param and (not dim.HasField("dim_value") or dim.dim_value < 0):
+            if axis == 0 and len(shape.dim) > 1 and not dim.dim_param and (not dim.HasField("dim_value") or dim.dim_value < 0):
                 # An unnamed leading dim (or -1, as some converters write) is the batch.
                 label = f"{value_info.name}[0]"
                 binding.values[label] = dims.get(label, batch_size)

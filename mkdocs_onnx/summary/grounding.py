@@ -67,7 +67,10 @@ _PART_NOUNS = (
     r"layers?|sublayers?|heads?|blocks?|stages?|modules?|branch(?:es)?|parts?|components?|backbones?|"
     r"extractors?|front[- ]?ends?|stems?|necks?|cells?|units?|operations?|ops?|operators?|kernels?|filters?|"
     r"features?|projections?|paths?|towers?|stacks?|portions?|sections?|pieces?|weights?|nodes?|bias(?:es)?|"
-    r"activations?|connections?|embeddings?|tokens?|attention|mechanisms?|style|styled|like|inspired"
+    r"activations?|connections?|embeddings?|tokens?|attention|mechanisms?|style|styled|like|inspired|"
+    # ... or not the model at all: "the Hugging Face Transformers library", "an LSTM paper"
+    r"librar(?:y|ies)|packages?|frameworks?|toolkits?|exporters?|exports?|runtimes?|pipelines?|tokenizers?|"
+    r"papers?|era|literature|converters?"
 )
 _PART = re.compile(rf"^\s*(?:[-/]\s*)?(?:[\w-]+\s+){{0,1}}(?:{_PART_NOUNS})\b", re.IGNORECASE)
 _IDENTITY_NOUN = re.compile(
@@ -286,23 +289,24 @@ def _scale(word: Optional[str]) -> float:
 def report_figures(report: Report, entry: Optional[ModelEntry] = None) -> dict[str, list[float]]:
     """The figures an answer may quote, by kind."""
     p, f, m = report.params, report.flops, report.memory
-    params = [p.total, p.trainable, p.non_trainable, p.placeholder, *p.by_dtype.values()]
-    flops = [f.total, *f.by_op_type.values()]
+    # Headline figures count even when zero; secondary ones only when there is something.
+    params = [p.total, p.trainable, *(v for v in (p.non_trainable, p.placeholder, *p.by_dtype.values()) if v)]
+    flops = [f.total, *(v for v in f.by_op_type.values() if v)]
     sizes = [m.weights_bytes, m.peak_activation_bytes, m.file_bytes, report.model.file_bytes,
-             report.model.external_data_bytes]
+             *(v for v in (report.model.external_data_bytes,) if v)]
     durations: list[float] = []
     for h in report.hardware:
         details = h.details or {}
         sizes.append(h.memory_required_bytes)
         for key in ("device_memory_bytes", "weights_bytes", "activation_bytes", "workspace_bytes", "margin_bytes"):
-            if isinstance(details.get(key), (int, float)):
+            if isinstance(details.get(key), (int, float)) and details[key] > 0:
                 sizes.append(details[key])
         if isinstance(details.get("total_flops"), (int, float)):
             flops.append(details["total_flops"])
         if h.latency_s is not None:
             durations.append(h.latency_s)
         for key in ("compute_bound_time_s", "memory_bound_time_s", "memory_only_lower_bound_s"):
-            if isinstance(details.get(key), (int, float)):
+            if isinstance(details.get(key), (int, float)) and details[key] > 0:
                 durations.append(details[key])
         for row in details.get("batches") or []:
             if isinstance(row, dict):
