@@ -107,7 +107,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
             activations_unknown=peak.unknown,
             file_bytes=loaded.file_bytes + loaded.external_data_bytes,
         ),
-        architecture=architecture.detect(model),
+        architecture=architecture.detect(model, types=types, values=values, inputs=inputs),
         dims=dict(sorted(binding.values.items())),
         batch_dims=binding.batch_dims,
         nodes=_node_costs(order, flops.per_node, params, types),

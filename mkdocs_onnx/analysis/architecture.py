@@ -1,158 +1,370 @@
-"""Architecture family from graph structure, with the evidence for the verdict.
+"""Architecture family, task guess, building blocks and transformer figures, from graph structure.
 
-Families are decided from what the graph does (convolutions, recurrences, attention
-patterns, tree ensembles), not from operator-count thresholds: one MatMul does not make
-a CNN an MLP.
+Families are decided from what the graph does, never from operator-count thresholds:
+
+- a **dense layer** is a matrix multiply by a weight; one MatMul does not make a CNN an MLP;
+- a **CNN** convolves with spatial kernels (kernel-1 convolutions are per-step projections);
+- an **RNN** has LSTM/GRU/RNN nodes, or a Loop/Scan whose body carries a state to the next
+  step through a weight (a written-out, possibly quantized, cell);
+- **attention** is a fused attention operator or MatMul(activation, activation) → Softmax →
+  MatMul(activation, activation), with scale and mask glue in between;
+- a **decoder** masks its scores causally (Trilu, a triangular constant, positions compared),
+  keeps a KV cache (inputs/outputs named past/present) or rotates queries and keys (RoPE);
+- **classical ML** is ai.onnx.ml operators, or a tree ensemble compiled to tensor ops:
+  threshold comparisons whose outcome selects node indices from constant tables.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from typing import Optional
 
 import onnx
 
+from mkdocs_onnx.analysis import structure as st
 from mkdocs_onnx.analysis.graphs import iter_graphs
-from mkdocs_onnx.analysis.report import Architecture
+from mkdocs_onnx.analysis.report import Architecture, TensorInfo
+from mkdocs_onnx.analysis.shapes import graph_inputs, type_info
+from mkdocs_onnx.analysis.task import guess_task
+from mkdocs_onnx.analysis.tensors import dtype_name
+from mkdocs_onnx.analysis.transformer import transformer_facts
 
-CONV_OPS = {"Conv", "ConvTranspose", "QLinearConv", "ConvInteger", "FusedConv", "NhwcConv"}
-DENSE_OPS = {"Gemm", "MatMul", "QLinearMatMul", "MatMulInteger", "MatMulNBits", "FusedMatMul", "QGemm"}
-RNN_OPS = {"LSTM", "GRU", "RNN", "DynamicQuantizeLSTM"}
-FUSED_ATTENTION_OPS = {
-    "Attention", "MultiHeadAttention", "GroupQueryAttention", "PackedAttention",
-    "PackedMultiHeadAttention", "DecoderMaskedMultiHeadAttention", "DecoderAttention",
-    "QAttention", "LongformerAttention", "SparseAttention",
-}
-DECODER_OPS = {"GroupQueryAttention", "DecoderMaskedMultiHeadAttention", "DecoderAttention", "RotaryEmbedding", "Trilu"}
-# Ops that may sit between the score MatMul and Softmax, or Softmax and the value MatMul.
-_ATTENTION_GLUE = {"Add", "Div", "Mul", "Where", "Cast", "Dropout", "Sub", "Reshape", "Transpose", "Identity"}
-_DECODER_INPUT_WORDS = ("past_key", "past_value", "past_key_values", "use_cache", "cache_position")
+# Kept for callers that import them from here.
+CONV_OPS = st.CONV_OPS
+RNN_OPS = st.RNN_OPS
+FUSED_ATTENTION_OPS = st.FUSED_ATTENTION_OPS
+STANDARD_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training"}
+TRANSFORMERS = {"transformer-encoder", "transformer-decoder", "encoder-decoder", "vision-transformer"}
+_MAX_STEM_CONVS = 4
 
 
-def detect(model: onnx.ModelProto) -> Architecture:
-    nodes = [n for _, g in iter_graphs(model.graph) for n in g.node]
-    ops = Counter(n.op_type for n in nodes if n.domain in ("", "ai.onnx", "com.microsoft"))
-    ml_ops = Counter(n.op_type for n in nodes if n.domain == "ai.onnx.ml")
+def detect(model: onnx.ModelProto, types: Optional[dict] = None, values: Optional[dict] = None,
+           inputs: Optional[list[TensorInfo]] = None) -> Architecture:
+    """The model's family with its evidence, a task guess, its blocks and (transformers) figures.
+
+    ``types`` and ``values`` are the analyzer's inferred tensor types and small constant
+    values (shapes make head counts and widths readable); ``inputs`` are the graph inputs
+    as declared, before any dim was bound.
+    """
+    ix = st.ModelIndex(model, types, values)
+    found = _Found(ix)
     evidence: list[str] = []
+    family = _decide(ix, found, evidence)
+    arch = Architecture(family=family, evidence=evidence)
+    arch.blocks = _blocks(ix, found, family)
+    if family in TRANSFORMERS or (family == "hybrid" and found.attention):
+        arch.transformer = transformer_facts(ix, family, found.attention, found.embeddings, found.mlps, inputs)
+    declared_inputs = inputs if inputs is not None else [_info(v) for v in graph_inputs(model.graph)]
+    outputs = [_info(v, types) for v in model.graph.output]
+    tf = arch.transformer
+    task, why = guess_task(
+        family, declared_inputs, outputs,
+        vocab_size=tf.vocab_size if tf else None, hidden_size=tf.hidden_size if tf else None,
+        detection_ops=any(n.op_type == "NonMaxSuppression" for n in found.nodes),
+    )
+    if task:
+        arch.task_guess = task
+        arch.task_evidence = why
+        evidence.append(f"task guessed as {task}: {why}")
+    return arch
 
-    convs = sum(ops[o] for o in CONV_OPS)
-    dense = sum(ops[o] for o in DENSE_OPS)
-    rnns = sum(ops[o] for o in RNN_OPS) + _recurrent_loops(nodes)
-    attention = sum(ops[o] for o in FUSED_ATTENTION_OPS) + _attention_patterns(model)
 
-    if convs:
-        evidence.append(f"{convs} convolution node{'s' * (convs != 1)}")
-    if rnns:
-        evidence.append(f"{rnns} recurrent node{'s' * (rnns != 1)} (LSTM/GRU/RNN or a looped cell)")
-    if attention:
-        evidence.append(f"{attention} attention block{'s' * (attention != 1)} (fused op or MatMul-Softmax-MatMul)")
-    if dense:
-        evidence.append(f"{dense} matrix-multiply node{'s' * (dense != 1)} (Gemm/MatMul)")
-    if ml_ops:
-        evidence.append("ai.onnx.ml operators: " + ", ".join(sorted(ml_ops)))
-
-    family = _decide(model, nodes, convs, dense, rnns, attention, ml_ops, evidence)
-    return Architecture(family=family, evidence=evidence)
+def _info(v: onnx.ValueInfoProto, types: Optional[dict] = None) -> TensorInfo:
+    elem, shape = type_info(v.type)
+    if shape is None and types and v.name in types and types[v.name][1] is not None:
+        elem, shape = types[v.name]
+    kind = v.type.WhichOneof("value")
+    dtype = dtype_name(elem) if kind == "tensor_type" else (kind or "unknown").replace("_type", "")
+    return TensorInfo(v.name, dtype, list(shape) if shape is not None else None)
 
 
-def _decide(model, nodes, convs, dense, rnns, attention, ml_ops, evidence) -> str:
-    if ml_ops and not (convs or rnns or attention):
+class _Found:
+    """Everything found in the graph, once."""
+
+    def __init__(self, ix: st.ModelIndex):
+        self.nodes = [n for g in ix.graphs for n in g.node]
+        self.recurrences = st.recurrences(ix)
+        inside = st.recurrent_bodies(ix, self.recurrences)
+        self.inside_cells = inside
+        self.convs = [st.conv_info(ix, n) for n in self.nodes
+                      if n.op_type in st.CONV_OPS and id(n) not in inside and st._conv_has_weight(ix, n)]
+        self.spatial = [c for c in self.convs if not c.pointwise]
+        self.dense = {id(n): d for n in self.nodes if id(n) not in inside and (d := st.dense_layer(ix, n)) is not None}
+        self.attention = sorted(st.find_attention(ix, inside), key=lambda a: ix.position.get(id(a.node), 0))
+        self.ml_ops = Counter(n.op_type for n in self.nodes if n.domain == "ai.onnx.ml")
+        self.tree_comparisons, self.tree_gathers = st.tree_traversal(ix)
+        self.norms = st.find_norms(ix, inside)
+        self.embeddings = st.find_embeddings(ix, self.tree_gathers)
+        self.residuals = st.find_residuals(ix, inside)
+        self.mlps = st.find_mlps(ix, self.dense)
+        local_functions = {f.domain for f in ix.model.functions}
+        self.custom = Counter(f"{n.domain}.{n.op_type}" for n in self.nodes
+                              if n.domain not in STANDARD_DOMAINS | {"com.microsoft"} | local_functions)
+        self.contrib = Counter(n.op_type for n in self.nodes if n.domain == "com.microsoft")
+
+
+def _plural(n: int, word: str, plural: str = "") -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _kernels(convs: list[st.ConvInfo]) -> str:
+    kernels = Counter("×".join(map(str, c.kernel)) for c in convs if c.kernel)
+    return ", ".join(f"{k}" for k, _ in kernels.most_common(3))
+
+
+def _decide(ix: st.ModelIndex, f: _Found, ev: list[str]) -> str:
+    if f.spatial:
+        ev.append(f"{_plural(len(f.spatial), 'convolution')} with spatial kernels ({_kernels(f.spatial)})")
+    pointwise = [c for c in f.convs if c.pointwise]
+    if pointwise:
+        ev.append(f"{_plural(len(pointwise), 'pointwise (kernel 1) convolution')}")
+    if f.recurrences:
+        kinds = Counter(r.kind for r in f.recurrences)
+        parts = []
+        for kind, n in kinds.items():
+            if kind in ("Loop", "Scan"):
+                cell = next(r for r in f.recurrences if r.kind == kind).cell_ops
+                parts.append(f"{n} {kind} over a written-out recurrent cell (state fed back through "
+                             f"{', '.join(cell) or 'weights'})")
+            else:
+                parts.append(f"{n} {kind}")
+        ev.append("recurrence: " + "; ".join(parts))
+    if f.attention:
+        fused = [a for a in f.attention if a.kind == "fused"]
+        pattern = [a for a in f.attention if a.kind == "pattern"]
+        bits = []
+        if fused:
+            bits.append(f"{len(fused)} fused ({', '.join(sorted({a.node.op_type for a in fused}))})")
+        if pattern:
+            bits.append(f"{len(pattern)} as MatMul → Softmax → MatMul of activations")
+        ev.append(f"{_plural(len(f.attention), 'attention block')}: " + ", ".join(bits))
+    if f.dense:
+        ev.append(f"{_plural(len(f.dense), 'dense layer')} (matrix multiplies by a weight)")
+    if f.norms and f.attention:
+        kinds = Counter(k for _, k in f.norms)
+        ev.append("normalization: " + ", ".join(f"{n} × {k}" for k, n in kinds.most_common()))
+    if f.ml_ops:
+        ev.append("ai.onnx.ml operators: " + ", ".join(f"{op}" + (f" ×{n}" if n > 1 else "")
+                                                     for op, n in sorted(f.ml_ops.items())))
+    if f.tree_comparisons:
+        ev.append(f"tree traversal in tensor ops: {_plural(f.tree_comparisons, 'threshold comparison')} "
+                  "(Less/Greater against constant thresholds) selecting node indices or path weights")
+
+    neural = bool(f.attention or f.recurrences or f.spatial)
+    if f.ml_ops and not neural:
+        if f.dense:
+            ev.append("the dense layers sit inside a scikit-learn style pipeline (ai.onnx.ml pre/post-processing)")
         return "classical-ml"
-    if attention:
-        if rnns:
-            evidence.append("attention together with recurrence")
+    if f.tree_comparisons and not neural and not f.convs and not f.mlps:
+        return "classical-ml"
+    if f.attention:
+        return _transformer_family(ix, f, ev)
+    if f.recurrences:
+        if f.spatial:
+            ev.append("convolutions with spatial kernels feed the recurrence: a convolutional-recurrent network")
             return "hybrid"
-        if _has_patch_embedding(nodes):
-            evidence.append("a strided convolution cuts the image into patches before attention")
-            return "vision-transformer"
-        decoder = _decoder_signals(model, nodes)
-        encoder_inputs = [i.name for i in model.graph.input if "encoder" in i.name.lower()]
-        if decoder and encoder_inputs:
-            evidence.append("decoder reads encoder states: " + ", ".join(encoder_inputs[:3]))
-            return "encoder-decoder"
-        if decoder:
-            evidence.extend(decoder)
-            return "transformer-decoder"
-        return "transformer-encoder"
-    if rnns:
-        if convs >= 2:
-            evidence.append("convolutional front end feeding a recurrent layer")
-            return "hybrid"
+        if pointwise:
+            ev.append("the kernel-1 convolutions are per-step projections, not spatial filters")
         return "rnn"
-    if convs:
+    if f.convs:
         return "cnn"
-    if dense:
+    if f.dense:
+        if not f.mlps:
+            ev.append("no activation between dense layers" if len(f.dense) > 1 else "a single dense layer (a linear model)")
         return "mlp"
-    evidence.append("no convolution, recurrence, attention or dense layer found")
+    if f.custom and not f.dense:
+        ev.append("only custom-domain operators do the work (" + ", ".join(sorted(f.custom)) + "); no neural-network layer")
+    else:
+        ev.append("no convolution, recurrence, attention, dense layer or tree ensemble found")
     return "unknown"
 
 
-def _recurrent_loops(nodes: Iterable[onnx.NodeProto]) -> int:
-    """Loop/Scan nodes whose body multiplies by weights: a recurrent cell written out."""
-    count = 0
-    for node in nodes:
-        if node.op_type in ("Loop", "Scan"):
-            body = next((a.g for a in node.attribute if a.name == "body"), None)
-            if body is not None and any(n.op_type in DENSE_OPS for _, g in iter_graphs(body) for n in g.node):
-                count += 1
-    return count
+def _transformer_family(ix: st.ModelIndex, f: _Found, ev: list[str]) -> str:
+    if f.recurrences:
+        ev.append("attention together with recurrence")
+        return "hybrid"
+    first_attention = min(ix.position.get(id(a.score or a.node), 0) for a in f.attention)
+    patch = [c for c in f.spatial if c.kernel and c.strides and tuple(c.kernel) == tuple(c.strides)
+             and min(c.kernel) >= 2 and ix.position.get(id(c.node), 0) < first_attention]
+    others = [c for c in f.spatial if c not in patch]
+    if patch and len(others) <= 2:
+        k = patch[0].kernel
+        ev.append(f"patch embedding: a {'×'.join(map(str, k))} convolution with stride equal to its kernel cuts "
+                  "the image into patches before attention")
+        return "vision-transformer"
+    if f.spatial:
+        stem = all(ix.position.get(id(c.node), 0) < first_attention for c in f.spatial)
+        if not (stem and len(f.spatial) <= _MAX_STEM_CONVS):
+            ev.append("convolutions and attention together (a convolutional network with attention blocks)")
+            return "hybrid"
+        ev.append(f"a convolutional front end ({_plural(len(f.spatial), 'convolution')}) before the attention layers")
+    signals = _decoder_signals(ix, f)
+    cross = [a for a in f.attention if a.cross]
+    self_attn = [a for a in f.attention if not a.cross]
+    causal = [a for a in self_attn if a.causal or a.cache_inputs]
+    if cross:
+        ev.append(f"{_plural(len(cross), 'cross-attention block')}: keys and values come from another sequence "
+                  f"({cross[0].k_source})")
+        ev.extend(signals)
+        return "encoder-decoder"
+    if signals and causal and len(causal) < len(self_attn) and any(not (a.causal or a.cache_inputs) for a in self_attn):
+        ev.extend(signals)
+        ev.append(f"{len(self_attn) - len(causal)} self-attention blocks unmasked (encoder) and {len(causal)} causal (decoder)")
+        return "encoder-decoder"
+    if signals:
+        ev.extend(signals)
+        return "transformer-decoder"
+    ev.append("no causal mask, KV cache or rotary embedding: bidirectional self-attention")
+    return "transformer-encoder"
 
 
-def _attention_patterns(model: onnx.ModelProto) -> int:
-    """Softmax nodes fed (through masking/scaling glue) by a MatMul and feeding a MatMul."""
-    count = 0
-    for _, graph in iter_graphs(model.graph):
-        producer = {o: n for n in graph.node for o in n.output}
-        consumers: dict[str, list[onnx.NodeProto]] = {}
-        for n in graph.node:
-            for i in n.input:
-                consumers.setdefault(i, []).append(n)
-        for node in graph.node:
-            if node.op_type == "Softmax" and _reaches_matmul_up(node, producer) and _reaches_matmul_down(node, consumers):
-                count += 1
-    return count
-
-
-def _reaches_matmul_up(node, producer, depth: int = 4) -> bool:
-    for name in node.input[:1] if node.op_type == "Softmax" else node.input:
-        p = producer.get(name)
-        if p is None:
-            continue
-        if p.op_type in ("MatMul", "Einsum"):
-            return True
-        if depth and p.op_type in _ATTENTION_GLUE and _reaches_matmul_up(p, producer, depth - 1):
-            return True
-    return False
-
-
-def _reaches_matmul_down(node, consumers, depth: int = 3) -> bool:
-    for out in node.output:
-        for c in consumers.get(out, []):
-            if c.op_type in ("MatMul", "Einsum"):
-                return True
-            if depth and c.op_type in _ATTENTION_GLUE and _reaches_matmul_down(c, consumers, depth - 1):
-                return True
-    return False
-
-
-def _has_patch_embedding(nodes) -> bool:
-    for node in nodes:
-        if node.op_type != "Conv":
-            continue
-        attrs = {a.name: list(a.ints) for a in node.attribute}
-        kernel, strides = attrs.get("kernel_shape"), attrs.get("strides")
-        if kernel and strides and kernel == strides and min(kernel) >= 4:
-            return True
-    return False
-
-
-def _decoder_signals(model, nodes) -> list[str]:
+def _decoder_signals(ix: st.ModelIndex, f: _Found) -> list[str]:
     signals = []
-    decoder_ops = sorted({n.op_type for n in nodes if n.op_type in DECODER_OPS})
-    if decoder_ops:
-        signals.append("causal or cached decoding operators: " + ", ".join(decoder_ops))
-    names = [i.name for i in (*model.graph.input, *model.graph.output)]
-    cache = [n for n in names if any(w in n.lower() for w in _DECODER_INPUT_WORDS) or n.lower().startswith("present")]
+    causal = sorted({why for a in f.attention for why in a.causal})
+    if causal:
+        signals.append("causal masking: " + "; ".join(causal))
+    names = [i.name for i in (*ix.main.input, *ix.main.output)]
+    cache = [n for n in names if st._is_cache_name(n)]
     if cache:
-        signals.append("KV-cache inputs/outputs: " + ", ".join(cache[:4]) + (" ..." if len(cache) > 4 else ""))
+        signals.append("KV-cache inputs/outputs: " + ", ".join(cache[:4]) + (f" (+{len(cache) - 4} more)" if len(cache) > 4 else ""))
+    if any(a.rotary for a in f.attention) or any(n.op_type == "RotaryEmbedding" for n in f.nodes):
+        signals.append("rotary position embeddings on queries and keys")
     return signals
+
+
+# --- Blocks --------------------------------------------------------------------------------------------------
+
+
+def _blocks(ix: st.ModelIndex, f: _Found, family: str) -> list[str]:
+    blocks: list[str] = []
+    emb = [e for e in f.embeddings]
+    if emb:
+        parts = []
+        for role in ("token", "position", "token type", "lookup"):
+            for e in [e for e in emb if e.role == role]:
+                parts.append(f"{role} table {e.rows if e.rows is not None else '?'} × {e.dim if e.dim is not None else '?'}")
+        blocks.append("embeddings (Gather on a weight): " + "; ".join(dict.fromkeys(parts)))
+    if f.attention:
+        blocks.extend(_transformer_layers(ix, f))
+    if f.recurrences:
+        blocks.extend(_recurrent_blocks(f))
+    stacks = Counter(" → ".join(st.conv_stack(ix, c.node)) for c in f.convs)
+    for stack, n in stacks.most_common(4):
+        blocks.append(f"{n} × {stack}")
+    if len(stacks) > 4:
+        blocks.append(f"{sum(n for _, n in stacks.most_common()[4:])} more convolutions in {len(stacks) - 4} other arrangements")
+    if f.residuals:
+        proj = sum(1 for r in f.residuals if r.projection)
+        blocks.append(f"{_plural(len(f.residuals), 'residual connection')} (Add of a shortcut and a path through weights"
+                      + (f"; {proj} with a projection shortcut" if proj else "") + ")")
+    if f.norms and not f.attention:
+        kinds = Counter(k for _, k in f.norms)
+        blocks.append("normalization: " + ", ".join(f"{n} × {k}" for k, n in kinds.most_common()))
+    if not f.attention:
+        chain = _dense_chain(ix, f)
+        if chain:
+            blocks.append(chain)
+    if f.ml_ops:
+        blocks.append("ai.onnx.ml: " + ", ".join(f"{op}" + (f" ×{n}" if n > 1 else "") for op, n in sorted(f.ml_ops.items())))
+    if f.tree_comparisons:
+        blocks.append(f"tree ensemble as tensor ops: {_plural(f.tree_comparisons, 'traversal step')} "
+                      f"(compare with thresholds, Gather the next node from {_plural(len(f.tree_gathers), 'table lookup')})")
+    if f.custom:
+        blocks.append("custom operators: " + ", ".join(f"{op}" + (f" ×{n}" if n > 1 else "") for op, n in sorted(f.custom.items())))
+    return blocks
+
+
+def _attention_text(a: st.AttentionBlock) -> str:
+    kind = "cross-attention" if a.cross else ("causal self-attention" if a.causal or a.cache_inputs else "self-attention")
+    details = []
+    if a.heads:
+        details.append(f"{a.heads} heads")
+    if a.variant:
+        details.append(a.variant + (f", {a.kv_heads} KV heads" if a.variant != "MHA" else ""))
+    if a.head_dim:
+        details.append(f"head dim {a.head_dim}")
+    if a.rotary:
+        details.append("rotary")
+    if a.kind == "fused":
+        details.append(f"fused {a.node.op_type}")
+    return kind + (f" ({', '.join(details)})" if details else "")
+
+
+def _mlp_text(m: st.MLPBlock) -> str:
+    first = m.first[0]
+    dims = [first.in_dim, first.out_dim, m.last.out_dim]
+    shown = " → ".join("?" if d is None else str(d) for d in dims)
+    return f"MLP ({shown}, {'gated ' if m.gated else ''}{m.activation})"
+
+
+def _transformer_layers(ix: st.ModelIndex, f: _Found) -> list[str]:
+    """One line per run of identical layers: '12 × encoder layer: self-attention (...) + MLP (...)'."""
+    pos = ix.position
+    mlps = sorted(f.mlps, key=lambda m: pos.get(id(m.last.node), 0))
+    attn = f.attention
+    layers: list[list[str]] = []
+    used: set[int] = set()
+    for i, a in enumerate(attn):
+        text = _attention_text(a)
+        if a.cross and layers:
+            layers[-1].append(text)
+            continue
+        layers.append([text])
+    # attach each MLP to the layer whose last attention precedes it
+    starts = []
+    for a in attn:
+        if not a.cross:
+            starts.append(pos.get(id(a.value or a.node), 0))
+    for m in mlps:
+        at = pos.get(id(m.last.node), 0)
+        idx = max((k for k, s in enumerate(starts) if s < at), default=None)
+        if idx is not None and idx < len(layers) and id(m) not in used and not any(t.startswith("MLP") for t in layers[idx]):
+            layers[idx].append(_mlp_text(m))
+            used.add(id(m))
+    lines: list[str] = []
+    run: list[str] = []
+    count = 0
+    for layer in layers:
+        key = layer
+        if run == key:
+            count += 1
+            continue
+        if run:
+            lines.append(_layer_line(count, run))
+        run, count = key, 1
+    if run:
+        lines.append(_layer_line(count, run))
+    return lines
+
+
+def _layer_line(count: int, parts: list[str]) -> str:
+    kind = "decoder layer" if any(p.startswith(("causal", "cross")) for p in parts) else "encoder layer"
+    return f"{count} × {kind}: " + " + ".join(parts)
+
+
+def _recurrent_blocks(f: _Found) -> list[str]:
+    lines = []
+    groups = Counter()
+    for r in f.recurrences:
+        if r.kind in ("Loop", "Scan"):
+            groups[f"{r.kind} over a recurrent cell ({', '.join(r.cell_ops)})"] += 1
+        else:
+            hidden = f"hidden {r.hidden}, " if r.hidden else ""
+            groups[f"{r.kind} ({hidden}{r.direction})"] += 1
+    for text, n in groups.items():
+        lines.append(f"{n} × {text}")
+    return lines
+
+
+def _dense_chain(ix: st.ModelIndex, f: _Found) -> Optional[str]:
+    """Dense layers outside attention, in order: '784 → 128 → 64 → 10 (ReLU)'."""
+    dense = sorted(f.dense.values(), key=lambda d: ix.position.get(id(d.node), 0))
+    if not dense:
+        return None
+    dims: list[Optional[int]] = [dense[0].in_dim]
+    for d in dense:
+        dims.append(d.out_dim)
+    acts = sorted({m.activation for m in f.mlps})
+    where = "dense head" if f.convs or f.recurrences else "dense layers"
+    shown = " → ".join("?" if d is None else str(d) for d in dims)
+    return f"{where}: {shown}" + (f" ({', '.join(acts)} between layers)" if acts else "")

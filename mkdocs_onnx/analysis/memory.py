@@ -56,7 +56,9 @@ def peak_activation(graph: onnx.GraphProto, order: list[onnx.NodeProto], types: 
         nonlocal unknown
         b = tensor_bytes(types.get(name))
         if b is None:
-            unknown += 1
+            # An output nobody reads (Dropout's mask, say) changes nothing downstream: not a gap.
+            if name in outputs or uses.get(name):
+                unknown += 1
             b = 0
         size[name] = b
         frees.setdefault(last_use(name, step), []).append(name)

@@ -1,0 +1,1153 @@
+"""Graph structure: the building blocks a model is made of, found by following tensors.
+
+Everything here reads the wiring of the graph (who produces and who consumes each
+tensor), which tensors are constants, and the shapes that inference found. Nothing
+counts operators against thresholds: a dense layer is a matrix multiply *by a weight*,
+attention is a MatMul of two activations feeding Softmax feeding another such MatMul,
+a residual connection is an Add whose two inputs forked from one tensor with weights on
+one path, and so on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Optional
+
+import numpy as np
+import onnx
+
+from mkdocs_onnx.analysis.graphs import iter_graphs, node_label, subgraphs
+from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, QUANTIZED_INT_TYPES, SMALL_CONSTANT_ELEMENTS, small_value
+
+CONV_OPS = {"Conv", "ConvTranspose", "QLinearConv", "ConvInteger", "FusedConv", "NhwcConv", "QLinearConvTranspose"}
+# op type -> index of the weight input
+CONV_WEIGHT_SLOT = {"Conv": 1, "ConvTranspose": 1, "FusedConv": 1, "NhwcConv": 1, "ConvInteger": 1,
+                    "QLinearConv": 3, "QLinearConvTranspose": 3}
+DENSE_WEIGHT_SLOTS = {
+    "MatMul": (1, 0), "FusedMatMul": (1, 0), "Gemm": (1, 0), "MatMulInteger": (1, 0),
+    "QLinearMatMul": (3, 0), "QGemm": (3, 0), "MatMulNBits": (1,), "DynamicQuantizeMatMul": (1,),
+    "MatMulIntegerToFloat": (1, 0), "MatMulBnb4": (1,), "MatMulFpQ4": (1,), "Einsum": (1, 0),
+}
+RNN_OPS = {"LSTM", "GRU", "RNN", "DynamicQuantizeLSTM"}
+FUSED_ATTENTION_OPS = {
+    "Attention", "MultiHeadAttention", "GroupQueryAttention", "PackedAttention", "PackedMultiHeadAttention",
+    "DecoderMaskedMultiHeadAttention", "DecoderMaskedSelfAttention", "DecoderAttention", "QAttention",
+    "LongformerAttention", "SparseAttention", "PagedAttention", "QOrderedAttention",
+}
+CAUSAL_FUSED_OPS = {"GroupQueryAttention", "DecoderMaskedMultiHeadAttention", "DecoderMaskedSelfAttention",
+                    "DecoderAttention", "PagedAttention", "SparseAttention"}
+NORM_OPS = {
+    "BatchNormalization": "BatchNorm", "InstanceNormalization": "InstanceNorm", "GroupNormalization": "GroupNorm",
+    "LayerNormalization": "LayerNorm", "SimplifiedLayerNormalization": "RMSNorm", "RMSNormalization": "RMSNorm",
+    "SkipLayerNormalization": "LayerNorm (fused with the residual Add)",
+    "SkipSimplifiedLayerNormalization": "RMSNorm (fused with the residual Add)",
+    "EmbedLayerNormalization": "LayerNorm (fused with the embeddings)", "LpNormalization": "Lp normalization",
+    "MeanVarianceNormalization": "mean-variance normalization", "LRN": "local response normalization",
+    "QLinearLayerNormalization": "LayerNorm", "SkipGroupNorm": "GroupNorm",
+}
+ACTIVATIONS = {
+    "Relu": "ReLU", "LeakyRelu": "LeakyReLU", "PRelu": "PReLU", "Elu": "ELU", "Selu": "SELU", "Celu": "CELU",
+    "Sigmoid": "Sigmoid", "HardSigmoid": "HardSigmoid", "Tanh": "Tanh", "Softplus": "Softplus",
+    "Softsign": "Softsign", "HardSwish": "HardSwish", "Mish": "Mish", "Gelu": "GELU", "FastGelu": "GELU",
+    "BiasGelu": "GELU", "QuickGelu": "GELU", "Clip": "ReLU6/Clip", "ThresholdedRelu": "ThresholdedReLU",
+    "Erf": "GELU", "QLinearSigmoid": "Sigmoid", "QLinearLeakyRelu": "LeakyReLU", "Swish": "SiLU",
+    "BiasSplitGelu": "GELU", "SkipGelu": "GELU",
+}
+POOL_OPS = {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool", "QLinearAveragePool",
+            "QLinearGlobalAveragePool"}
+ML_MODEL_OPS = {"TreeEnsembleClassifier", "TreeEnsembleRegressor", "TreeEnsemble", "LinearClassifier",
+                "LinearRegressor", "SVMClassifier", "SVMRegressor"}
+COMPARISONS = {"Less", "LessOrEqual", "Greater", "GreaterOrEqual"}
+# Ops a tensor passes through unchanged in content (only its layout or type changes).
+LAYOUT_OPS = {"Reshape", "Transpose", "Cast", "CastLike", "Identity", "Squeeze", "Unsqueeze", "Flatten", "Dropout",
+              "DequantizeLinear", "QuantizeLinear", "Expand", "Tile", "Contiguous"}
+# What may sit between the score MatMul and Softmax (scale, mask) or Softmax and the value MatMul.
+_SCORE_GLUE = {"Add", "Div", "Mul", "Where", "Cast", "Dropout", "Sub", "Reshape", "Transpose", "Identity",
+               "Max", "Min", "Clip", "Tanh", "Squeeze", "Unsqueeze", "DequantizeLinear", "QuantizeLinear"}
+# Elementwise and layout ops an MLP's activation region may contain (no MatMul, no Softmax, no Conv).
+_MLP_REGION = {"Add", "Mul", "Div", "Sub", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoid", "Relu", "Gelu", "FastGelu",
+               "BiasGelu", "QuickGelu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Softplus", "HardSwish",
+               "HardSigmoid", "Mish", "Clip", "Cast", "Identity", "Dropout", "Reshape", "DequantizeLinear",
+               "QuantizeLinear", "Swish", "Split", "Slice", "Neg", "Exp", "Log"}
+_MAX_BFS = 400
+
+
+# --- The index over one graph ------------------------------------------------------------------
+
+
+class ModelIndex:
+    """Producers, consumers, constants, shapes and small values over every graph of a model."""
+
+    def __init__(self, model: onnx.ModelProto, types: Optional[dict] = None, values: Optional[dict] = None):
+        self.model = model
+        self.types = types or {}
+        self.values: dict[str, np.ndarray] = dict(values or {})
+        self.graphs = [g for _, g in iter_graphs(model.graph)]
+        self.main = model.graph
+        self.producer: dict[str, onnx.NodeProto] = {}
+        self.consumers: dict[str, list[onnx.NodeProto]] = {}
+        self.graph_of: dict[int, onnx.GraphProto] = {}
+        self.position: dict[int, int] = {}
+        self.dims: dict[str, tuple] = {}  # shapes of constants as stored
+        self.elem: dict[str, int] = {}
+        self.tensors: dict[str, onnx.TensorProto] = {}
+        constants: set[str] = set()
+        counter = 0
+        for graph in self.graphs:
+            for t in graph.initializer:
+                constants.add(t.name)
+                self.dims[t.name] = tuple(int(d) for d in t.dims)
+                self.elem[t.name] = t.data_type
+                self.tensors[t.name] = t
+            for node in graph.node:
+                self.graph_of[id(node)] = graph
+                self.position[id(node)] = counter
+                counter += 1
+                for o in node.output:
+                    if o:
+                        self.producer[o] = node
+                for i in node.input:
+                    if i:
+                        self.consumers.setdefault(i, []).append(node)
+                for _, sub in subgraphs(node):  # outer-scope names a subgraph reads count as consumed by the node
+                    for name in _subgraph_reads(sub):
+                        self.consumers.setdefault(name, []).append(node)
+                if node.op_type == "Constant" and node.output and node.domain in ("", "ai.onnx"):
+                    constants.add(node.output[0])
+                    for a in node.attribute:
+                        if a.name == "value":
+                            self.dims[node.output[0]] = tuple(int(d) for d in a.t.dims)
+                            self.elem[node.output[0]] = a.t.data_type
+                            self.tensors[node.output[0]] = a.t
+        self.graph_inputs = {i.name for i in self.main.input} - {t.name for t in self.main.initializer}
+        self.graph_outputs = {o.name for o in self.main.output}
+        self.constants = _fold(self.graphs, constants)
+
+    # shapes and values
+    def shape(self, name: str) -> Optional[tuple]:
+        info = self.types.get(name)
+        if info is not None and info[1] is not None:
+            return tuple(info[1])
+        return self.dims.get(name)
+
+    def static_shape(self, name: str) -> Optional[tuple]:
+        s = self.shape(name)
+        return s if s is not None and all(isinstance(d, int) for d in s) else None
+
+    def elem_type(self, name: str) -> Optional[int]:
+        info = self.types.get(name)
+        if info is not None and info[0]:
+            return info[0]
+        return self.elem.get(name)
+
+    def value(self, name: str) -> Optional[np.ndarray]:
+        if name in self.values:
+            return self.values[name]
+        t = self.tensors.get(name)
+        if t is not None and not _stripped(t):
+            try:
+                v = onnx.numpy_helper.to_array(t) if _numel(t.dims) <= 1 << 22 else None
+            except Exception:
+                v = None
+            if v is not None:
+                self.values[name] = v
+            return v
+        return None
+
+    def is_const(self, name: str) -> bool:
+        return bool(name) and name in self.constants
+
+    def is_weight(self, name: str) -> bool:
+        """A constant floating-point or quantized tensor of rank ≥ 2 (through layout ops)."""
+        if not self.is_const(name):
+            return False
+        origin = self.through(name, LAYOUT_OPS)
+        shape = self.shape(origin) or self.shape(name)
+        elem = self.elem_type(origin)
+        if shape is not None and (len(shape) < 2 or _numel([d if isinstance(d, int) else 2 for d in shape]) < 2):
+            return False
+        return elem is None or elem in FLOAT_TYPES or elem in QUANTIZED_INT_TYPES
+
+    def through(self, name: str, ops: set, limit: int = 8) -> str:
+        """Follow ``name`` up through ``ops`` (first data input) to the tensor they started from."""
+        for _ in range(limit):
+            p = self.producer.get(name)
+            if p is None or p.op_type not in ops or not p.input or not p.input[0]:
+                return name
+            name = p.input[0]
+        return name
+
+    def users(self, name: str) -> list[onnx.NodeProto]:
+        return self.consumers.get(name, [])
+
+    def attr(self, node: onnx.NodeProto, name: str, default=None):
+        for a in node.attribute:
+            if a.name == name:
+                return onnx.helper.get_attribute_value(a)
+        return default
+
+    def upstream(self, names: Iterable[str], allowed=None, limit: int = _MAX_BFS,
+                 stop=None, into_constants: bool = False) -> Iterator[tuple[onnx.NodeProto, int]]:
+        """Producers of ``names`` and their ancestors, breadth first, with their distance.
+
+        Only nodes whose op is in ``allowed`` (all when None) are walked through; a node
+        for which ``stop(node)`` is true is yielded but not walked through.
+        """
+        seen: set[int] = set()
+        queue = deque((n, 1) for n in names if n)
+        count = 0
+        while queue and count < limit:
+            name, depth = queue.popleft()
+            if not into_constants and self.is_const(name):
+                continue
+            p = self.producer.get(name)
+            if p is None or id(p) in seen:
+                continue
+            seen.add(id(p))
+            count += 1
+            yield p, depth
+            if stop is not None and stop(p):
+                continue
+            if allowed is not None and p.op_type not in allowed:
+                continue
+            for i in p.input:
+                if i:
+                    queue.append((i, depth + 1))
+
+    def depends_on(self, name: str, target: str, limit: int = _MAX_BFS) -> bool:
+        if name == target:
+            return True
+        return any(target in p.input for p, _ in self.upstream([name], limit=limit))
+
+
+def _stripped(t: onnx.TensorProto) -> bool:
+    return t.data_location == onnx.TensorProto.EXTERNAL
+
+
+def _numel(dims) -> int:
+    n = 1
+    for d in dims:
+        n *= max(int(d), 0)
+    return n
+
+
+def _subgraph_reads(graph: onnx.GraphProto) -> set[str]:
+    from mkdocs_onnx.analysis.graphs import outer_scope_inputs
+
+    return outer_scope_inputs(graph)
+
+
+def _fold(graphs, constants: set[str]) -> set[str]:
+    """Constants plus tensors computed from constants only."""
+    known = set(constants)
+    for graph in graphs:
+        for node in graph.node:
+            inputs = [i for i in node.input if i]
+            if node.op_type in ("RandomNormal", "RandomUniform", "Range", "Shape", "Size"):
+                continue
+            if (inputs or node.op_type in ("ConstantOfShape", "EyeLike")) and all(i in known for i in inputs) \
+                    and not any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+                known.update(o for o in node.output if o)
+    return known
+
+
+# --- Dense layers and convolutions -------------------------------------------------------------------
+
+
+@dataclass
+class Dense:
+    node: onnx.NodeProto
+    weight: str
+    in_dim: Optional[int]
+    out_dim: Optional[int]
+
+
+def dense_layer(ix: ModelIndex, node: onnx.NodeProto) -> Optional[Dense]:
+    """The node as a dense layer (a matrix multiply by a weight), or None."""
+    slots = DENSE_WEIGHT_SLOTS.get(node.op_type)
+    if slots is None:
+        return None
+    if node.op_type == "Einsum":
+        if len(node.input) != 2:
+            return None
+    for slot in slots:
+        if slot < len(node.input) and ix.is_weight(node.input[slot]):
+            other = [i for k, i in enumerate(node.input[:2] if node.op_type not in ("QLinearMatMul", "QGemm") else
+                                             (node.input[0], node.input[3])) if i and i != node.input[slot]]
+            if other and all(ix.is_const(o) for o in other):
+                return None  # constant × constant: folded at load, not a layer
+            in_dim, out_dim = _dense_dims(ix, node, slot)
+            return Dense(node, node.input[slot], in_dim, out_dim)
+    return None
+
+
+def _dense_dims(ix: ModelIndex, node: onnx.NodeProto, slot: int) -> tuple[Optional[int], Optional[int]]:
+    if node.op_type == "MatMulNBits":
+        return ix.attr(node, "K"), ix.attr(node, "N")
+    name = node.input[slot]
+    shape = ix.shape(name)
+    transposed = False
+    if shape is None or len(shape) < 2:
+        origin = ix.through(name, LAYOUT_OPS)
+        shape = ix.shape(origin)
+        # a weight stored [out, in] and transposed before a MatMul
+        p = ix.producer.get(name)
+        transposed = p is not None and p.op_type == "Transpose"
+    if shape is None or len(shape) < 2:
+        return None, None
+    a, b = shape[-2], shape[-1]
+    if node.op_type in ("Gemm", "QGemm"):
+        trans_b = ix.attr(node, "transB", 0) if slot in (1, 3) else ix.attr(node, "transA", 0)
+        if trans_b:
+            a, b = b, a
+    elif slot == 0:  # W @ x: the weight's rows are the outputs
+        a, b = b, a
+    if transposed:
+        a, b = b, a
+    return (a if isinstance(a, int) else None), (b if isinstance(b, int) else None)
+
+
+@dataclass
+class ConvInfo:
+    node: onnx.NodeProto
+    kernel: Optional[tuple]
+    strides: tuple
+    groups: int
+    out_channels: Optional[int]
+
+    @property
+    def pointwise(self) -> bool:
+        return self.kernel is not None and all(k == 1 for k in self.kernel)
+
+
+def conv_info(ix: ModelIndex, node: onnx.NodeProto) -> ConvInfo:
+    kernel = ix.attr(node, "kernel_shape")
+    slot = CONV_WEIGHT_SLOT.get(node.op_type, 1)
+    wshape = ix.shape(node.input[slot]) if slot < len(node.input) else None
+    if not kernel and wshape is not None and len(wshape) > 2:
+        kernel = list(wshape[2:])
+    kernel = tuple(int(k) for k in kernel) if kernel and all(isinstance(k, int) for k in kernel) else None
+    strides = tuple(ix.attr(node, "strides") or ([1] * len(kernel) if kernel else []))
+    out_channels = None
+    groups = int(ix.attr(node, "group", 1) or 1)
+    if wshape is not None and len(wshape) >= 2:
+        if node.op_type in ("ConvTranspose", "QLinearConvTranspose"):
+            out_channels = wshape[1] * groups if isinstance(wshape[1], int) else None
+        else:
+            out_channels = wshape[0] if isinstance(wshape[0], int) else None
+    return ConvInfo(node, kernel, strides, int(ix.attr(node, "group", 1) or 1), out_channels)
+
+
+# --- Recurrence -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Recurrence:
+    node: onnx.NodeProto
+    kind: str  # LSTM, GRU, RNN, or "Loop"/"Scan" over a written-out cell
+    hidden: Optional[int] = None
+    direction: str = "forward"
+    cell_ops: list[str] = field(default_factory=list)
+
+
+def recurrences(ix: ModelIndex) -> list[Recurrence]:
+    found = []
+    for graph in ix.graphs:
+        for node in graph.node:
+            if node.op_type in RNN_OPS:
+                direction = ix.attr(node, "direction", b"forward")
+                found.append(Recurrence(node, node.op_type.replace("DynamicQuantize", ""), ix.attr(node, "hidden_size"),
+                                        direction.decode() if isinstance(direction, bytes) else str(direction)))
+            elif node.op_type in ("Loop", "Scan") and node.domain in ("", "ai.onnx"):
+                cell = _recurrent_cell(ix, node)
+                if cell is not None:
+                    found.append(Recurrence(node, node.op_type, None, "forward", cell))
+    return found
+
+
+def _recurrent_cell(ix: ModelIndex, node: onnx.NodeProto) -> Optional[list[str]]:
+    """The weight ops of a Loop/Scan body through which a state feeds the next state, or None.
+
+    A recurrent cell carries a state from one step to the next through a multiply by a
+    weight (h_t = f(W·[x_t, h_{t-1}])). A body holding attention is a decoding loop,
+    not a recurrent cell.
+    """
+    body = next((a.g for a in node.attribute if a.name == "body"), None)
+    if body is None:
+        return None
+    if node.op_type == "Scan":
+        n_scan = ix.attr(node, "num_scan_inputs", 0) or 0
+        n_state = len(body.input) - n_scan
+        states_in = [i.name for i in body.input[:n_state]]
+        states_out = {o.name for o in body.output[:n_state]}
+    else:
+        states_in = [i.name for i in body.input[2:]]
+        states_out = {o.name for o in body.output[1:1 + len(states_in)]}
+    if not states_in:
+        return None
+    nodes = [n for _, g in iter_graphs(body) for n in g.node]
+    if any(n.op_type in FUSED_ATTENTION_OPS for n in nodes) or attention_patterns(ix, nodes):
+        return None
+    reached = set(states_in)
+    weighted: set[str] = set()
+    cell_ops: list[str] = []
+    for n in body.node:  # bodies are in execution order (the analyzer sorts them only at the top level)
+        ins = [i for i in n.input if i]
+        if not any(i in reached for i in ins):
+            continue
+        is_weight_op = dense_layer(ix, n) is not None or (n.op_type in CONV_OPS and _conv_has_weight(ix, n))
+        for o in n.output:
+            if o:
+                reached.add(o)
+                if is_weight_op or any(i in weighted for i in ins):
+                    weighted.add(o)
+        if is_weight_op and n.op_type not in cell_ops:
+            cell_ops.append(n.op_type)
+        if n.op_type in ("Sigmoid", "Tanh", "Relu") and n.op_type not in cell_ops and any(i in weighted for i in ins):
+            cell_ops.append(n.op_type)
+    if states_out & weighted:
+        return cell_ops
+    return None
+
+
+def _conv_has_weight(ix: ModelIndex, node: onnx.NodeProto) -> bool:
+    slot = CONV_WEIGHT_SLOT.get(node.op_type, 1)
+    return slot < len(node.input) and ix.is_const(ix.through(node.input[slot], LAYOUT_OPS))
+
+
+def recurrent_bodies(ix: ModelIndex, recs: list[Recurrence]) -> set[int]:
+    """ids of every node inside the bodies of recurrent Loop/Scan nodes."""
+    inside: set[int] = set()
+    for r in recs:
+        if r.kind in ("Loop", "Scan"):
+            for _, sub in subgraphs(r.node):
+                for _, g in iter_graphs(sub):
+                    inside.update(id(n) for n in g.node)
+    return inside
+
+
+# --- Attention ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AttentionBlock:
+    kind: str  # "fused" or "pattern"
+    node: onnx.NodeProto  # the fused node, or the Softmax of the pattern
+    score: Optional[onnx.NodeProto] = None
+    value: Optional[onnx.NodeProto] = None
+    heads: Optional[int] = None
+    kv_heads: Optional[int] = None
+    head_dim: Optional[int] = None
+    hidden: Optional[int] = None  # model width entering the query projection
+    causal: list[str] = field(default_factory=list)  # why it is causal
+    cross: bool = False
+    q_source: Optional[str] = None
+    k_source: Optional[str] = None
+    k_tensor: Optional[str] = None  # the keys as the score MatMul reads them
+    v_tensor: Optional[str] = None
+    rotary: bool = False
+    cache_inputs: list[str] = field(default_factory=list)
+
+    @property
+    def variant(self) -> Optional[str]:
+        if self.heads is None or self.kv_heads is None:
+            return None
+        if self.kv_heads == self.heads:
+            return "MHA"
+        if self.kv_heads == 1:
+            return "MQA"
+        return "GQA"
+
+
+def attention_patterns(ix: ModelIndex, nodes: Iterable[onnx.NodeProto]) -> list[tuple]:
+    """(score MatMul, Softmax, value MatMul) triples: the attention of exported models."""
+    found = []
+    for node in nodes:
+        if node.op_type != "Softmax" or not node.input:
+            continue
+        score = _score_matmul(ix, node.input[0], 6)
+        if score is None:
+            continue
+        value = _value_matmul(ix, node, 4)
+        if value is not None:
+            found.append((score, node, value))
+    return found
+
+
+def _activation_product(ix: ModelIndex, node: onnx.NodeProto) -> bool:
+    if node.op_type == "MatMul" or (node.op_type == "Einsum" and len(node.input) == 2):
+        return len(node.input) >= 2 and not ix.is_weight(node.input[0]) and not ix.is_weight(node.input[1]) \
+            and not ix.is_const(node.input[0]) and not ix.is_const(node.input[1])
+    return False
+
+
+def _score_matmul(ix: ModelIndex, name: str, depth: int) -> Optional[onnx.NodeProto]:
+    p = ix.producer.get(name)
+    if p is None:
+        return None
+    if _activation_product(ix, p):
+        return p
+    if depth and p.op_type in _SCORE_GLUE:
+        data_inputs = list(p.input[1:3]) if p.op_type == "Where" else list(p.input)
+        for i in data_inputs:
+            if i and not ix.is_const(i):
+                found = _score_matmul(ix, i, depth - 1)
+                if found is not None:
+                    return found
+    return None
+
+
+def _value_matmul(ix: ModelIndex, node: onnx.NodeProto, depth: int) -> Optional[onnx.NodeProto]:
+    for out in node.output:
+        for c in ix.users(out):
+            if _activation_product(ix, c):
+                return c
+            if depth and c.op_type in _SCORE_GLUE:
+                found = _value_matmul(ix, c, depth - 1)
+                if found is not None:
+                    return found
+    return None
+
+
+def find_attention(ix: ModelIndex, skip: set[int]) -> list[AttentionBlock]:
+    blocks: list[AttentionBlock] = []
+    nodes = [n for g in ix.graphs for n in g.node if id(n) not in skip]
+    for node in nodes:
+        if node.op_type in FUSED_ATTENTION_OPS or (node.op_type == "Attention" and node.domain in ("", "ai.onnx")):
+            blocks.append(_fused_attention(ix, node))
+    for score, softmax, value in attention_patterns(ix, nodes):
+        blocks.append(_pattern_attention(ix, score, softmax, value))
+    return blocks
+
+
+def _fused_attention(ix: ModelIndex, node: onnx.NodeProto) -> AttentionBlock:
+    b = AttentionBlock("fused", node)
+    heads = ix.attr(node, "num_heads") or ix.attr(node, "q_num_heads")
+    b.heads = int(heads) if heads else None
+    kv = ix.attr(node, "kv_num_heads")
+    b.kv_heads = int(kv) if kv else b.heads
+    hidden = None
+    if node.op_type in ("Attention", "QAttention", "PackedAttention") and node.domain == "com.microsoft":
+        wshape = ix.shape(node.input[1]) if len(node.input) > 1 else None
+        if wshape is not None and len(wshape) == 2 and isinstance(wshape[0], int):
+            hidden = wshape[0]
+            sizes = ix.attr(node, "qkv_hidden_sizes")
+            q_width = sizes[0] if sizes else (wshape[1] // 3 if isinstance(wshape[1], int) else None)
+            if q_width and b.heads:
+                b.head_dim = q_width // b.heads
+        if ix.attr(node, "unidirectional", 0):
+            b.causal.append(f"{node.op_type} has unidirectional=1")
+        b.q_source = node.input[0]
+        b.k_source = node.input[0]
+    else:
+        q = node.input[0] if node.input else ""
+        qshape = ix.shape(q) if q else None
+        if qshape is not None and len(qshape) == 3 and isinstance(qshape[-1], int):
+            width = qshape[-1]
+            if node.op_type in ("GroupQueryAttention", "PackedMultiHeadAttention") and len(node.input) > 1 \
+                    and not node.input[1] and b.heads and b.kv_heads:
+                width = width * b.heads // (b.heads + 2 * b.kv_heads)  # packed QKV
+            if b.heads:
+                b.head_dim = width // b.heads
+        elif qshape is not None and len(qshape) == 4 and isinstance(qshape[-1], int):
+            b.head_dim = qshape[-1]
+        dense = _nearest_dense(ix, q) if q else None
+        if dense is not None:
+            hidden = dense.in_dim
+            b.q_source = dense.node.input[0] if dense.node.input else None
+        k = node.input[1] if len(node.input) > 1 and node.input[1] else ""
+        kd = _nearest_dense(ix, k) if k else None
+        b.k_source = kd.node.input[0] if kd is not None else (k or b.q_source)
+        if k and ix.through(k, LAYOUT_OPS) in ix.graph_inputs and kd is None:
+            b.k_source = ix.through(k, LAYOUT_OPS)
+        if ix.attr(node, "is_causal", 0) or ix.attr(node, "unidirectional", 0):
+            b.causal.append(f"{node.op_type} has is_causal=1")
+    if node.op_type in CAUSAL_FUSED_OPS:
+        b.causal.append(f"{node.op_type} is a decoder (causal) attention operator")
+    b.hidden = hidden
+    if b.k_source and b.q_source and b.k_source != b.q_source and _names_encoder(b.k_source):
+        b.cross = True
+    b.cache_inputs = [i for i in node.input if i in ix.graph_inputs and _is_cache_name(i)]
+    if node.op_type in ("GroupQueryAttention",) and ix.attr(node, "do_rotary", 0):
+        b.rotary = True
+    return b
+
+
+def _names_encoder(name: str) -> bool:
+    n = name.lower()
+    return "encoder" in n or "cross" in n or "memory" in n
+
+
+def _is_cache_name(name: str) -> bool:
+    n = name.lower()
+    return "past" in n or n.startswith("present") or "cache" in n
+
+
+def _pattern_attention(ix: ModelIndex, score: onnx.NodeProto, softmax: onnx.NodeProto,
+                       value: onnx.NodeProto) -> AttentionBlock:
+    b = AttentionBlock("pattern", softmax, score, value)
+    q, k = score.input[0], score.input[1]
+    v = value.input[1] if value.input[0] != _softmax_side(ix, softmax, value) else value.input[1]
+    b.k_tensor, b.v_tensor = k, v
+    qshape, kshape = ix.shape(q), ix.shape(k)
+    if qshape is not None and qshape and isinstance(qshape[-1], int):
+        b.head_dim = qshape[-1]
+    if qshape is not None and len(qshape) == 4 and isinstance(qshape[1], int):
+        b.heads = qshape[1]
+    q_dense, q_width = _projection(ix, q)
+    k_dense, k_width = _projection(ix, k)
+    if b.head_dim:
+        if b.heads is None and q_width and q_width % b.head_dim == 0:
+            b.heads = q_width // b.head_dim
+        if k_width and k_width % b.head_dim == 0:
+            b.kv_heads = k_width // b.head_dim
+        elif kshape is not None and len(kshape) == 4 and isinstance(kshape[1], int) and not _repeats(ix, k):
+            b.kv_heads = kshape[1]
+    if q_dense is not None:
+        b.hidden = q_dense.in_dim
+        b.q_source = q_dense.node.input[0]
+    if k_dense is not None:
+        b.k_source = k_dense.node.input[0]
+    else:
+        origin = _cache_origin(ix, k)
+        b.k_source = origin
+    if b.q_source and b.k_source and b.q_source != b.k_source:
+        b.cross = _is_cross(ix, b.q_source, b.k_source)
+    b.causal = _causal_evidence(ix, score, softmax)
+    b.rotary = _has_rotary(ix, q) or _has_rotary(ix, k)
+    b.cache_inputs = _cache_inputs(ix, k) + _cache_inputs(ix, v)
+    return b
+
+
+def _softmax_side(ix, softmax, value) -> str:
+    return value.input[0]
+
+
+def _projection(ix: ModelIndex, name: str) -> tuple[Optional[Dense], Optional[int]]:
+    """The dense layer that projects ``name`` (Q, K or V) and the width it gives this tensor.
+
+    The walk goes up through head splitting (Reshape, Transpose), head repetition
+    (Expand, Tile), the KV-cache Concat and rotary embeddings; the width is the
+    projection's output, or the part of it a Split or Slice takes for a fused QKV.
+    """
+    start = ix.producer.get(name)
+    if start is None:
+        return None, None
+    # child[id(node)] = (node nearer to ``name`` that reads it, the tensor it reads)
+    child: dict[int, tuple[Optional[onnx.NodeProto], str]] = {id(start): (None, name)}
+    queue = deque([(start, 0)])
+    seen = set()
+    while queue:
+        node, depth = queue.popleft()
+        if id(node) in seen or depth > 24:
+            continue
+        seen.add(id(node))
+        dense = dense_layer(ix, node)
+        if dense is not None:
+            return dense, _width_on_path(ix, dense, child)
+        if depth > 0 and (node.op_type in ("MatMul", "Softmax", "Gather", "Einsum") or node.op_type in CONV_OPS):
+            continue
+        for i in node.input:
+            if i and not ix.is_const(i) and i not in ix.graph_inputs:
+                p = ix.producer.get(i)
+                if p is not None and id(p) not in child:
+                    child[id(p)] = (node, i)
+                    queue.append((p, depth + 1))
+    return None, None
+
+
+def _width_on_path(ix: ModelIndex, dense: Dense, child) -> Optional[int]:
+    width = dense.out_dim
+    node = dense.node
+    for _ in range(3):
+        nxt, tensor = child.get(id(node), (None, ""))
+        if nxt is None:
+            return width
+        if nxt.op_type == "Add" and any(ix.is_const(i) for i in nxt.input):  # bias
+            node = nxt
+            continue
+        if nxt.op_type in ("Split", "Slice"):
+            out = child.get(id(nxt), (None, name_of(nxt)))[1]
+            shape = ix.shape(out)
+            if shape is not None and len(shape) >= 2 and isinstance(shape[-1], int):
+                return shape[-1]
+            return None
+        return width
+    return width
+
+
+def name_of(node: onnx.NodeProto) -> str:
+    return node.output[0] if node.output else ""
+
+
+def _repeats(ix: ModelIndex, name: str) -> bool:
+    return any(p.op_type in ("Expand", "Tile") for p, _ in ix.upstream([name], LAYOUT_OPS | {"Concat"}, limit=20))
+
+
+def _cache_origin(ix: ModelIndex, name: str) -> Optional[str]:
+    for p, _ in ix.upstream([name], LAYOUT_OPS | {"Concat"}, limit=20):
+        for i in p.input:
+            if i in ix.graph_inputs:
+                return i
+    return None
+
+
+def _cache_inputs(ix: ModelIndex, name: str) -> list[str]:
+    found = []
+    for p, _ in ix.upstream([name], LAYOUT_OPS | {"Concat", "Add", "Mul", "Neg", "Slice", "Split"}, limit=40):
+        for i in p.input:
+            if i in ix.graph_inputs and _is_cache_name(i) and i not in found:
+                found.append(i)
+    return found
+
+
+def _is_cross(ix: ModelIndex, q_source: str, k_source: str) -> bool:
+    """Keys from another tensor than the queries: cross-attention when they come from elsewhere."""
+    if _names_encoder(k_source):
+        return True
+    if k_source in ix.graph_inputs:
+        return not _is_cache_name(k_source) or "encoder" in k_source.lower()
+    # self-attention whose K and V read a normalised copy of the same hidden state
+    k_root = ix.through(k_source, LAYOUT_OPS)
+    q_root = ix.through(q_source, LAYOUT_OPS)
+    return k_root != q_root and not ix.depends_on(q_root, k_root, 60) and not ix.depends_on(k_root, q_root, 60)
+
+
+def _causal_evidence(ix: ModelIndex, score: onnx.NodeProto, softmax: onnx.NodeProto) -> list[str]:
+    """Why the scores are masked causally: Trilu, a triangular constant, or position comparisons."""
+    masks: list[str] = []
+    glue = []
+    # the nodes between the score MatMul and the Softmax
+    frontier = [softmax.input[0]]
+    for _ in range(8):
+        nxt = []
+        for name in frontier:
+            p = ix.producer.get(name)
+            if p is None or p is score:
+                continue
+            glue.append(p)
+            nxt.extend(i for i in p.input if i)
+        frontier = nxt
+    for g in glue:
+        if g.op_type not in ("Where", "Add", "Sub", "Mul"):
+            continue
+        for mask in g.input:
+            if not mask or ix.depends_on(mask, score.output[0], 20):
+                continue
+            why = _causal_mask(ix, mask)
+            if why and why not in masks:
+                masks.append(why)
+    return masks
+
+
+def _causal_mask(ix: ModelIndex, name: str) -> Optional[str]:
+    if name in ix.tensors:
+        why = _triangular_constant(ix, name)
+        if why:
+            return why
+    for p, _ in ix.upstream([name], limit=120, into_constants=True):
+        if p.op_type == "Trilu":
+            return "causal mask built with Trilu"
+        if p.op_type in COMPARISONS and all(_from_range(ix, i) for i in p.input[:2]):
+            return "causal mask from comparing positions (Range against Range)"
+        for i in p.input:
+            if i in ix.tensors:
+                why = _triangular_constant(ix, i)
+                if why:
+                    return why
+    return None
+
+
+def _from_range(ix: ModelIndex, name: str) -> bool:
+    return any(p.op_type == "Range" for p, _ in ix.upstream([name], limit=12, into_constants=True))
+
+
+def _triangular_constant(ix: ModelIndex, name: str) -> Optional[str]:
+    shape = ix.dims.get(name)
+    if shape is None or len(shape) < 2 or shape[-1] != shape[-2] or shape[-1] < 2:
+        return None
+    n = shape[-1]
+    t = ix.tensors.get(name)
+    if t is not None and _stripped(t):  # data not loaded: only the shape and type are known
+        if t.data_type in (onnx.TensorProto.BOOL, onnx.TensorProto.UINT8):
+            return f"a constant square {n} × {n} boolean mask buffer on the scores (values not read)"
+        return None
+    v = ix.value(name)
+    if v is None:
+        return None
+    m = np.asarray(v).reshape(-1, n, n)[0]
+    keep = m > -1e3 if np.issubdtype(m.dtype, np.floating) and (m < -1e3).any() else m != 0
+    ones = np.ones((n, n), bool)
+    for pattern in (np.tril(ones), np.triu(ones, 1), np.triu(ones), np.tril(ones, -1)):
+        if np.array_equal(keep, pattern):
+            return f"a lower-triangular {n} × {n} constant mask on the scores"
+    return None
+
+
+def _has_rotary(ix: ModelIndex, name: str) -> bool:
+    """rotate_half: a Concat of a negated half and the other half, multiplied by sin/cos."""
+    for p, _ in ix.upstream([name], LAYOUT_OPS | {"Concat", "Add", "Mul", "Neg", "Slice", "Split", "Sub"}, limit=60):
+        if p.op_type == "RotaryEmbedding":
+            return True
+        if p.op_type == "Concat":
+            for i in p.input:
+                pp = ix.producer.get(i)
+                if pp is not None and pp.op_type == "Neg":
+                    src = ix.producer.get(pp.input[0])
+                    if src is not None and src.op_type in ("Slice", "Split"):
+                        return True
+    return False
+
+
+# --- Normalization, embeddings, residuals ---------------------------------------------------------------
+
+
+def find_norms(ix: ModelIndex, skip: set[int]) -> list[tuple[onnx.NodeProto, str]]:
+    """(node, kind) for fused normalization ops and the decomposed LayerNorm/RMSNorm of exporters."""
+    found = []
+    for g in ix.graphs:
+        for node in g.node:
+            if id(node) in skip:
+                continue
+            if node.op_type in NORM_OPS:
+                found.append((node, NORM_OPS[node.op_type]))
+            elif node.op_type == "Sub" and len(node.input) == 2:
+                p = ix.producer.get(node.input[1])
+                if p is not None and p.op_type == "ReduceMean" and p.input[0] == node.input[0] and \
+                        _leads_to_division(ix, node):
+                    found.append((node, "LayerNorm (decomposed: ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div)"))
+            elif node.op_type == "ReduceMean" and node.input:
+                p = ix.producer.get(node.input[0])
+                if p is not None and _is_square(ix, p):
+                    x = p.input[0]
+                    sub = ix.producer.get(x)
+                    if sub is not None and sub.op_type == "Sub":
+                        continue  # the variance of a decomposed LayerNorm
+                    if _scales_by_rsqrt(ix, node, x):
+                        found.append((node, "RMSNorm (decomposed: Pow, ReduceMean, Add, Sqrt, Div)"))
+    return found
+
+
+def _is_square(ix: ModelIndex, p: onnx.NodeProto) -> bool:
+    if p.op_type == "Pow" and len(p.input) == 2:
+        v = ix.value(p.input[1])
+        return v is not None and np.asarray(v).size == 1 and float(np.asarray(v).ravel()[0]) == 2.0
+    return p.op_type == "Mul" and len(p.input) == 2 and p.input[0] == p.input[1]
+
+
+def _leads_to_division(ix: ModelIndex, sub: onnx.NodeProto) -> bool:
+    """The centred tensor is divided by sqrt(mean of its square + eps)."""
+    centred = sub.output[0]
+    users = ix.users(centred)
+    if not any(_is_square(ix, u) for u in users):
+        return False
+    return any(u.op_type in ("Div", "Mul") for u in users)
+
+
+def _scales_by_rsqrt(ix: ModelIndex, mean: onnx.NodeProto, x: str) -> bool:
+    seen = 0
+    frontier = [mean.output[0]]
+    has_sqrt = False
+    while frontier and seen < 8:
+        nxt = []
+        for name in frontier:
+            for u in ix.users(name):
+                seen += 1
+                if u.op_type in ("Sqrt", "Reciprocal"):
+                    has_sqrt = True
+                if u.op_type in ("Div", "Mul") and x in u.input and has_sqrt:
+                    return True
+                if u.op_type in ("Add", "Sqrt", "Reciprocal", "Div", "Cast"):
+                    nxt.extend(u.output)
+        frontier = nxt
+    return False
+
+
+@dataclass
+class Embedding:
+    node: onnx.NodeProto
+    rows: Optional[int]
+    dim: Optional[int]
+    role: str  # "token", "position", "token type", "lookup"
+
+
+def find_embeddings(ix: ModelIndex, tree_gathers: set[int]) -> list[Embedding]:
+    found = []
+    for g in ix.graphs:
+        for node in g.node:
+            if node.op_type == "EmbedLayerNormalization":
+                for slot, role in ((2, "token"), (3, "position"), (4, "token type")):
+                    if slot < len(node.input) and node.input[slot]:
+                        s = ix.shape(node.input[slot])
+                        if s is not None and len(s) == 2:
+                            found.append(Embedding(node, _int(s[0]), _int(s[1]), role))
+                continue
+            if node.op_type not in ("Gather", "GatherBlockQuantized") or id(node) in tree_gathers or len(node.input) < 2:
+                continue
+            data, idx = node.input[0], node.input[1]
+            if (ix.attr(node, "axis", 0) or 0) != 0 or not ix.is_weight(data) or ix.is_const(idx):
+                continue
+            s = ix.shape(ix.through(data, LAYOUT_OPS))
+            if s is None or len(s) != 2 or not isinstance(s[1], int) or s[1] < 2:
+                continue
+            found.append(Embedding(node, _int(s[0]), _int(s[1]), _embedding_role(ix, idx)))
+    return found
+
+
+def _int(v) -> Optional[int]:
+    return v if isinstance(v, int) else None
+
+
+def _embedding_role(ix: ModelIndex, idx: str) -> str:
+    root = ix.through(idx, LAYOUT_OPS | {"Add", "Slice"})
+    if root in ix.graph_inputs:
+        n = root.lower()
+        if "position" in n or "pos" == n:
+            return "position"
+        if "type" in n or "segment" in n:
+            return "token type"
+        return "token"
+    if any(p.op_type in ("Range", "CumSum") for p, _ in ix.upstream([idx], limit=20)):
+        return "position"
+    return "lookup"
+
+
+@dataclass
+class Residual:
+    node: onnx.NodeProto
+    fork: str
+    projection: bool  # the shortcut itself goes through a weight op
+
+
+_SHORTCUT_OPS = {"Identity", "Cast", "Reshape", "Transpose", "Dropout", "BatchNormalization", "AveragePool",
+                 "MaxPool", "Conv", "Gemm", "MatMul", "Relu", "DequantizeLinear", "QuantizeLinear", "Squeeze",
+                 "Unsqueeze", "Flatten", "Pad"}
+
+
+def find_residuals(ix: ModelIndex, skip: set[int]) -> list[Residual]:
+    """Adds whose two inputs come from paths that forked from one tensor, one path through weights.
+
+    The shortcut side is short (identity, or a projection of at most a few ops); the
+    other side computes from the fork through at least one weight op. A Mul gate such as
+    SiLU (x · sigmoid(x)) is not an Add; x + c·x³ (GELU's tanh form) has no weight on either path.
+    """
+    found = []
+    for g in ix.graphs:
+        for node in g.node:
+            if id(node) in skip or node.op_type not in ("Add", "Sum", "SkipLayerNormalization",
+                                                        "SkipSimplifiedLayerNormalization", "QLinearAdd"):
+                continue
+            ins = [node.input[0], node.input[3]] if node.op_type == "QLinearAdd" and len(node.input) > 3 else \
+                [i for i in node.input[:2] if i]
+            if len(ins) != 2 or any(ix.is_const(i) for i in ins):
+                continue
+            r = _residual(ix, node, ins)
+            if r is not None:
+                found.append(r)
+    return found
+
+
+def _residual(ix: ModelIndex, node: onnx.NodeProto, ins: list[str]) -> Optional[Residual]:
+    for skip_side, other in ((ins[0], ins[1]), (ins[1], ins[0])):
+        # candidate forks: the shortcut tensor and what it was computed from through a short chain
+        chain: list[tuple[str, bool]] = [(skip_side, False)]
+        name, weighted = skip_side, False
+        for _ in range(3):
+            p = ix.producer.get(name)
+            if p is None or p.op_type not in _SHORTCUT_OPS or not p.input:
+                break
+            weighted = weighted or dense_layer(ix, p) is not None or p.op_type == "Conv"
+            name = p.input[0]
+            chain.append((name, weighted))
+        for fork, projection in chain:
+            if len(ix.users(fork)) < 2 or ix.is_const(fork):
+                continue
+            if _reaches_through_weights(ix, other, fork):
+                return Residual(node, fork, projection)
+    return None
+
+
+def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int = 300) -> bool:
+    """``start`` computes from ``fork`` along a path with a weight op (bounded walk)."""
+    seen: set[int] = set()
+    queue = deque([(start, False)])
+    steps = 0
+    while queue and steps < limit:
+        name, weighted = queue.popleft()
+        if name == fork:
+            if weighted:
+                return True
+            continue
+        if ix.is_const(name):
+            continue
+        p = ix.producer.get(name)
+        if p is None or (id(p), weighted) in seen:
+            continue
+        seen.add((id(p), weighted))
+        steps += 1
+        w = weighted or dense_layer(ix, p) is not None or p.op_type in CONV_OPS or p.op_type in FUSED_ATTENTION_OPS \
+            or p.op_type in RNN_OPS
+        for i in p.input:
+            if i:
+                queue.append((i, w))
+    return False
+
+
+# --- Conv-norm-activation stacks and MLPs ------------------------------------------------------------------
+
+
+def conv_stack(ix: ModelIndex, conv: onnx.NodeProto) -> list[str]:
+    """The conv and what follows it alone: bias Add, normalization, activation, pooling."""
+    parts = [conv.op_type]
+    name = conv.output[0]
+    for _ in range(5):
+        users = ix.users(name)
+        if not users:
+            break
+        u = users[0]
+        if len(users) == 2 and {x.op_type for x in users} == {"Sigmoid", "Mul"}:
+            mul = next(x for x in users if x.op_type == "Mul")
+            sig = next(x for x in users if x.op_type == "Sigmoid")
+            if sig.output[0] in mul.input:
+                parts.append("SiLU")
+                name = mul.output[0]
+                continue
+        if len(users) == 2 and {x.op_type for x in users} == {"HardSigmoid", "Mul"}:
+            parts.append("HardSwish")
+            name = next(x for x in users if x.op_type == "Mul").output[0]
+            continue
+        if len(users) != 1:
+            break
+        if u.op_type == "Add" and any(ix.is_const(i) for i in u.input):
+            name = u.output[0]
+            continue
+        if u.op_type in NORM_OPS and "BatchNorm" not in parts and "Norm" not in " ".join(parts[1:]):
+            parts.append(NORM_OPS[u.op_type])
+        elif u.op_type in ACTIVATIONS and u.op_type != "Erf" and not any(p in ACTIVATION_NAMES for p in parts[1:]):
+            parts.append(ACTIVATIONS[u.op_type])
+        elif u.op_type in POOL_OPS and parts[-1] != "Pool":
+            parts.append(u.op_type)
+        else:
+            break
+        name = u.output[0]
+    return parts
+
+
+ACTIVATION_NAMES = set(ACTIVATIONS.values()) | {"SiLU", "HardSwish"}
+
+
+@dataclass
+class MLPBlock:
+    first: list[Dense]
+    last: Dense
+    activation: str
+    gated: bool
+
+
+def find_mlps(ix: ModelIndex, denses: dict[int, Dense]) -> list[MLPBlock]:
+    """Dense → activation → dense (or a gated pair of denses → dense): a feed-forward block."""
+    blocks = []
+    for d in denses.values():
+        data = [i for i in d.node.input if i and i != d.weight][:1]
+        if not data:
+            continue
+        reached: list[Dense] = []
+        acts: list[str] = []
+        muls = 0
+        for p, _ in ix.upstream(data, allowed=_MLP_REGION, limit=40,
+                                stop=lambda n: id(n) in denses):
+            if id(p) in denses:
+                reached.append(denses[id(p)])
+            elif p.op_type in ACTIVATIONS:
+                acts.append(ACTIVATIONS[p.op_type])
+            elif p.op_type == "Mul" and not any(ix.is_const(i) for i in p.input):
+                muls += 1
+            elif p.op_type not in _MLP_REGION:
+                pass
+        if not reached or not acts:
+            continue
+        act = _activation_name(acts, muls)
+        gated = len(reached) >= 2 and muls > 0
+        blocks.append(MLPBlock(reached, d, act, gated))
+    return blocks
+
+
+def _activation_name(acts: list[str], muls: int) -> str:
+    s = set(acts)
+    if "GELU" in s:
+        return "GELU"
+    if s == {"Tanh"} and muls:
+        return "GELU (tanh)"
+    if "Sigmoid" in s and muls:
+        return "SiLU"
+    return sorted(s)[0] if len(s) == 1 else "/".join(sorted(s))
+
+
+# --- Tree ensembles compiled to tensor ops ---------------------------------------------------------------------
+
+
+def tree_traversal(ix: ModelIndex) -> tuple[int, set[int]]:
+    """Threshold comparisons whose outcome selects node indices or leaf values.
+
+    Hummingbird-style tree ensembles (and LightGBM/XGBoost exported through it) compare
+    feature values against constant thresholds and use the outcome to Gather the next
+    node from constant tables (tree traversal) or to multiply by constant path matrices
+    (the GEMM strategy). Returns the number of such comparisons and the ids of the
+    table Gathers.
+    """
+    count = 0
+    gathers: set[int] = set()
+    for g in ix.graphs:
+        for node in g.node:
+            if node.op_type not in COMPARISONS or len(node.input) < 2:
+                continue
+            if not any(_threshold(ix, i) for i in node.input[:2]):
+                continue
+            hit = False
+            for u, _ in _downstream(ix, node.output[0], {"Not", "Cast", "Reshape", "Add", "Mul", "Sub", "Unsqueeze",
+                                                         "Squeeze", "Where", "Flatten"}, 6):
+                if u.op_type in ("Gather", "GatherElements", "GatherND") and len(u.input) > 1 and \
+                        ix.is_const(u.input[0]):
+                    gathers.add(id(u))
+                    hit = True
+                elif u.op_type in ("MatMul", "Gemm") and any(ix.is_const(i) for i in u.input[:2]):
+                    hit = True
+                elif u.op_type == "Where" and any(ix.is_const(i) for i in u.input[1:3]):
+                    hit = True
+            count += hit
+    return count, gathers
+
+
+def _threshold(ix: ModelIndex, name: str) -> bool:
+    if ix.is_const(name):
+        return True
+    p = ix.producer.get(name)
+    return p is not None and p.op_type in ("Gather", "GatherElements") and ix.is_const(p.input[0])
+
+
+def _downstream(ix: ModelIndex, name: str, through: set, depth: int) -> Iterator[tuple[onnx.NodeProto, int]]:
+    frontier = [name]
+    seen: set[int] = set()
+    for d in range(1, depth + 1):
+        nxt = []
+        for n in frontier:
+            for u in ix.users(n):
+                if id(u) in seen:
+                    continue
+                seen.add(id(u))
+                yield u, d
+                if u.op_type in through:
+                    nxt.extend(o for o in u.output if o)
+        frontier = nxt
+
+
+def label(node: onnx.NodeProto, ix: ModelIndex) -> str:
+    return node_label(node, ix.position.get(id(node)))
+
+
+def small(ix: ModelIndex, name: str) -> Optional[np.ndarray]:
+    t = ix.tensors.get(name)
+    if t is not None and _numel(t.dims) <= SMALL_CONSTANT_ELEMENTS:
+        return small_value(t)
+    return ix.values.get(name)
