@@ -23,6 +23,7 @@ from mkdocs_onnx.errors import MkdocsOnnxError
 from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.manifest.load import load_manifest
 from mkdocs_onnx.render.context import CardContext
+from mkdocs_onnx.render.escape import md_heading
 from mkdocs_onnx.zoo import INDEX, FileCopy, ZooError, ZooSettings, build_cards, resolve_hardware, site_files
 
 log = get_plugin_logger(__name__)
@@ -118,8 +119,11 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
         file = files.get_file_from_path(uri)
         if file is None:
             return None
-        page = file.page if isinstance(file.page, Page) else Page(title, file, config)
-        page.title = title
+        # Material prints nav titles unescaped and un-escapes the <title> once: model names
+        # come from users, so they get the heading treatment (no "<" or ">" survives).
+        safe_title = str(md_heading(title))
+        page = file.page if isinstance(file.page, Page) else Page(safe_title, file, config)
+        page.title = safe_title
         return page
 
     # --- serve -----------------------------------------------------------------------

@@ -75,6 +75,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     binding = bind_dims(model, dims, batch_size)
     _imply_default_opset(model, warnings)
     _type_untyped_attributes(model)
+    warnings.extend(_structural_warnings(model))
     order = _sort_in_place(model.graph, loaded.path)
     values = constant_values(model)
     params = count_params(model, order, values)
@@ -114,8 +115,25 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
         warnings=warnings,
         analyzer_version=__version__,
     )
-    report.risks = risks.assess(report, facts)
+    report.risks = risks.assess(report, facts, types=types, values=values)
     return report
+
+
+def _structural_warnings(model: onnx.ModelProto) -> list[str]:
+    """Defects that leave the file analysable but not runnable: say them, do not stop."""
+    found = []
+    newest = onnx.defs.onnx_opset_version()
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx") and o.version > newest:
+            found.append(f"the file asks for default-domain opset {o.version}, newer than the {newest} the installed "
+                         "onnx package knows; operators are read with their latest known definitions")
+    available = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer}
+    available |= {o for n in model.graph.node for o in n.output}
+    dangling = sorted({i for n in model.graph.node for i in n.input if i and i not in available})
+    if dangling:
+        shown = ", ".join(f"'{d}'" for d in dangling[:5]) + (", ..." if len(dangling) > 5 else "")
+        found.append(f"{len(dangling)} tensor(s) are read but never produced: {shown}; what depends on them is uncounted")
+    return found
 
 
 def _sort_in_place(graph: onnx.GraphProto, where: str) -> list[onnx.NodeProto]:
@@ -235,13 +253,7 @@ def _is_folded(node: onnx.NodeProto, constants: set[str]) -> bool:
 
 
 def _facts(model: onnx.ModelProto, params: ParamsResult) -> risks.Facts:
-    float64 = sum(1 for t in params.weights.values() if t.elem_type == onnx.TensorProto.DOUBLE)
-    largest = max(((n, nbytes(t.elem_type, t.numel) or 0) for n, t in params.weights.items()),
-                  key=lambda kv: kv[1], default=("", 0))
-    domains = sorted({n.domain for _, g in iter_graphs(model.graph) for n in g.node} - {"", "ai.onnx"})
-    loops = [n for _, g in iter_graphs(model.graph) for n in g.node if n.op_type == "Loop"]
-    unknown_trips = sum(1 for n in loops if not n.input or not n.input[0] or n.input[0] not in params.constant_names)
-    return risks.Facts(float64, largest, params.unused, domains, unknown_trips)
+    return risks.Facts.from_model(model, params)
 
 
 def _strip_weight_data(model: onnx.ModelProto) -> None:

@@ -240,7 +240,7 @@ def _blocks(ix: st.ModelIndex, f: _Found, family: str) -> list[str]:
     emb = [e for e in f.embeddings]
     if emb:
         parts = []
-        for role in ("token", "position", "token type", "lookup"):
+        for role in ("token", "position", "token type", "rotary (cos/sin)", "lookup"):
             for e in [e for e in emb if e.role == role]:
                 parts.append(f"{role} table {e.rows if e.rows is not None else '?'} × {e.dim if e.dim is not None else '?'}")
         blocks.append("embeddings (Gather on a weight): " + "; ".join(dict.fromkeys(parts)))

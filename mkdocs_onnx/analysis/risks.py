@@ -1,30 +1,93 @@
 """Deployment notes: facts about a model that a deployer should know, each with advice.
 
-Each check looks at the finished figures and fires only when its condition holds.
+Each check looks at the finished figures and fires only when its condition holds: a note
+never appears on a model where what it says is false.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from typing import Callable, Optional
 
+import onnx
+
+from mkdocs_onnx.analysis.graphs import iter_graphs, node_label
 from mkdocs_onnx.analysis.report import Report, Risk
 
 OLDEST_COMFORTABLE_OPSET = 11
+OLDEST_COMFORTABLE_IR = 4  # IR 3 and older: initializers doubled as inputs, attribute types optional
 LARGE_TENSOR_BYTES = 1 << 30
+UNBOUNDED_TRIP_COUNT = 2**31  # Loop's M at or above this means "until cond is false"
+STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training")
 
 Check = Callable[[Report, "Facts"], Optional[Risk]]
+
+
+@dataclass
+class LoopInfo:
+    """A Loop or Scan node and the inputs that decide how many times it runs."""
+
+    label: str
+    op_type: str
+    trip_count: str = ""  # Loop: input M ("" when absent)
+    scan_input: str = ""  # Scan: the first scan input
+    scan_axis: int = 0
 
 
 class Facts:
     """What the checks need beyond the report."""
 
     def __init__(self, float64_tensors: int, largest_tensor: tuple[str, int], unused_initializers: list[str],
-                 custom_domains: list[str], unknown_trip_counts: int):
+                 custom_domains: list[str], unknown_trip_counts: int, *, loops: Optional[list[LoopInfo]] = None,
+                 custom_ops: Optional[dict[str, int]] = None, ml_ops: Optional[dict[str, int]] = None,
+                 default_domain_nodes: int = 1, constant_names: Optional[set[str]] = None):
         self.float64_tensors = float64_tensors
         self.largest_tensor = largest_tensor
         self.unused_initializers = unused_initializers
         self.custom_domains = custom_domains
         self.unknown_trip_counts = unknown_trip_counts
+        self.loops = loops  # None: only the static count above is known
+        self.custom_ops = custom_ops or {}
+        self.ml_ops = ml_ops or {}
+        self.default_domain_nodes = default_domain_nodes
+        self.constant_names = constant_names or set()
+        # filled by assess() from the inferred types and values
+        self.float64_activations: list[str] = []
+        self.dynamic_loops: list[str] = []
+        self.loops_assessed = False
+
+    @classmethod
+    def from_model(cls, model: onnx.ModelProto, params) -> "Facts":
+        """Facts of ``model`` (before its weight data is stripped) and its ``ParamsResult``."""
+        nodes = [n for _, g in iter_graphs(model.graph) for n in g.node]
+        float64 = sum(1 for t in params.weights.values() if t.elem_type == onnx.TensorProto.DOUBLE)
+        from mkdocs_onnx.analysis.tensors import nbytes
+
+        largest = max(((n, nbytes(t.elem_type, t.numel) or 0) for n, t in params.weights.items()),
+                      key=lambda kv: kv[1], default=("", 0))
+        local = {f.domain for f in model.functions}
+        custom = Counter(f"{n.domain}.{n.op_type}" for n in nodes if n.domain not in STANDARD_DOMAINS and n.domain not in local)
+        domains = sorted({n.domain for n in nodes if n.domain not in STANDARD_DOMAINS and n.domain not in local})
+        ml = Counter(n.op_type for n in nodes if n.domain == "ai.onnx.ml")
+        # a constant a subgraph returns as its output is used, though no node reads it
+        subgraph_outputs = {o.name for _, g in iter_graphs(model.graph) for o in g.output}
+        unused = [u for u in params.unused if u not in subgraph_outputs]
+        loops, unknown = [], 0
+        for i, n in enumerate(nodes):
+            if n.op_type == "Loop" and n.domain in ("", "ai.onnx"):
+                m = n.input[0] if n.input else ""
+                loops.append(LoopInfo(node_label(n, i), "Loop", trip_count=m))
+                unknown += not m or m not in params.constant_names
+            elif n.op_type == "Scan" and n.domain in ("", "ai.onnx"):
+                n_scan = next((a.i for a in n.attribute if a.name == "num_scan_inputs"), 0)
+                axes = next((list(a.ints) for a in n.attribute if a.name == "scan_input_axes"), [0])
+                first = n.input[len(n.input) - n_scan] if 0 < n_scan <= len(n.input) else ""
+                loops.append(LoopInfo(node_label(n, i), "Scan", scan_input=first, scan_axis=axes[0] if axes else 0))
+        default_nodes = sum(1 for n in nodes if n.domain in ("", "ai.onnx"))
+        return cls(float64, largest, unused, domains, unknown, loops=loops, custom_ops=dict(sorted(custom.items())),
+                   ml_ops=dict(sorted(ml.items())), default_domain_nodes=default_nodes,
+                   constant_names=set(params.constant_names))
 
 
 def _symbolic_dims(r: Report, f: Facts) -> Optional[Risk]:
@@ -48,23 +111,53 @@ def _uncounted(r: Report, f: Facts) -> Optional[Risk]:
 def _custom_domains(r: Report, f: Facts) -> Optional[Risk]:
     if not f.custom_domains:
         return None
-    return Risk("custom-domain", "info",
-                f"Operators from non-standard domains: {', '.join(f.custom_domains)}.",
-                "The runtime must provide these operators (e.g. ONNX Runtime contrib ops or an extensions library).")
+    ops = ", ".join(f"{op} ×{n}" if n > 1 else op for op, n in f.custom_ops.items())
+    where = f" ({ops})" if ops else ""
+    advice = ("The runtime must provide these operators: com.microsoft ones are ONNX Runtime contrib ops; "
+              "others need the library that registers them (e.g. onnxruntime-extensions for ai.onnx.contrib).")
+    return Risk("custom-domain", "warning",
+                f"Operators from non-standard domains: {', '.join(f.custom_domains)}{where}.", advice)
+
+
+def _ml_operators(r: Report, f: Facts) -> Optional[Risk]:
+    if not f.ml_ops:
+        return None
+    ops = ", ".join(f.ml_ops)
+    return Risk("ml-operators", "info",
+                f"Uses ai.onnx.ml operators ({ops}): standard ONNX, but outside the neural-network operator set.",
+                "ONNX Runtime runs them on CPU; GPU runtimes such as TensorRT and many converters do not support them.")
 
 
 def _old_opset(r: Report, f: Facts) -> Optional[Risk]:
     opset = r.metadata.opsets.get("ai.onnx")
-    if opset is None or opset >= OLDEST_COMFORTABLE_OPSET:
+    if opset is None or opset >= OLDEST_COMFORTABLE_OPSET or not f.default_domain_nodes:
         return None
     return Risk("old-opset", "info", f"Default-domain opset {opset} (IR version {r.metadata.ir_version}) is old.",
                 "Convert with onnx.version_converter to a current opset before optimising for new runtimes.")
 
 
-def _float64(r: Report, f: Facts) -> Optional[Risk]:
-    if not f.float64_tensors:
+def _old_ir(r: Report, f: Facts) -> Optional[Risk]:
+    ir = r.metadata.ir_version
+    if ir >= OLDEST_COMFORTABLE_IR:
         return None
-    return Risk("float64", "warning", f"{f.float64_tensors} tensor(s) are float64; GPUs run float64 far slower.",
+    return Risk("old-ir-version", "info",
+                f"IR version {ir} dates from before 2019 (ONNX 1.3 or earlier); current tools write IR 8 or later.",
+                "Re-save with a current onnx (after onnx.version_converter) so that tools that require newer IR read it.")
+
+
+def _float64(r: Report, f: Facts) -> Optional[Risk]:
+    io = [t.name for t in (*r.graph.inputs, *r.graph.outputs) if t.dtype == "float64"]
+    if not f.float64_tensors and not io and not f.float64_activations:
+        return None
+    parts = []
+    if f.float64_tensors:
+        parts.append(f"{f.float64_tensors} weight tensor(s)")
+    if io:
+        parts.append(f"{len(io)} graph input/output(s) ({', '.join(io[:3])}{', ...' if len(io) > 3 else ''})")
+    if f.float64_activations:
+        parts.append(f"{len(f.float64_activations)} computed tensor(s)")
+    return Risk("float64", "warning", f"float64 data: {'; '.join(parts)}; GPUs run float64 far slower and many "
+                                      "runtimes have no float64 kernels.",
                 "Cast to float32 at export unless double precision is needed.")
 
 
@@ -85,10 +178,17 @@ def _large_tensor(r: Report, f: Facts) -> Optional[Risk]:
 
 
 def _control_flow(r: Report, f: Facts) -> Optional[Risk]:
+    if f.loops_assessed:
+        if not f.dynamic_loops:
+            return None
+        shown = ", ".join(f.dynamic_loops[:3]) + (", ..." if len(f.dynamic_loops) > 3 else "")
+        return Risk("dynamic-control-flow", "warning",
+                    f"{len(f.dynamic_loops)} Loop/Scan node(s) run a number of times known only at run time ({shown}).",
+                    "Their cost is uncounted; latency estimates are lower bounds.")
     if not f.unknown_trip_counts:
         return None
     return Risk("dynamic-control-flow", "warning",
-                f"{f.unknown_trip_counts} Loop/Scan node(s) have a trip count unknown before run time.",
+                f"{f.unknown_trip_counts} Loop node(s) have a trip count unknown before run time.",
                 "Their cost is uncounted; latency estimates are lower bounds.")
 
 
@@ -103,16 +203,45 @@ def _missing_external(r: Report, f: Facts) -> Optional[Risk]:
 def _unused(r: Report, f: Facts) -> Optional[Risk]:
     if not f.unused_initializers:
         return None
+    shown = ", ".join(f.unused_initializers[:3]) + (", ..." if len(f.unused_initializers) > 3 else "")
     return Risk("unused-initializers", "info",
-                f"{len(f.unused_initializers)} constant tensor(s) are never read and are not counted as parameters.",
+                f"{len(f.unused_initializers)} constant tensor(s) are never read and are not counted as parameters "
+                f"({shown}).",
                 "Remove them (onnx-simplifier or onnx.utils) to shrink the file.")
 
 
 CHECKS: list[Check] = [
-    _symbolic_dims, _uncounted, _custom_domains, _old_opset, _float64, _placeholder,
+    _symbolic_dims, _uncounted, _custom_domains, _ml_operators, _old_opset, _old_ir, _float64, _placeholder,
     _large_tensor, _control_flow, _missing_external, _unused,
 ]
 
 
-def assess(report: Report, facts: Facts) -> list[Risk]:
+def assess(report: Report, facts: Facts, types: Optional[dict] = None, values: Optional[dict] = None) -> list[Risk]:
+    """The notes that hold for ``report``; ``types`` and ``values`` (inferred) refine loop and dtype facts."""
+    if types is not None:
+        facts.float64_activations = sorted(
+            name for name, (elem, _) in types.items()
+            if elem == onnx.TensorProto.DOUBLE and name not in facts.constant_names
+        )
+    if facts.loops is not None and (types is not None or values is not None):
+        facts.dynamic_loops = [lp.label for lp in facts.loops if not _runs_known_times(lp, types or {}, values or {})]
+        facts.loops_assessed = True
     return [risk for check in CHECKS if (risk := check(report, facts)) is not None]
+
+
+def _runs_known_times(lp: LoopInfo, types: dict, values: dict) -> bool:
+    if lp.op_type == "Loop":
+        if not lp.trip_count or lp.trip_count not in values:
+            return False
+        try:
+            trips = int(values[lp.trip_count].reshape(-1)[0])
+        except (ValueError, IndexError, TypeError, AttributeError):
+            return False
+        return trips < UNBOUNDED_TRIP_COUNT
+    info = types.get(lp.scan_input)
+    if info is None or info[1] is None:
+        return False
+    shape = info[1]
+    if not shape or not -len(shape) <= lp.scan_axis < len(shape):
+        return False
+    return isinstance(shape[lp.scan_axis], int)

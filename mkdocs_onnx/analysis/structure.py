@@ -597,6 +597,13 @@ def _pattern_attention(ix: ModelIndex, score: onnx.NodeProto, softmax: onnx.Node
         b.heads = qshape[1]
     q_dense, q_width = _projection(ix, q)
     k_dense, k_width = _projection(ix, k)
+    q_split, k_split = _head_split(ix, q), _head_split(ix, k)
+    if b.head_dim is None and q_split is not None:
+        b.head_dim = q_split[1]
+    if b.heads is None and q_split is not None and q_split[1] == b.head_dim:
+        b.heads = q_split[0]
+    if k_width is None and k_split is not None and k_split[1] == b.head_dim and not _repeats(ix, k):
+        k_width = k_split[0] * k_split[1]
     if b.head_dim:
         if b.heads is None and q_width and q_width % b.head_dim == 0:
             b.heads = q_width // b.head_dim
@@ -679,6 +686,25 @@ def _width_on_path(ix: ModelIndex, dense: Dense, child) -> Optional[int]:
 
 def name_of(node: onnx.NodeProto) -> str:
     return node.output[0] if node.output else ""
+
+
+def _nearest_dense(ix: ModelIndex, name: str) -> Optional[Dense]:
+    return _projection(ix, name)[0]
+
+
+def _head_split(ix: ModelIndex, name: str) -> Optional[tuple[int, int]]:
+    """(heads, head dim) from the constant target of the Reshape that splits ``name`` into heads."""
+    for p, _ in ix.upstream([name], LAYOUT_OPS - {"Expand", "Tile"}, limit=8):
+        if p.op_type != "Reshape" or len(p.input) < 2:
+            continue
+        target = ix.value(p.input[1])
+        if target is None:
+            return None
+        t = [int(v) for v in np.asarray(target).ravel()]
+        if len(t) == 4 and t[-1] > 0 and t[-2] > 0:
+            return t[-2], t[-1]
+        return None
+    return None
 
 
 def _repeats(ix: ModelIndex, name: str) -> bool:
@@ -891,8 +917,29 @@ def find_embeddings(ix: ModelIndex, tree_gathers: set[int]) -> list[Embedding]:
             s = ix.shape(ix.through(data, LAYOUT_OPS))
             if s is None or len(s) != 2 or not isinstance(s[1], int) or s[1] < 2:
                 continue
-            found.append(Embedding(node, _int(s[0]), _int(s[1]), _embedding_role(ix, idx)))
+            role = "rotary (cos/sin)" if _feeds_rotary(ix, node) else _embedding_role(ix, idx)
+            found.append(Embedding(node, _int(s[0]), _int(s[1]), role))
     return found
+
+
+def _feeds_rotary(ix: ModelIndex, gather: onnx.NodeProto) -> bool:
+    """The looked-up rows multiply queries or keys next to their rotate_half (a cos/sin table)."""
+    for mul, _ in _downstream(ix, gather.output[0], LAYOUT_OPS, 4):
+        if mul.op_type != "Mul":
+            continue
+        for add in ix.users(mul.output[0]):
+            if add.op_type not in ("Add", "Sub"):
+                continue
+            for other in add.input:
+                p = ix.producer.get(other)
+                if p is None or p.op_type != "Mul":
+                    continue
+                for i in p.input:
+                    c = ix.producer.get(i)
+                    if c is not None and c.op_type == "Concat" and any(
+                            (ix.producer.get(j) is not None and ix.producer[j].op_type == "Neg") for j in c.input):
+                        return True
+    return False
 
 
 def _int(v) -> Optional[int]:
@@ -942,6 +989,10 @@ def find_residuals(ix: ModelIndex, skip: set[int]) -> list[Residual]:
                 [i for i in node.input[:2] if i]
             if len(ins) != 2 or any(ix.is_const(i) for i in ins):
                 continue
+            a, b = ix.shape(ins[0]), ix.shape(ins[1])
+            if a is not None and b is not None and (len(a) != len(b) or any(
+                    x != y for x, y in zip(a, b) if x is not None and y is not None)):
+                continue  # a broadcast Add (a mask, a bias computed at run time) is not a shortcut
             r = _residual(ix, node, ins)
             if r is not None:
                 found.append(r)

@@ -60,8 +60,12 @@ def guess_task(family: str, inputs: list[TensorInfo], outputs: list[TensorInfo],
     return None, ""
 
 
+_SPATIAL_NAME = re.compile(r"height|width|^h$|^w$|size|^x$|^y$", re.I)
+_NOT_IMAGE = re.compile(r"past|present|cache|^key|^value|\.key|\.value|attention_mask|hidden|state", re.I)
+
+
 def _is_image(t: TensorInfo) -> bool:
-    if t.shape is None or len(t.shape) != 4 or not t.dtype.startswith(("float", "uint8")):
+    if t.shape is None or len(t.shape) != 4 or not t.dtype.startswith(("float", "uint8")) or _NOT_IMAGE.search(t.name):
         return False
     c_first, c_last = t.shape[1], t.shape[3]
     spatial_first, spatial_last = t.shape[2:], t.shape[1:3]
@@ -73,7 +77,7 @@ def _channels(c) -> bool:
 
 
 def _spatial(dims) -> bool:
-    return all((isinstance(d, int) and d >= 8) or (isinstance(d, str) and d) for d in dims)
+    return all((isinstance(d, int) and d >= 8) or (isinstance(d, str) and _SPATIAL_NAME.search(d)) for d in dims)
 
 
 def _hw(t: TensorInfo):

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable, Optional
 
-import onnx
-
 from mkdocs_onnx.analysis.report import TensorInfo, TransformerFacts
 from mkdocs_onnx.analysis.structure import (
     LAYOUT_OPS, AttentionBlock, Embedding, MLPBlock, ModelIndex, dense_layer,
@@ -121,11 +119,13 @@ def _lm_head(ix: ModelIndex) -> Optional[int]:
 
 
 def _context(ix: ModelIndex, embeddings: list[Embedding], inputs: Optional[list[TensorInfo]], ev: list[str]) -> Optional[int]:
-    positions = [e for e in embeddings if e.role == "position" and e.rows]
-    if positions and _common(e.rows for e in positions):
-        rows = _common(e.rows for e in positions)
-        ev.append(f"context: {rows} tokens (rows of the position table)")
-        return rows
+    for role, what in (("position", "rows of the learned position table"),
+                       ("rotary (cos/sin)", "rows of the precomputed rotary cos/sin table")):
+        tables = [e for e in embeddings if e.role == role and e.rows]
+        if tables and _common(e.rows for e in tables):
+            rows = _common(e.rows for e in tables)
+            ev.append(f"context: {rows} tokens ({what})")
+            return rows
     for t in inputs or []:
         n = t.name.lower()
         if t.shape is not None and len(t.shape) == 2 and ("ids" in n or "token" in n) and isinstance(t.shape[1], int):
@@ -191,6 +191,3 @@ def _prod(shape) -> int:
         n *= d
     return n
 
-
-def is_fixed(model: onnx.ModelProto) -> bool:  # pragma: no cover - helper kept for callers
-    return all(d.HasField("dim_value") for i in model.graph.input for d in i.type.tensor_type.shape.dim)
