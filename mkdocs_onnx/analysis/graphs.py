@@ -10,8 +10,15 @@ import onnx
 from mkdocs_onnx.errors import AnalysisError
 
 
+# Default-domain operators that can hold graphs; other ops of that domain never do, which
+# spares looking at every attribute of every node (the hottest loop of an analysis).
+_GRAPH_HOLDING_OPS = frozenset({"If", "Loop", "Scan", "SequenceMap"})
+
+
 def subgraphs(node: onnx.NodeProto) -> Iterator[tuple[str, onnx.GraphProto]]:
     """The graphs held in a node's attributes (If branches, Loop and Scan bodies)."""
+    if node.domain in ("", "ai.onnx") and node.op_type not in _GRAPH_HOLDING_OPS:
+        return
     for attr in node.attribute:
         if attr.type == onnx.AttributeProto.GRAPH:
             yield attr.name, attr.g

@@ -1,0 +1,97 @@
+"""Analysis time per model: mkdocs-onnx against onnx-tool and against the floor.
+
+The floor is what any analysis must at least do: ``onnx.load`` and
+``onnx.shape_inference.infer_shapes``. onnx-tool is timed as its documentation uses it:
+``onnx_tool.Model(path)``, ``graph.shape_infer()``, ``graph.profile()`` (skipped, with a
+note, when the package is not installed: ``pip install onnx-tool``). Each figure is the
+best of several runs in this process.
+
+    python benchmarks/analysis_speed.py [MODEL.onnx ...]
+
+Without arguments: the onnx package's light_* models, the demo zoo's models and, when
+present, the real-model corpus next to the repository.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import sys
+import time
+import warnings
+
+import onnx
+
+from mkdocs_onnx import analyze
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def default_models() -> list[str]:
+    light = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
+    corpus = os.path.join(REPO, "..", "shared", "onnx-corpus")
+    return (sorted(glob.glob(os.path.join(light, "*.onnx"))) + sorted(glob.glob(os.path.join(REPO, "models", "*.onnx")))
+            + sorted(glob.glob(os.path.join(corpus, "**", "*.onnx"), recursive=True)))
+
+
+def best_of(fn, runs: int) -> float:
+    best = math.inf
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def floor(path: str) -> None:
+    onnx.shape_inference.infer_shapes(onnx.load(path))
+
+
+def onnx_tool_profile(path: str) -> None:
+    import onnx_tool
+
+    model = onnx_tool.Model(path)
+    model.graph.shape_infer()
+    model.graph.profile()
+
+
+def main(paths: list[str]) -> int:
+    try:
+        import onnx_tool  # noqa: F401
+        have_tool = True
+    except ImportError:
+        have_tool = False
+        print("onnx-tool is not installed: its column is skipped (pip install onnx-tool)")
+    warnings.simplefilter("ignore")
+    ratios_floor, ratios_tool = [], []
+    print(f"{'model':40s} {'floor ms':>9s} {'ours ms':>9s} {'ours/floor':>10s} {'onnx-tool ms':>12s} {'ours/tool':>9s}")
+    for path in paths:
+        try:
+            base = best_of(lambda: floor(path), 5)
+        except Exception as e:  # a model the floor itself cannot handle is no comparison
+            print(f"{os.path.basename(path)[:40]:40s} floor failed: {type(e).__name__}")
+            continue
+        ours = best_of(lambda: analyze(path), 5)
+        ratios_floor.append(ours / base)
+        line = f"{os.path.basename(path)[:40]:40s} {base * 1e3:9.2f} {ours * 1e3:9.2f} {ours / base:9.2f}x"
+        if have_tool:
+            try:
+                tool = best_of(lambda: onnx_tool_profile(path), 3)
+                ratios_tool.append(ours / tool)
+                line += f" {tool * 1e3:12.2f} {ours / tool:8.2f}x"
+            except Exception as e:  # onnx-tool fails on many real models; say so
+                line += f" {'failed':>12s} ({type(e).__name__})"
+        print(line)
+
+    def geomean(xs):
+        return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
+
+    print(f"geometric mean over {len(ratios_floor)} models: ours/floor {geomean(ratios_floor):.2f}x"
+          + (f"; over {len(ratios_tool)} models onnx-tool handles: ours/onnx-tool {geomean(ratios_tool):.2f}x"
+             if ratios_tool else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:] or default_models()))
