@@ -1,9 +1,13 @@
-"""The `mkdocs-onnx` command: analyse a model on the terminal, list device profiles."""
+"""The `mkdocs-onnx` command: analyse a model on the terminal, list device profiles,
+start a new model zoo."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 from mkdocs_onnx.errors import MkdocsOnnxError
@@ -41,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--name", default=None, help="model name shown in the report (default: file name)")
 
     commands.add_parser("devices", help="list the device profiles")
+
+    new = commands.add_parser(
+        "new", help="create a model zoo (mkdocs.yml, models.yml, docs/index.md) that builds at once",
+        description="Create a model zoo in DIR: mkdocs.yml with the onnx plugin, models.yml listing a "
+                    "model that ships with the onnx package, and a landing page. DIR must be new or empty.",
+    )
+    new.add_argument("dir", metavar="DIR", help="folder to create (new or empty)")
     return parser
 
 
@@ -54,6 +65,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             print(device_table())
             return 0
+        if args.command == "new":
+            return _new(args.dir)
     except MkdocsOnnxError as e:
         print(f"mkdocs-onnx: {e}", file=sys.stderr)
         return 1
@@ -75,6 +88,46 @@ def _analyze(args: argparse.Namespace) -> int:
         from mkdocs_onnx.render.terminal import render_text_card
 
         print(render_text_card(report), end="")
+    return 0
+
+
+# --- mkdocs-onnx new ----------------------------------------------------------------
+
+STARTER_IGNORED = shutil.ignore_patterns("site", ".cache", "__pycache__", "*.pyc")
+
+
+def starter_dir() -> Path:
+    """The starter that ``new`` copies: ``site_template/`` of this checkout (an editable
+    install), or the copy of it that wheels carry as ``mkdocs_onnx/_starter/``."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_starter", package.parent / "site_template"):
+        if (candidate / "mkdocs.yml").is_file() and (candidate / "models.yml").is_file():
+            return candidate
+    raise MkdocsOnnxError(f"the starter template is missing from this installation ({package / '_starter'})")
+
+
+def _new(target: str) -> int:
+    path = Path(target)
+    if path.exists() and not path.is_dir():
+        print(f"mkdocs-onnx: {target} exists and is not a folder; choose a new or empty folder", file=sys.stderr)
+        return 2
+    if path.is_dir() and any(path.iterdir()):
+        print(f"mkdocs-onnx: {target} is not empty; refusing to overwrite it (choose a new or empty folder)",
+              file=sys.stderr)
+        return 2
+    source = starter_dir()
+    try:
+        shutil.copytree(source, path, ignore=STARTER_IGNORED, dirs_exist_ok=True)
+    except OSError as exc:
+        print(f"mkdocs-onnx: cannot create {target}: {exc}", file=sys.stderr)
+        return 1
+    shown = os.path.normpath(target)
+    print(f"Created a model zoo in {shown}:")
+    for name, what in (("mkdocs.yml", "site settings, with the onnx plugin"),
+                       ("models.yml", "the models: add yours here"),
+                       ("docs/index.md", "the landing page")):
+        print(f"  {os.path.join(shown, name):<{len(shown) + 16}} {what}")
+    print(f"Next: cd {shown} && mkdocs serve   (or mkdocs build, into {os.path.join(shown, 'site')})")
     return 0
 
 

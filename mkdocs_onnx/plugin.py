@@ -1,13 +1,17 @@
 """The MkDocs plugin: adapts MkDocs events to :mod:`mkdocs_onnx.zoo`.
 
-``on_config`` reads the manifest, ``on_files`` analyses the models and adds the generated
-pages (in memory: nothing is written into docs_dir), ``on_nav`` adds the "Models"
-section, ``on_serve`` watches models.yml and the model files.
+``on_config`` reads the manifest and adds the index script and style sheet to
+``extra_javascript`` / ``extra_css``, ``on_files`` analyses the models and adds the
+generated pages and those two assets (in memory: nothing is written into docs_dir),
+``on_nav`` adds the "Models" section, ``on_page_markdown`` gives the wide index and
+comparison pages the room of the table of contents, ``on_serve`` watches models.yml and
+the model files.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Optional
 
 from mkdocs.config import base
@@ -24,9 +28,25 @@ from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.manifest.load import load_manifest
 from mkdocs_onnx.render.context import CardContext
 from mkdocs_onnx.render.escape import md_heading
-from mkdocs_onnx.zoo import INDEX, FileCopy, ZooError, ZooSettings, build_cards, resolve_hardware, site_files
+from mkdocs_onnx.zoo import (
+    INDEX,
+    FileCopy,
+    ZooError,
+    ZooSettings,
+    build_cards,
+    compare_pages,
+    resolve_hardware,
+    site_files,
+)
 
 log = get_plugin_logger(__name__)
+
+ASSETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "render", "assets")
+# site path -> file in the package: the index's sort/filter/compare script and the style sheet
+ASSETS = {
+    "assets/mkdocs-onnx/zoo.css": os.path.join(ASSETS_DIR, "zoo.css"),
+    "assets/mkdocs-onnx/zoo.js": os.path.join(ASSETS_DIR, "zoo.js"),
+}
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "auto")
 
@@ -57,6 +77,7 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
         self.cards: list[CardContext] = []
         self.manifest_path = ""
         self.devices: list = []
+        self.wide_pages: set[str] = set()
 
     # --- config ----------------------------------------------------------------------
 
@@ -71,6 +92,10 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
             self.devices = resolve_hardware(self.config.device)
         except MkdocsOnnxError as exc:
             raise PluginError(str(exc)) from None
+        for uri in ASSETS:
+            extra = config.extra_css if uri.endswith(".css") else config.extra_javascript
+            if not any(str(item) == uri for item in extra):
+                extra.append(uri)
         return config
 
     # --- files -----------------------------------------------------------------------
@@ -85,10 +110,18 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
         )
         try:
             self.cards = build_cards(self.entries, settings, log, devices=self.devices)
+            started = time.perf_counter()
             generated = site_files(self.cards, site_url=config.site_url, cache_dir=settings.cache_dir)
         except ZooError as exc:
             raise PluginError(str(exc)) from None
+        pages = compare_pages(self.cards)
+        log.info(
+            "wrote %d cards, %d comparison %s and the index in %.2f s",
+            len(self.cards), len(pages), "page" if len(pages) == 1 else "pages", time.perf_counter() - started,
+        )
 
+        self.wide_pages = {INDEX, *(path for _title, path in pages)}
+        generated.update({uri: FileCopy(path) for uri, path in ASSETS.items()})
         for uri, content in generated.items():
             existing = files.get_file_from_path(uri)
             if existing is not None:
@@ -107,6 +140,10 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
         children = [self._page(files, config, INDEX, "Overview")]
         for card in self.cards:
             children.append(self._page(files, config, f"models/{card.entry.slug}/index.md", card.entry.name))
+        comparisons = [self._page(files, config, uri, title) for title, uri in compare_pages(self.cards)]
+        comparisons = [p for p in comparisons if p is not None]
+        if comparisons:
+            children.append(Section("Comparisons", comparisons))
         section = Section(self.config.nav_title, [p for p in children if p is not None])
         nav.items.append(section)
         nav.pages = _get_by_type(nav.items, Page)
@@ -125,6 +162,15 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
         page = file.page if isinstance(file.page, Page) else Page(safe_title, file, config)
         page.title = safe_title
         return page
+
+    # --- pages -----------------------------------------------------------------------
+
+    def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+        """The index and the comparison pages are wide tables: they get the room of the
+        table of contents (Material's ``hide: [toc]``), unless the page says otherwise."""
+        if page.file.src_uri in self.wide_pages and "hide" not in page.meta:
+            page.meta["hide"] = ["toc"]
+        return markdown
 
     # --- serve -----------------------------------------------------------------------
 

@@ -79,21 +79,34 @@ def build_cards(
     notes = _device_notes(devices, log)
     cache = ReportCache(settings.cache_dir)
     cards = []
+    started = time.perf_counter()
     for entry in entries:
         card = CardContext(entry=entry, device_notes=list(notes))
+        card_started = time.perf_counter()
         try:
             _analyse(card, settings, cache, devices, log)
         except (MkdocsOnnxError, OSError) as exc:
             _fail(card, _reason(exc, entry), settings, log)
         except Exception as exc:  # a bug in an analyzer stage must not take the whole site down
             _fail(card, f"internal error ({type(exc).__name__}: {exc})", settings, log)
+        if card.ok:  # a failure has logged its own warning
+            if card.from_cache:
+                log.info("%s from the cache", entry.name)
+            else:
+                log.info("analysed %s in %s", entry.name, _seconds(time.perf_counter() - card_started))
         cards.append(card)
     fresh = sum(1 for c in cards if c.ok and not c.from_cache)
     log.info(
-        "%d models: %d analysed, %d from the cache, %d failed",
+        "%d models: %d analysed, %d from the cache, %d failed, in %s",
         len(cards), fresh, sum(1 for c in cards if c.from_cache), sum(1 for c in cards if not c.ok),
+        _seconds(time.perf_counter() - started),
     )
     return cards
+
+
+def _seconds(s: float) -> str:
+    """0.1234 -> "0.12 s"; 12.34 -> "12.3 s"."""
+    return f"{s:.2f} s" if s < 10 else f"{s:.1f} s"
 
 
 def _analyse(card: CardContext, settings: ZooSettings, cache: ReportCache, devices, log) -> None:
@@ -204,14 +217,19 @@ def site_files(
     """
     from mkdocs_onnx.render import charts as chart_module
     from mkdocs_onnx.render.card import NODES_FILE, REPORT_FILE, render_card
+    from mkdocs_onnx.render.compare import compare_folder, render_compare, variant_groups
     from mkdocs_onnx.render.index import models_csv, models_json, nodes_csv, render_index
 
     store = ChartCache(cache_dir) if cache_dir else None
     files: dict[str, SiteContent] = {}
+    compare_dir = compare_folder(cards)
+    groups = variant_groups(cards)
     for card in cards:
         folder = f"models/{card.entry.slug}"
         charts = _charts(store, chart_module.card_charts, card.report) if card.ok else []
-        files[f"{folder}/index.md"] = render_card(card, charts, site_url=site_url, models_dir="models")
+        compare = [(g.base, f"../{compare_dir}/{g.slug}/index.md") for g in groups if any(card is m for m in g.members)]
+        files[f"{folder}/index.md"] = render_card(card, charts, site_url=site_url, models_dir="models",
+                                                  compare=compare)
         for chart in charts:
             files[f"{folder}/{chart.filename}"] = chart.svg
         if card.ok:
@@ -220,13 +238,32 @@ def site_files(
             if card.model_file and card.entry.resolved_path:
                 files[f"{folder}/{card.model_file}"] = FileCopy(card.entry.resolved_path)
 
+    for group in groups:
+        folder = f"models/{compare_dir}/{group.slug}"
+        base = group.base_card
+        reports = [(c.entry.name, c.report) for c in group.members if c.ok]
+        charts = []
+        if base is not None and base.ok and len(reports) > 1:
+            charts = _charts(store, chart_module.compare_charts, reports)
+        files[f"{folder}/index.md"] = render_compare(group, charts)
+        for chart in charts:
+            files[f"{folder}/{chart.filename}"] = chart.svg
+
     charts = _charts(store, chart_module.index_charts, [(c.entry.name, c.report) for c in cards if c.ok])
     for chart in charts:
         files[f"models/{chart.filename}"] = chart.svg
-    files[INDEX] = render_index(cards, charts)
+    files[INDEX] = render_index(cards, charts, compare_folder=compare_dir)
     files["models/models.json"] = models_json(cards)
     files["models/models.csv"] = models_csv(cards)
     return dict(sorted(files.items()))
+
+
+def compare_pages(cards: list[CardContext]) -> list[tuple[str, str]]:
+    """(title, site-relative path) of every variant comparison page, in nav order."""
+    from mkdocs_onnx.render.compare import compare_folder, variant_groups
+
+    folder = compare_folder(cards)
+    return [(f"{g.base} variants", f"models/{folder}/{g.slug}/index.md") for g in variant_groups(cards)]
 
 
 class ChartCache(JsonCache):

@@ -150,19 +150,42 @@ def _causal_mask(b: Builder, kind: str, max_pos: int) -> tuple[str, str]:
     raise ValueError(kind)
 
 
+def bidirectional_layers(b: Builder, x: str, layers: int, heads: int, hidden: int, ffn: int) -> str:
+    """Pre-LN encoder layers without any mask (as in a seq2seq encoder)."""
+    d = hidden // heads
+    for _ in range(layers):
+        h = b.layer_norm(x, hidden)
+        q = b.heads(b.linear(h, hidden, hidden), heads, d, [0, 2, 1, 3])
+        k = b.heads(b.linear(h, hidden, hidden), heads, d, [0, 2, 3, 1])
+        v = b.heads(b.linear(h, hidden, hidden), heads, d, [0, 2, 1, 3])
+        ctx = b.op("MatMul", [b.op("Softmax", [b.op("MatMul", [q, k])], axis=-1), v])
+        x = b.op("Add", [x, b.linear(b.merge(ctx, hidden), hidden, hidden)])
+        x = b.op("Add", [x, b.linear(b.op("Relu", [b.linear(b.layer_norm(x, hidden), hidden, ffn)]), ffn, hidden)])
+    return b.layer_norm(x, hidden)
+
+
 def decoder(layers: int = 2, heads: int = 4, kv_heads: int = 4, hidden: int = 32, ffn: int = 64, vocab: int = 100,
             max_pos: int = 16, mask: str = "trilu", cache: bool = False, rotary: bool = False,
-            cross: bool = False) -> onnx.ModelProto:
-    """GPT/Llama-style pre-norm decoder: causal mask, optional GQA, KV cache, rotary and cross-attention."""
+            cross: bool = False, encoder_layers: int = 0) -> onnx.ModelProto:
+    """GPT/Llama-style pre-norm decoder: causal mask, optional GQA, KV cache, rotary and cross-attention.
+
+    With ``encoder_layers`` the encoder is in the same graph (a whole seq2seq model) and
+    the cross-attention reads its output instead of an ``encoder_hidden_states`` input.
+    """
     b = Builder(2)
     d = hidden // heads
-    x = embed(b, vocab, hidden, max_pos) if not rotary else b.op("Gather", [b.weight((vocab, hidden), "embed"), "input_ids"])
     inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"])]
+    memory = "encoder_hidden_states"
+    if encoder_layers:
+        src = b.op("Gather", [b.weight((vocab, hidden), "src_embed"), "source_ids"])
+        memory = bidirectional_layers(b, src, encoder_layers, heads, hidden, ffn)
+        inputs.append(helper.make_tensor_value_info("source_ids", TensorProto.INT64, ["batch", "source_sequence"]))
+    elif cross:
+        inputs.append(helper.make_tensor_value_info("encoder_hidden_states", F, ["batch", "encoder_sequence", hidden]))
+    x = embed(b, vocab, hidden, max_pos) if not rotary else b.op("Gather", [b.weight((vocab, hidden), "embed"), "input_ids"])
     outputs = []
     how, keep = _causal_mask(b, mask, max_pos) if mask else (None, None)
     neg = b.const(np.array(-np.inf, np.float32))
-    if cross:
-        inputs.append(helper.make_tensor_value_info("encoder_hidden_states", F, ["batch", "encoder_sequence", hidden]))
     if rotary:
         cos = b.op("Unsqueeze", [b.op("Gather", [b.const(np.cos(np.arange(max_pos * d).reshape(max_pos, d)).astype(np.float32), "cos_cached"),
                                                  "position_ids"]), b.const(np.array([1], np.int64))])
@@ -220,8 +243,8 @@ def decoder(layers: int = 2, heads: int = 4, kv_heads: int = 4, hidden: int = 32
         if cross:
             h = b.layer_norm(x, hidden)
             q = b.heads(b.linear(h, hidden, hidden), heads, d, [0, 2, 1, 3])
-            k = b.heads(b.linear("encoder_hidden_states", hidden, hidden), heads, d, [0, 2, 3, 1])
-            v = b.heads(b.linear("encoder_hidden_states", hidden, hidden), heads, d, [0, 2, 1, 3])
+            k = b.heads(b.linear(memory, hidden, hidden), heads, d, [0, 2, 3, 1])
+            v = b.heads(b.linear(memory, hidden, hidden), heads, d, [0, 2, 1, 3])
             x = b.op("Add", [x, b.linear(b.merge(attend(q, k, v, masked=False), hidden), hidden, hidden)])
         h = b.rms_norm(x, hidden) if rotary else b.layer_norm(x, hidden)
         if rotary:  # SwiGLU
@@ -395,6 +418,35 @@ def test_cross_attention_makes_an_encoder_decoder():
     assert any("causal self-attention" in b and "cross-attention" in b and b.startswith("2 × decoder layer") for b in a.blocks)
 
 
+def test_whole_seq2seq_graph_is_an_encoder_decoder():
+    a = _arch(decoder(cross=True, encoder_layers=3, mask="range"))
+    assert a.family == "encoder-decoder"
+    t = a.transformer
+    assert (t.layers, t.encoder_layers, t.decoder_layers, t.heads) == (5, 3, 2, 4)
+    assert "3 × encoder layer: self-attention (4 heads, MHA, head dim 8) + MLP (32 → 64 → 32, ReLU)" in a.blocks
+    assert any(b.startswith("2 × decoder layer: causal self-attention") and "cross-attention" in b for b in a.blocks)
+    assert t.kv_cache_bytes_per_token == 2 * 2 * 4 * 8 * 4  # the decoder's self-attention only
+
+
+def test_fused_bert_attention():
+    b = Builder(10)
+    x = b.op("Gather", [b.weight((30, 16), "word"), "input_ids"])
+    for _ in range(2):
+        att = b.op("Attention", [x, b.weight((16, 48)), b.const(np.zeros(48, np.float32)), "mask_index"],
+                   domain="com.microsoft", num_heads=2)
+        x = b.op("SkipLayerNormalization", [b.linear(att, 16, 16, bias=False), x, b.const(np.ones(16, np.float32)),
+                                            b.const(np.zeros(16, np.float32))], domain="com.microsoft")
+    b.nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"]))
+    m = b.model([helper.make_tensor_value_info("input_ids", TensorProto.INT32, ["batch", 8]),
+                 helper.make_tensor_value_info("mask_index", TensorProto.INT32, ["batch"])],
+                [helper.make_tensor_value_info("last_hidden_state", F, ["batch", 8, 16])], extra=[("com.microsoft", 1)])
+    a = _arch(m)
+    assert a.family == "transformer-encoder"
+    t = a.transformer
+    assert (t.layers, t.heads, t.kv_heads, t.head_dim, t.hidden_size, t.vocab_size, t.context_length) == (2, 2, 2, 8, 16, 30, 8)
+    assert any("LayerNorm (fused with the residual Add)" in e for e in a.evidence)
+
+
 def test_fused_group_query_attention():
     r = analyze_model(fused_gqa_decoder(), dims={"sequence": 1, "past_sequence": 15})
     a = r.architecture
@@ -524,3 +576,56 @@ def test_architecture_round_trips_through_json():
     back = Report.from_json(r.to_json())
     assert back.architecture == r.architecture
     assert back.architecture.transformer.heads == 4
+
+
+def test_tree_ensemble_gemm_strategy_is_classical_ml():
+    """Hummingbird's GEMM strategy: X·A < B selects paths, ·C == D finds the leaf, ·E gives its value."""
+    b = Builder(11)
+    paths = b.op("Cast", [b.op("Less", [b.op("MatMul", ["input", b.const(np.eye(4, 6, dtype=np.float32), "A")]),
+                                        b.const(np.full(6, 0.5, np.float32), "B")])], to=F)
+    leaf = b.op("Cast", [b.op("Equal", [b.op("MatMul", [paths, b.const(np.ones((6, 7), np.float32), "C")]),
+                                        b.const(np.full(7, 2.0, np.float32), "D")])], to=F)
+    b.nodes.append(helper.make_node("MatMul", [leaf, b.const(np.ones((7, 1), np.float32), "E")], ["output"]))
+    a = _arch(b.model([helper.make_tensor_value_info("input", F, ["batch", 4])],
+                      [helper.make_tensor_value_info("output", F, ["batch", 1])]))
+    assert a.family == "classical-ml", a.evidence
+
+
+def test_cnn_backbone_with_attention_is_hybrid_and_conv_lstm_too():
+    b = Builder(12)
+    x = "image"
+    for c_in, c_out in ((3, 8), (8, 16), (16, 16), (16, 16), (16, 32)):
+        x = b.op("Relu", [b.op("Conv", [x, b.weight((c_out, c_in, 3, 3))], kernel_shape=[3, 3], pads=[1, 1, 1, 1])])
+    tokens = b.op("Transpose", [b.op("Reshape", [x, b.const(np.array([0, 32, -1], np.int64))])], perm=[0, 2, 1])
+    q = b.heads(b.linear(tokens, 32, 32), 4, 8, [0, 2, 1, 3])
+    k = b.heads(b.linear(tokens, 32, 32), 4, 8, [0, 2, 3, 1])
+    v = b.heads(b.linear(tokens, 32, 32), 4, 8, [0, 2, 1, 3])
+    b.nodes.append(helper.make_node("MatMul", [b.op("Softmax", [b.op("MatMul", [q, k])], axis=-1), v], ["features"]))
+    a = _arch(b.model([helper.make_tensor_value_info("image", F, [1, 3, 16, 16])],
+                      [helper.make_tensor_value_info("features", F, None)]))
+    assert a.family == "hybrid" and a.transformer.heads == 4
+
+    b = Builder(13)
+    x = b.op("Relu", [b.op("Conv", ["image", b.weight((8, 1, 3, 3))], kernel_shape=[3, 3], pads=[1, 1, 1, 1])])
+    seq = b.op("Transpose", [b.op("Reshape", [x, b.const(np.array([1, 8 * 32, 100], np.int64))])], perm=[2, 0, 1])
+    y, _, _ = b.op("LSTM", [seq, b.weight((1, 64, 256)), b.weight((1, 64, 16))], n_out=3, hidden_size=16)
+    b.nodes.append(helper.make_node("Identity", [y], ["y"]))
+    a = _arch(b.model([helper.make_tensor_value_info("image", F, [1, 1, 32, 100])], [helper.make_tensor_value_info("y", F, None)]))
+    assert a.family == "hybrid"
+    assert any("convolutional-recurrent" in e for e in a.evidence)
+
+
+@pytest.mark.parametrize("causal, family", [(1, "transformer-decoder"), (0, "transformer-encoder")])
+def test_standard_attention_operator(causal, family):
+    """ai.onnx Attention (opset 23) on 4-D query/key/value: heads from the shapes, causality from is_causal."""
+    b = Builder(14)
+    x = "hidden"
+    q, k, v = (b.op("Transpose", [b.op("Reshape", [b.linear(x, 32, width), b.const(np.array([0, 0, n, 8], np.int64))])],
+                    perm=[0, 2, 1, 3]) for width, n in ((32, 4), (16, 2), (16, 2)))
+    b.nodes.append(helper.make_node("Attention", [q, k, v], ["context"], is_causal=causal))
+    m = b.model([helper.make_tensor_value_info("hidden", F, [1, 6, 32])], [helper.make_tensor_value_info("context", F, None)],
+                opset=23)
+    a = _arch(m)
+    assert a.family == family
+    t = a.transformer
+    assert (t.heads, t.kv_heads, t.head_dim, t.hidden_size) == (4, 2, 8, 32)

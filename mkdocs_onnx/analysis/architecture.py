@@ -22,7 +22,6 @@ from typing import Optional
 import onnx
 
 from mkdocs_onnx.analysis import structure as st
-from mkdocs_onnx.analysis.graphs import iter_graphs
 from mkdocs_onnx.analysis.report import Architecture, TensorInfo
 from mkdocs_onnx.analysis.shapes import graph_inputs, type_info
 from mkdocs_onnx.analysis.task import guess_task
@@ -46,6 +45,18 @@ def detect(model: onnx.ModelProto, types: Optional[dict] = None, values: Optiona
     values (shapes make head counts and widths readable); ``inputs`` are the graph inputs
     as declared, before any dim was bound.
     """
+    try:
+        return _detect(model, types, values, inputs)
+    except RecursionError:
+        raise
+    except Exception as e:  # a graph shaped like nothing anticipated must not cost the rest of the report
+        return Architecture(family="unknown", evidence=[
+            f"the structure analysis stopped ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+            "family not determined"])
+
+
+def _detect(model: onnx.ModelProto, types: Optional[dict], values: Optional[dict],
+            inputs: Optional[list[TensorInfo]]) -> Architecture:
     ix = st.ModelIndex(model, types, values)
     found = _Found(ix)
     evidence: list[str] = []
@@ -87,7 +98,7 @@ class _Found:
         inside = st.recurrent_bodies(ix, self.recurrences)
         self.inside_cells = inside
         self.convs = [st.conv_info(ix, n) for n in self.nodes
-                      if n.op_type in st.CONV_OPS and id(n) not in inside and st._conv_has_weight(ix, n)]
+                      if n.op_type in st.CONV_OPS and id(n) not in inside and st.conv_has_weight(ix, n)]
         self.spatial = [c for c in self.convs if not c.pointwise]
         self.dense = {id(n): d for n in self.nodes if id(n) not in inside and (d := st.dense_layer(ix, n)) is not None}
         self.attention = sorted(st.find_attention(ix, inside), key=lambda a: ix.position.get(id(a.node), 0))
@@ -114,10 +125,11 @@ def _kernels(convs: list[st.ConvInfo]) -> str:
 
 def _decide(ix: st.ModelIndex, f: _Found, ev: list[str]) -> str:
     if f.spatial:
-        ev.append(f"{_plural(len(f.spatial), 'convolution')} with spatial kernels ({_kernels(f.spatial)})")
+        n = len(f.spatial)
+        ev.append(f"{_plural(n, 'convolution node')} with spatial kernel{'s' * (n != 1)} ({_kernels(f.spatial)})")
     pointwise = [c for c in f.convs if c.pointwise]
     if pointwise:
-        ev.append(f"{_plural(len(pointwise), 'pointwise (kernel 1) convolution')}")
+        ev.append(f"{_plural(len(pointwise), 'pointwise (kernel 1) convolution node')}")
     if f.recurrences:
         kinds = Counter(r.kind for r in f.recurrences)
         parts = []
@@ -203,8 +215,10 @@ def _transformer_family(ix: st.ModelIndex, f: _Found, ev: list[str]) -> str:
     self_attn = [a for a in f.attention if not a.cross]
     causal = [a for a in self_attn if a.causal or a.cache_inputs]
     if cross:
-        ev.append(f"{_plural(len(cross), 'cross-attention block')}: keys and values come from another sequence "
-                  f"({cross[0].k_source})")
+        source = cross[0].k_source or ""
+        where = f"input '{source}'" if source in ix.graph_inputs else f"'{source}', computed in this graph"
+        ev.append(f"{_plural(len(cross), 'cross-attention block')}: keys and values are projected from another "
+                  f"sequence than the queries ({where})")
         ev.extend(signals)
         return "encoder-decoder"
     if signals and causal and len(causal) < len(self_attn) and any(not (a.causal or a.cache_inputs) for a in self_attn):
@@ -224,7 +238,7 @@ def _decoder_signals(ix: st.ModelIndex, f: _Found) -> list[str]:
     if causal:
         signals.append("causal masking: " + "; ".join(causal))
     names = [i.name for i in (*ix.main.input, *ix.main.output)]
-    cache = [n for n in names if st._is_cache_name(n)]
+    cache = [n for n in names if st.is_cache_name(n)]
     if cache:
         signals.append("KV-cache inputs/outputs: " + ", ".join(cache[:4]) + (f" (+{len(cache) - 4} more)" if len(cache) > 4 else ""))
     if any(a.rotary for a in f.attention) or any(n.op_type == "RotaryEmbedding" for n in f.nodes):
@@ -300,38 +314,27 @@ def _mlp_text(m: st.MLPBlock) -> str:
 def _transformer_layers(ix: st.ModelIndex, f: _Found) -> list[str]:
     """One line per run of identical layers: '12 × encoder layer: self-attention (...) + MLP (...)'."""
     pos = ix.position
-    mlps = sorted(f.mlps, key=lambda m: pos.get(id(m.last.node), 0))
-    attn = f.attention
-    layers: list[list[str]] = []
-    used: set[int] = set()
-    for i, a in enumerate(attn):
-        text = _attention_text(a)
-        if a.cross and layers:
-            layers[-1].append(text)
-            continue
-        layers.append([text])
-    # attach each MLP to the layer whose last attention precedes it
-    starts = []
-    for a in attn:
-        if not a.cross:
-            starts.append(pos.get(id(a.value or a.node), 0))
-    for m in mlps:
+    layers: list[tuple[int, list[str]]] = []  # (where the layer's attention ends, its parts)
+    for a in f.attention:
+        if a.cross and layers:  # cross-attention belongs to the decoder layer of the self-attention before it
+            layers[-1][1].append(_attention_text(a))
+        else:
+            layers.append((pos.get(id(a.value or a.node), 0), [_attention_text(a)]))
+    for m in sorted(f.mlps, key=lambda m: pos.get(id(m.last.node), 0)):
         at = pos.get(id(m.last.node), 0)
-        idx = max((k for k, s in enumerate(starts) if s < at), default=None)
-        if idx is not None and idx < len(layers) and id(m) not in used and not any(t.startswith("MLP") for t in layers[idx]):
-            layers[idx].append(_mlp_text(m))
-            used.add(id(m))
+        idx = max((k for k, (start, _) in enumerate(layers) if start < at), default=None)
+        if idx is not None and not any(p.startswith("MLP") for p in layers[idx][1]):
+            layers[idx][1].append(_mlp_text(m))
     lines: list[str] = []
     run: list[str] = []
     count = 0
-    for layer in layers:
-        key = layer
-        if run == key:
+    for _, parts in layers:
+        if parts == run:
             count += 1
             continue
         if run:
             lines.append(_layer_line(count, run))
-        run, count = key, 1
+        run, count = parts, 1
     if run:
         lines.append(_layer_line(count, run))
     return lines

@@ -17,8 +17,8 @@ from typing import Iterable, Iterator, Optional
 import numpy as np
 import onnx
 
-from mkdocs_onnx.analysis.graphs import iter_graphs, node_label, subgraphs
-from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, QUANTIZED_INT_TYPES, SMALL_CONSTANT_ELEMENTS, small_value
+from mkdocs_onnx.analysis.graphs import iter_graphs, outer_scope_inputs, subgraphs
+from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, QUANTIZED_INT_TYPES
 
 CONV_OPS = {"Conv", "ConvTranspose", "QLinearConv", "ConvInteger", "FusedConv", "NhwcConv", "QLinearConvTranspose"}
 # op type -> index of the weight input
@@ -233,8 +233,6 @@ def _numel(dims) -> int:
 
 
 def _subgraph_reads(graph: onnx.GraphProto) -> set[str]:
-    from mkdocs_onnx.analysis.graphs import outer_scope_inputs
-
     return outer_scope_inputs(graph)
 
 
@@ -266,15 +264,13 @@ class Dense:
 def dense_layer(ix: ModelIndex, node: onnx.NodeProto) -> Optional[Dense]:
     """The node as a dense layer (a matrix multiply by a weight), or None."""
     slots = DENSE_WEIGHT_SLOTS.get(node.op_type)
-    if slots is None:
+    if slots is None or (node.op_type == "Einsum" and len(node.input) != 2):
         return None
-    if node.op_type == "Einsum":
-        if len(node.input) != 2:
-            return None
+    data = (node.input[0], node.input[3]) if node.op_type in ("QLinearMatMul", "QGemm") and len(node.input) > 3 \
+        else tuple(node.input[:2])
     for slot in slots:
         if slot < len(node.input) and ix.is_weight(node.input[slot]):
-            other = [i for k, i in enumerate(node.input[:2] if node.op_type not in ("QLinearMatMul", "QGemm") else
-                                             (node.input[0], node.input[3])) if i and i != node.input[slot]]
+            other = [i for i in data if i and i != node.input[slot]]
             if other and all(ix.is_const(o) for o in other):
                 return None  # constant × constant: folded at load, not a layer
             in_dim, out_dim = _dense_dims(ix, node, slot)
@@ -283,27 +279,24 @@ def dense_layer(ix: ModelIndex, node: onnx.NodeProto) -> Optional[Dense]:
 
 
 def _dense_dims(ix: ModelIndex, node: onnx.NodeProto, slot: int) -> tuple[Optional[int], Optional[int]]:
+    """(input width, output width) of the layer whose weight is input ``slot``."""
     if node.op_type == "MatMulNBits":
         return ix.attr(node, "K"), ix.attr(node, "N")
     name = node.input[slot]
     shape = ix.shape(name)
     transposed = False
-    if shape is None or len(shape) < 2:
-        origin = ix.through(name, LAYOUT_OPS)
-        shape = ix.shape(origin)
-        # a weight stored [out, in] and transposed before a MatMul
+    if shape is None or len(shape) < 2:  # no inferred shape: the weight as stored, then its Transpose
+        shape = ix.shape(ix.through(name, LAYOUT_OPS))
         p = ix.producer.get(name)
         transposed = p is not None and p.op_type == "Transpose"
     if shape is None or len(shape) < 2:
         return None, None
     a, b = shape[-2], shape[-1]
-    if node.op_type in ("Gemm", "QGemm"):
-        trans_b = ix.attr(node, "transB", 0) if slot in (1, 3) else ix.attr(node, "transA", 0)
-        if trans_b:
-            a, b = b, a
-    elif slot == 0:  # W @ x: the weight's rows are the outputs
-        a, b = b, a
     if transposed:
+        a, b = b, a
+    if node.op_type in ("Gemm", "QGemm") and ix.attr(node, "transA" if slot == 0 else "transB", 0):
+        a, b = b, a
+    if slot == 0:  # W · x: the weight's rows are the outputs
         a, b = b, a
     return (a if isinstance(a, int) else None), (b if isinstance(b, int) else None)
 
@@ -396,7 +389,7 @@ def _recurrent_cell(ix: ModelIndex, node: onnx.NodeProto) -> Optional[list[str]]
         ins = [i for i in n.input if i]
         if not any(i in reached for i in ins):
             continue
-        is_weight_op = dense_layer(ix, n) is not None or (n.op_type in CONV_OPS and _conv_has_weight(ix, n))
+        is_weight_op = dense_layer(ix, n) is not None or (n.op_type in CONV_OPS and conv_has_weight(ix, n))
         for o in n.output:
             if o:
                 reached.add(o)
@@ -411,7 +404,7 @@ def _recurrent_cell(ix: ModelIndex, node: onnx.NodeProto) -> Optional[list[str]]
     return None
 
 
-def _conv_has_weight(ix: ModelIndex, node: onnx.NodeProto) -> bool:
+def conv_has_weight(ix: ModelIndex, node: onnx.NodeProto) -> bool:
     slot = CONV_WEIGHT_SLOT.get(node.op_type, 1)
     return slot < len(node.input) and ix.is_const(ix.through(node.input[slot], LAYOUT_OPS))
 
@@ -550,8 +543,13 @@ def _fused_attention(ix: ModelIndex, node: onnx.NodeProto) -> AttentionBlock:
                 width = width * b.heads // (b.heads + 2 * b.kv_heads)  # packed QKV
             if b.heads:
                 b.head_dim = width // b.heads
-        elif qshape is not None and len(qshape) == 4 and isinstance(qshape[-1], int):
-            b.head_dim = qshape[-1]
+        elif qshape is not None and len(qshape) == 4:  # [batch, heads, sequence, head dim]
+            b.head_dim = _int(qshape[-1])
+            if b.heads is None:
+                b.heads = _int(qshape[1])
+            kshape = ix.shape(node.input[1]) if len(node.input) > 1 and node.input[1] else None
+            if kshape is not None and len(kshape) == 4 and not kv:
+                b.kv_heads = _int(kshape[1])
         dense = _nearest_dense(ix, q) if q else None
         if dense is not None:
             hidden = dense.in_dim
@@ -561,14 +559,15 @@ def _fused_attention(ix: ModelIndex, node: onnx.NodeProto) -> AttentionBlock:
         b.k_source = kd.node.input[0] if kd is not None else (k or b.q_source)
         if k and ix.through(k, LAYOUT_OPS) in ix.graph_inputs and kd is None:
             b.k_source = ix.through(k, LAYOUT_OPS)
-        if ix.attr(node, "is_causal", 0) or ix.attr(node, "unidirectional", 0):
-            b.causal.append(f"{node.op_type} has is_causal=1")
+        for flag in ("is_causal", "unidirectional"):
+            if ix.attr(node, flag, 0):
+                b.causal.append(f"{node.op_type} has {flag}=1")
     if node.op_type in CAUSAL_FUSED_OPS:
         b.causal.append(f"{node.op_type} is a decoder (causal) attention operator")
     b.hidden = hidden
-    if b.k_source and b.q_source and b.k_source != b.q_source and _names_encoder(b.k_source):
-        b.cross = True
-    b.cache_inputs = [i for i in node.input if i in ix.graph_inputs and _is_cache_name(i)]
+    if b.k_source and b.q_source and b.k_source != b.q_source:
+        b.cross = _is_cross(ix, b.q_source, b.k_source)
+    b.cache_inputs = [i for i in node.input if i in ix.graph_inputs and is_cache_name(i)]
     if node.op_type in ("GroupQueryAttention",) and ix.attr(node, "do_rotary", 0):
         b.rotary = True
     return b
@@ -579,7 +578,7 @@ def _names_encoder(name: str) -> bool:
     return "encoder" in n or "cross" in n or "memory" in n
 
 
-def _is_cache_name(name: str) -> bool:
+def is_cache_name(name: str) -> bool:
     n = name.lower()
     return "past" in n or n.startswith("present") or "cache" in n
 
@@ -588,7 +587,7 @@ def _pattern_attention(ix: ModelIndex, score: onnx.NodeProto, softmax: onnx.Node
                        value: onnx.NodeProto) -> AttentionBlock:
     b = AttentionBlock("pattern", softmax, score, value)
     q, k = score.input[0], score.input[1]
-    v = value.input[1] if value.input[0] != _softmax_side(ix, softmax, value) else value.input[1]
+    v = value.input[1] if ix.depends_on(value.input[0], softmax.output[0], 12) else value.input[0]
     b.k_tensor, b.v_tensor = k, v
     qshape, kshape = ix.shape(q), ix.shape(k)
     if qshape is not None and qshape and isinstance(qshape[-1], int):
@@ -625,10 +624,6 @@ def _pattern_attention(ix: ModelIndex, score: onnx.NodeProto, softmax: onnx.Node
     b.rotary = _has_rotary(ix, q) or _has_rotary(ix, k)
     b.cache_inputs = _cache_inputs(ix, k) + _cache_inputs(ix, v)
     return b
-
-
-def _softmax_side(ix, softmax, value) -> str:
-    return value.input[0]
 
 
 def _projection(ix: ModelIndex, name: str) -> tuple[Optional[Dense], Optional[int]]:
@@ -723,35 +718,38 @@ def _cache_inputs(ix: ModelIndex, name: str) -> list[str]:
     found = []
     for p, _ in ix.upstream([name], LAYOUT_OPS | {"Concat", "Add", "Mul", "Neg", "Slice", "Split"}, limit=40):
         for i in p.input:
-            if i in ix.graph_inputs and _is_cache_name(i) and i not in found:
+            if i in ix.graph_inputs and is_cache_name(i) and i not in found:
                 found.append(i)
     return found
 
 
 def _is_cross(ix: ModelIndex, q_source: str, k_source: str) -> bool:
-    """Keys from another tensor than the queries: cross-attention when they come from elsewhere."""
+    """Keys projected from another tensor than the queries: cross-attention.
+
+    Self-attention projects Q, K and V from one tensor (the normalised hidden state);
+    a KV-cache input of the same layer is still self-attention.
+    """
     if _names_encoder(k_source):
         return True
-    if k_source in ix.graph_inputs:
-        return not _is_cache_name(k_source) or "encoder" in k_source.lower()
-    # self-attention whose K and V read a normalised copy of the same hidden state
-    k_root = ix.through(k_source, LAYOUT_OPS)
-    q_root = ix.through(q_source, LAYOUT_OPS)
-    return k_root != q_root and not ix.depends_on(q_root, k_root, 60) and not ix.depends_on(k_root, q_root, 60)
+    if k_source in ix.graph_inputs and is_cache_name(k_source):
+        return False
+    return ix.through(k_source, LAYOUT_OPS) != ix.through(q_source, LAYOUT_OPS)
 
 
 def _causal_evidence(ix: ModelIndex, score: onnx.NodeProto, softmax: onnx.NodeProto) -> list[str]:
     """Why the scores are masked causally: Trilu, a triangular constant, or position comparisons."""
     masks: list[str] = []
     glue = []
+    seen: set[int] = set()
     # the nodes between the score MatMul and the Softmax
     frontier = [softmax.input[0]]
     for _ in range(8):
         nxt = []
         for name in frontier:
             p = ix.producer.get(name)
-            if p is None or p is score:
+            if p is None or p is score or id(p) in seen:
                 continue
+            seen.add(id(p))
             glue.append(p)
             nxt.extend(i for i in p.input if i)
         frontier = nxt
@@ -1191,14 +1189,3 @@ def _downstream(ix: ModelIndex, name: str, through: set, depth: int) -> Iterator
                 if u.op_type in through:
                     nxt.extend(o for o in u.output if o)
         frontier = nxt
-
-
-def label(node: onnx.NodeProto, ix: ModelIndex) -> str:
-    return node_label(node, ix.position.get(id(node)))
-
-
-def small(ix: ModelIndex, name: str) -> Optional[np.ndarray]:
-    t = ix.tensors.get(name)
-    if t is not None and _numel(t.dims) <= SMALL_CONSTANT_ELEMENTS:
-        return small_value(t)
-    return ix.values.get(name)

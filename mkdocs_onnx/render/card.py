@@ -445,6 +445,7 @@ def render_card(
     site_url: Optional[str] = None,
     *,
     models_dir: str = "models",
+    compare: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The Markdown of one model card.
 
@@ -452,9 +453,11 @@ def render_card(
     ``site_url`` (MkDocs' ``site_url``), when given, makes the "Open in Netron" link open
     the published model file directly; ``models_dir`` is the folder of the cards under
     the site root. Without it the link opens netron.app and asks for the downloaded file.
+    ``compare`` lists the variant comparison pages the model is in, as (base model name,
+    href relative to the card).
     """
     if ctx.report is None:
-        return render_error_card(ctx)
+        return render_error_card(ctx, compare=compare)
     report = ctx.report
     flops_uncounted = _uncounted_rows(report)
     return render(
@@ -485,10 +488,20 @@ def render_card(
         severity_label=SEVERITY_LABEL,
         metadata_props=sorted(report.metadata.metadata_props.items()),
         peak_lower_bound=report.memory.activations_unknown > 0,
+        compare=_compare_links(compare),
     )
 
 
-def render_error_card(ctx: CardContext) -> str:
+def _compare_links(compare: Sequence[tuple[str, str]]) -> list[tuple[str, Markup]]:
+    out = []
+    for base, href in compare:
+        url = escape.safe_url(href)
+        if url is not None:
+            out.append((base, Markup(url)))
+    return out
+
+
+def render_error_card(ctx: CardContext, *, compare: Sequence[tuple[str, str]] = ()) -> str:
     """The card of a model that could not be analysed: the error and the manifest data."""
     return render(
         "error_card.md.j2",
@@ -498,4 +511,5 @@ def render_error_card(ctx: CardContext) -> str:
         links=_links(ctx.entry),
         model_href=_file_href(ctx.model_file) if ctx.model_file else None,
         error=ctx.error or "The model could not be analysed (no reason was recorded).",
+        compare=_compare_links(compare),
     )

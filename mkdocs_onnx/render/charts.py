@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -26,7 +26,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from mkdocs_onnx.analysis.report import Report
 from mkdocs_onnx.render import units
 
-__all__ = ["ChartRef", "card_charts", "index_charts", "HASH_SALT"]
+__all__ = ["ChartRef", "card_charts", "index_charts", "compare_chart", "compare_charts", "HASH_SALT"]
 
 HASH_SALT = "mkdocs-onnx"
 TEXT = "#888888"  # reads on white and on Material's slate background
@@ -393,9 +393,12 @@ def scatter_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
         ax.set_xlim(min(xs) / 4, max(xs) * 8)
         ax.set_ylim(min(ys) / 4, max(ys) * 4)
         fig.subplots_adjust(left=0.16, right=0.97, top=0.95, bottom=0.13)
-        labels = [_plain(n, 28) for n, _, _ in shown]
+        labels = [_plain(n, 40) for n, _, _ in shown]
         for label, (x, y), (dx, dy) in zip(labels, zip(xs, ys), _place_labels(ax, labels, xs, ys)):
-            ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=8, color=TEXT)
+            # a label pushed away from its point gets a thin leader line back to it
+            leader = dict(arrowstyle="-", color=TEXT, linewidth=0.5, shrinkA=0, shrinkB=4) if abs(dy) > 12 else None
+            ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=8, color=TEXT,
+                        arrowprops=leader)
         ax.xaxis.set_major_formatter(_log_axis_formatter(units.format_count))
         ax.yaxis.set_major_formatter(_log_axis_formatter(units.format_flops))
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -478,6 +481,100 @@ def latency_chart(reports: Sequence[tuple[str, Report]]) -> Optional[ChartRef]:
 
     height = 1.2 + 0.22 * ((len(devices) + 1) // 2) + 0.25 * max(1, len(models)) * max(1, min(len(devices), 3))
     return ChartRef("latency.svg", alt, _render(draw, min(height, 14.0)), "Latency per Device")
+
+
+def _ratio_text(ratio: float, compact: bool = False) -> str:
+    text = f"{ratio:,.0f}" if ratio >= 100 else units.sig3(ratio)
+    return "×" + (_compact(text) if compact else text)
+
+
+def compare_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
+    """Variants against their base (the first report): one group of bars per figure
+    (parameters, FLOPs, weights, peak activations, latency per device), each bar the
+    variant's value as a multiple of the base's, on a log scale (compare.svg)."""
+    base_name, base = reports[0]
+    variants = list(reports[1:])
+    figures: list[tuple[str, Callable]] = [
+        ("Parameters", lambda r: r.params.total),
+        ("FLOPs", lambda r: r.flops.total),
+        ("Weights", lambda r: r.memory.weights_bytes),
+        ("Peak activations", lambda r: r.memory.peak_activation_bytes),
+    ]
+    for h in base.hardware:
+        figures.append((f"Latency ({h.device})",
+                        lambda r, d=h.device: next((x.latency_s for x in r.hardware if x.device == d), None)))
+    rows: list[tuple[str, str, float]] = []  # figure, variant, ratio
+    skipped: list[str] = []
+    for label, get in figures:
+        b = get(base)
+        for name, r in variants:
+            v = get(r)
+            if b and v and b > 0 and v > 0:
+                rows.append((label, name, float(v) / float(b)))
+            else:
+                skipped.append(f"{_alt_label(label)} of {_alt_label(name)}")
+    if rows:
+        alt = (f"Bar chart on a log scale of each variant's figures as a multiple of the base model "
+               f"{_alt_label(base_name)}'s (1 = the same): " + "; ".join(
+                   f"{_alt_label(name)} {label} {_ratio_text(ratio)}" for label, name, ratio in rows) + ".")
+    else:
+        alt = f"Bar chart of the variants of {_alt_label(base_name)}: no figure can be compared."
+    if skipped:
+        alt += " Not drawn (zero or unknown): " + ", ".join(skipped) + "."
+    labels = []
+    for label, _, _ in rows:
+        if label not in labels:
+            labels.append(label)
+    names = [n for n, _ in variants]
+
+    def draw(fig: Figure) -> None:
+        if not rows:
+            _empty(fig, "No figure can be compared")
+            return
+        ax = fig.add_subplot(1, 1, 1)
+        k = max(1, len(names))
+        bar_h = 0.8 / k
+        for j, name in enumerate(names):
+            ys, vs = [], []
+            for i, label in enumerate(labels):
+                for lab, n, ratio in rows:
+                    if lab == label and n == name:
+                        ys.append(i - 0.4 + bar_h * (j + 0.5))
+                        vs.append(ratio)
+            if not ys:
+                continue
+            # bars grow from 1 (the base) towards the ratio, left for smaller, right for larger
+            ax.barh(ys, [v - 1 for v in vs], left=1, height=bar_h * 0.9, color=PALETTE[(j + 1) % len(PALETTE)],
+                    label=_plain(name, 60))
+            for y, v in zip(ys, vs):
+                ax.text(v, y, ("  " + _ratio_text(v)) if v >= 1 else (_ratio_text(v) + "  "), va="center",
+                        ha="left" if v >= 1 else "right", fontsize=8, color=TEXT)
+        ax.axvline(1, color=TEXT, linewidth=1)
+        ax.set_yticks(list(range(len(labels))), [_plain(lab, 40) for lab in labels])
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ratios = [r for _, _, r in rows]
+        lo, hi = min(min(ratios), 1.0), max(max(ratios), 1.0)
+        ax.set_xlim(lo / 4, hi * 4)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _ratio_text(v, compact=True) if v > 0 else "0"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(_plain(f"multiple of {base_name} (log scale; 1 = same as the base)", 80))
+        leg = ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False, ncol=min(k, 2))
+        for t in leg.get_texts():
+            t.set_color(TEXT)
+        _style(ax)
+        h = fig.get_figheight()
+        legend_rows = (k + 1) // 2
+        fig.subplots_adjust(left=_left_margin([_plain(lab, 40) for lab in labels]), right=0.97,
+                            top=1 - (0.15 + 0.22 * legend_rows) / h, bottom=0.62 / h)
+
+    height = 1.2 + 0.22 * ((len(names) + 1) // 2) + 0.3 * max(1, len(labels)) * max(1, min(len(names), 3))
+    return ChartRef("compare.svg", alt, _render(draw, min(height, 14.0)), "Variants Relative to the Base")
+
+
+def compare_charts(reports: Sequence[tuple[str, Report]]) -> list[ChartRef]:
+    """Charts of a variant comparison page (the base's report first): compare.svg."""
+    return [compare_chart(reports)]
 
 
 def index_charts(reports: Sequence[tuple[str, Report]]) -> list[ChartRef]:

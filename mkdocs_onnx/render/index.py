@@ -25,6 +25,8 @@ from markupsafe import Markup
 from mkdocs_onnx.analysis.report import HardwareEstimate, Report
 from mkdocs_onnx.render import escape, units
 from mkdocs_onnx.render.charts import ChartRef
+from mkdocs_onnx.render.compare import compare_folder as default_compare_folder
+from mkdocs_onnx.render.compare import variant_groups
 from mkdocs_onnx.render.context import CardContext
 from mkdocs_onnx.render.templating import render
 
@@ -88,6 +90,20 @@ class _Cell:
 class _Row:
     cells: list[_Cell] = field(default_factory=list)
     failed: bool = False
+    attrs: Markup = Markup("")  # data-* attributes of the <tr> for the filter script
+
+
+def _row_attrs(c: CardContext) -> Markup:
+    """What the index script filters on: slug, name, task, family and tags."""
+    family = c.report.architecture.family if c.report is not None else ""
+    values = [
+        ("slug", c.entry.slug),
+        ("name", c.entry.name),
+        ("task", _task(c)),
+        ("family", family),
+        ("tags", " ".join(c.entry.tags)),
+    ]
+    return Markup("".join(f' data-{k}="{escape.attr(v)}"' for k, v in values))
 
 
 def _num_cell(value: Any, text: Markup) -> _Cell:
@@ -110,7 +126,7 @@ def _row(c: CardContext, devices: list[str]) -> _Row:
         cells.append(_Cell(Markup("<strong>analysis failed</strong>"), "~"))
         n_numeric = 5 + 2 * len(devices)
         cells.extend(_Cell(Markup("—"), "", numeric=True) for _ in range(n_numeric))
-        return _Row(cells, failed=True)
+        return _Row(cells, failed=True, attrs=_row_attrs(c))
     cells.append(_Cell(escape.md_text(r.architecture.family)))
     cells.append(_num_cell(r.params.total, units.exact(r.params.total, units.format_count(r.params.total))))
     flops_text = units.exact(r.flops.total, units.format_flops(r.flops.total), "FLOPs")
@@ -137,7 +153,7 @@ def _row(c: CardContext, devices: list[str]) -> _Row:
             cells.append(_Cell(Markup("unknown"), ""))
         else:
             cells.append(_Cell(Markup("yes" if h.fits else "<strong>no</strong>"), "1" if h.fits else "0"))
-    return _Row(cells)
+    return _Row(cells, attrs=_row_attrs(c))
 
 
 def _by_task(cards: Sequence[CardContext]) -> list[tuple[str, list[CardContext]]]:
@@ -147,17 +163,40 @@ def _by_task(cards: Sequence[CardContext]) -> list[tuple[str, list[CardContext]]
     return list(groups.items())
 
 
-def _variants(cards: Sequence[CardContext]) -> list[tuple[str, list[CardContext]]]:
-    by_name = {c.entry.name: c for c in cards}
-    groups: dict[str, list[CardContext]] = {}
-    for c in cards:
-        if c.entry.variant_of:
-            groups.setdefault(c.entry.variant_of, [])
-    for base, members in groups.items():
-        if base in by_name:
-            members.append(by_name[base])
-        members.extend(c for c in cards if c.entry.variant_of == base and c.entry.name != base)
-    return sorted(groups.items(), key=lambda kv: kv[0].lower())
+@dataclass
+class _Header:
+    html: Markup
+    numeric: bool
+    label: str  # plain text, for the compare panel of the index script
+    unit: str = ""  # count | flops | bytes | s: how the script formats differences
+
+
+def _headers(devices: Sequence[str]) -> list[_Header]:
+    head = [
+        _Header(Markup("Model"), False, "Model"),
+        _Header(Markup("Task"), False, "Task"),
+        _Header(Markup("Architecture"), False, "Architecture"),
+        _Header(Markup("Parameters"), True, "Parameters", "count"),
+        _Header(Markup("FLOPs"), True, "FLOPs", "flops"),
+        _Header(Markup("Size"), True, "Size", "bytes"),
+        _Header(Markup("Peak activations"), True, "Peak activations", "bytes"),
+        _Header(Markup("Opset"), True, "Opset"),
+    ]
+    for d in devices:
+        head.append(_Header(Markup(f"Latency<br><small>{escape.md_text(d)}</small>"), True, f"Latency ({d})", "s"))
+        head.append(_Header(Markup(f"Fits<br><small>{escape.md_text(d)}</small>"), False, f"Fits ({d})"))
+    return head
+
+
+def _variants(cards: Sequence[CardContext], folder: str) -> list[dict[str, Any]]:
+    return [
+        {"base": g.base, "members": g.members, "href": Markup(f"{folder}/{g.slug}/index.md")}
+        for g in variant_groups(cards)
+    ]
+
+
+def _choices(values: Sequence[str]) -> list[str]:
+    return sorted({v for v in values if v}, key=lambda v: (v.lower(), v))
 
 
 def render_index(
@@ -167,31 +206,33 @@ def render_index(
     title: str = "Models",
     json_file: str = "models.json",
     csv_file: str = "models.csv",
+    compare_folder: Optional[str] = None,
 ) -> str:
-    """The comparison page: every model in one table (one ``<tr>`` per model in its
-    ``<tbody>``), then the charts (``charts.index_charts``), then models by task and
-    variant groups."""
+    """The comparison page: the filter controls, every model in one table (one ``<tr>``
+    per model in its ``<tbody>``), then the charts (``charts.index_charts``), then models
+    by task and variant groups (linked to their pages under ``compare_folder``, by default
+    :func:`mkdocs_onnx.render.compare.compare_folder`).
+
+    The controls (a search box, task and family selects, "Compare selected") are hidden
+    until the index script (``assets/zoo.js``) shows them: without the script they would
+    do nothing."""
     devices = devices_of(cards)
     ordered = _ordered(cards)
-    headers = ["Model", "Task", "Architecture", "Parameters", "FLOPs", "Size", "Peak activations", "Opset"]
-    numeric_headers = {"Parameters", "FLOPs", "Size", "Peak activations", "Opset"}
-    head = [(escape.md_text(h), h in numeric_headers) for h in headers]
-    for d in devices:
-        head.append((Markup(f"Latency<br><small>{escape.md_text(d)}</small>"), True))
-        head.append((Markup(f"Fits<br><small>{escape.md_text(d)}</small>"), False))
     failed = [c for c in cards if c.report is None]
     return render(
         "index.md.j2",
         title=title,
         cards=ordered,
-        head=head,
+        head=_headers(devices),
         rows=[_row(c, devices) for c in ordered],
+        tasks=_choices([_task(c) for c in cards]),
+        families=_choices([c.report.architecture.family for c in cards if c.report is not None]),
         devices=devices,
         n_ok=len(cards) - len(failed),
         failed=failed,
         charts=[{"title": c.title or c.filename, "alt": c.alt, "src": Markup(c.filename)} for c in charts],
         by_task=_by_task(cards),
-        variants=_variants(cards),
+        variants=_variants(cards, compare_folder or default_compare_folder(cards)),
         card_href=_card_href,
         json_file=Markup(json_file),
         csv_file=Markup(csv_file),
