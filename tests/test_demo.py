@@ -1,0 +1,60 @@
+"""The demo zoo at the repository root, built as a new user builds it: offline, no key."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+
+import pytest
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+
+from helpers import REPO
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory):
+    """The demo built with every outgoing connection refused (and recorded)."""
+    tmp = tmp_path_factory.mktemp("demo")
+    attempts = []
+
+    def refuse(self, address, *args, **kwargs):
+        attempts.append(address)
+        raise OSError("network access attempted during the build")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("OPENAI_API_KEY", raising=False)
+        mp.setattr(socket.socket, "connect", refuse)
+        mp.setattr(socket.socket, "connect_ex", refuse)
+        mp.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a[0] if a else None))
+        config = load_config(str(REPO / "mkdocs.yml"), site_dir=str(tmp / "site"))
+        config.plugins["onnx"].config.cache_dir = str(tmp / "cache")
+        build(config)
+    return tmp / "site", attempts
+
+
+def test_demo_builds_offline_with_fallback_summaries(demo_site):
+    site, attempts = demo_site
+    assert attempts == []
+    manifest_names = re.findall(r"^  - name: (.+)$", (REPO / "models.yml").read_text(), re.M)
+    models = json.loads((site / "models" / "models.json").read_text())
+    assert len(models) == len(manifest_names) >= 10
+    for card in (site / "models").glob("*/index.html"):
+        html = card.read_text()
+        assert "Generated from the metrics" in html, card
+        assert "no API key" in html
+
+
+def test_demo_shows_two_devices_and_latency_in_microseconds(demo_site):
+    site, _ = demo_site
+    card = (site / "models" / "mnist-mlp" / "index.html").read_text()
+    for device in ("H100", "T4"):
+        assert device in card
+    # Latency lower bounds are printed with three significant figures, never as a rounded zero.
+    latencies = re.findall(r"(\d+(?:\.\d+)?)\s*(ns|µs|ms)\b", card)
+    assert latencies and not any(float(v) == 0 for v, _ in latencies)
+    microseconds = [v for v, unit in latencies if unit == "µs"]
+    assert microseconds and all(len(v.replace(".", "").lstrip("0")) == 3 for v in microseconds)
+    index = (site / "models" / "index.html").read_text()
+    assert index.count("H100") >= 1 and index.count("T4") >= 1
