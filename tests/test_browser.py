@@ -15,6 +15,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import threading
 
@@ -232,6 +233,29 @@ def test_compare_selected_models_side_by_side(page, base_url, models):
     assert p.is_hidden("#model-compare-panel") and p.is_disabled("#model-compare")
 
 
+def test_index_scrolls_sideways_to_the_hardware_columns_with_the_names_in_view(page, base_url):
+    p = open_index(page, base_url)
+    heads = p.eval_on_selector_all("#model-index thead th", "ths => ths.map(t => t.dataset.label || '')")
+    assert any(h.startswith("Latency (") for h in heads) and any(h.startswith("Fits (") for h in heads)
+    numeric = p.eval_on_selector_all("#model-index td.onnx-num", "tds => tds.map(t => getComputedStyle(t).whiteSpace)")
+    assert numeric and set(numeric) == {"nowrap"}
+    box = p.evaluate("""() => {
+        const table = document.getElementById("model-index");
+        let scroller = table.parentElement;
+        while (scroller && getComputedStyle(scroller).overflowX !== "auto") scroller = scroller.parentElement;
+        scroller.scrollLeft = scroller.scrollWidth;
+        const name = table.querySelector("tbody td.onnx-model").getBoundingClientRect();
+        const last = table.querySelector("thead th:last-child").getBoundingClientRect();
+        const frame = scroller.getBoundingClientRect();
+        return {scrolled: scroller.scrollLeft, nameLeft: name.left, frameLeft: frame.left,
+                lastRight: last.right, frameRight: frame.right};
+    }""")
+    assert box["scrolled"] > 0  # the table is wider than the content column
+    assert box["nameLeft"] >= box["frameLeft"] - 1  # the model names stay in view (sticky)
+    assert box["lastRight"] <= box["frameRight"] + 1  # the last device column can be reached
+    page.shot("index-scrolled-to-the-devices")
+
+
 def test_index_charts_load_and_have_alt_text(page, base_url):
     p = open_index(page, base_url)
     assert assert_images_loaded(p) >= 2  # parameters vs FLOPs, latency per device
@@ -248,13 +272,14 @@ def test_card_opens_from_the_index_and_its_images_load(page, base_url):
     p.wait_for_selector("article h1:has-text('SqueezeNet 1.0')")
     assert assert_images_loaded(p) >= 4
     for download in ("report.json", "nodes.csv"):
-        link = p.locator(f'article a[href="{download}"]')
+        link = p.locator(f'article a[href$="/{download}"], article a[href="{download}"]')
         assert link.count() == 1
         assert p.request.get(base_url + "models/squeezenet-1-0/" + download).ok
     page.shot("card", full_page=True)
 
     # back to the index by Material's instant navigation: the script runs again
-    p.click('nav a[href$="models/"]:text-is("Overview")')
+    p.locator(".md-nav--primary a.md-nav__link", has_text=re.compile(r"^\s*Overview\s*$")).first.click()
+    p.wait_for_url("**/models/")
     p.wait_for_selector("#model-index[data-onnx-ready]")
     p.click('#model-index th[data-label="FLOPs"] button')
     assert p.get_attribute('#model-index th[data-label="FLOPs"]', "aria-sort") == "ascending"

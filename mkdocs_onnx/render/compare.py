@@ -134,6 +134,16 @@ def _signed(text: str, positive: bool) -> str:
     return ("+" + text) if positive and not text.startswith("-") else text
 
 
+def percent_text(fraction: float) -> str:
+    """A signed percentage that never rounds to a misleading round figure: -0.9997 gives
+    "-99.97%", not "-100%"; 0.0004 gives "+0.0400%", not "+0%"."""
+    text = units.format_percent(abs(fraction))
+    p = abs(fraction) * 100
+    if text.rstrip("%") == "100" and p != 100:
+        text = f"{p:.4g}%"
+    return ("+" if fraction > 0 else "-" if fraction < 0 else "") + text
+
+
 def delta_text(value: Any, base: Any, fmt: Callable[[Any], str]) -> tuple[str, Optional[float], str]:
     """``("+1.20 M (+40.0%)", 0.4, "up")`` for a variant's value against the base's;
     the direction is "up", "down", "same" or "" (not comparable)."""
@@ -145,7 +155,7 @@ def delta_text(value: Any, base: Any, fmt: Callable[[Any], str]) -> tuple[str, O
     pct = diff / base if base else None
     text = _signed(fmt(diff), diff > 0)
     if pct is not None:
-        text += f" ({_signed(units.format_percent(pct), pct > 0)})"
+        text += f" ({percent_text(pct)})"
     return text, pct, "up" if diff > 0 else "down"
 
 

@@ -123,7 +123,7 @@ def _row(c: CardContext, devices: list[str]) -> _Row:
     cells = [_Cell(name, c.entry.name.lower(), markdown=True), _Cell(escape.md_text(_task(c)))]
     r = c.report
     if r is None:
-        cells.append(_Cell(Markup("<strong>analysis failed</strong>"), "~"))
+        cells.append(_Cell(Markup("<strong>analysis failed</strong>"), ""))  # no value: sorts last
         n_numeric = 5 + 2 * len(devices)
         cells.extend(_Cell(Markup("—"), "", numeric=True) for _ in range(n_numeric))
         return _Row(cells, failed=True, attrs=_row_attrs(c))

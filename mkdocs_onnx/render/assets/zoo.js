@@ -1,7 +1,8 @@
 /* mkdocs-onnx: the comparison index of a model zoo (models/index.html).
  *
  * - sorts the table by any column: numbers by the exact value in their data-sort
- *   attribute, text alphabetically; cells without a value (n/a) stay last;
+ *   attribute, text alphabetically; cells without a value (n/a, or a model that could
+ *   not be analysed) stay last, in either direction;
  * - filters the rows by name, task, tag and family (search box) and by task and family
  *   (the two selects);
  * - adds a checkbox column: "Compare selected" shows the ticked models side by side,
@@ -74,7 +75,9 @@
   function percent(fraction) {
     var p = Math.abs(fraction) * 100;
     if (p === 0) return "0%";
-    return (p >= 100 ? p.toFixed(0) : sig3(p)) + "%";
+    var text = p >= 100 ? p.toFixed(0) : sig3(p);
+    if (text === "100" && p !== 100) text = String(Number(p.toPrecision(4))); // 99.97%, not 100%
+    return text + "%";
   }
 
   /* "+1.20 M (+40.0%)": value against base, in the column's unit. */
