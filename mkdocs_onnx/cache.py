@@ -87,6 +87,10 @@ class JsonCache:
     def _encode(self, value: Any) -> str:
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
+    def contains(self, key: str) -> bool:
+        """Whether an entry exists (without reading it: a corrupt one is found by ``get``)."""
+        return os.path.exists(self._path(key))
+
     def get(self, key: str) -> Any:
         path = self._path(key)
         try:

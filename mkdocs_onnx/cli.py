@@ -22,6 +22,13 @@ def _dim(text: str) -> tuple[str, int]:
     return name, int(value)
 
 
+def _shard(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    if not sep or not index.isdigit() or not count.isdigit() or not 1 <= int(index) <= int(count):
+        raise argparse.ArgumentTypeError(f"expected I/N with 1 <= I <= N, got {text!r}")
+    return int(index), int(count)
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
@@ -46,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("devices", help="list the device profiles")
 
+    shard = commands.add_parser(
+        "analyze-manifest", help="analyse the models of a manifest, or one shard of them, into the cache",
+        description="Analyse the models listed in MANIFEST into the cache that `mkdocs build` reads, so that "
+                    "CI runners can share the work: shard I of N takes entries I, I+N, I+2N, ... in manifest "
+                    "order. Copy the shards' cache folders into one and `mkdocs build` analyses nothing.",
+    )
+    shard.add_argument("manifest", help="path of models.yml")
+    shard.add_argument("--shard", type=_shard, default=(1, 1), metavar="I/N", help="which shard (default 1/1: all)")
+    shard.add_argument("--cache-dir", default=".cache/mkdocs-onnx", help="cache folder (the plugin's cache_dir)")
+    shard.add_argument("--batch-size", type=_positive, default=1, help="value for batch-like dims (default 1)")
+    shard.add_argument("--workers", type=_positive, default=None, help="processes (default: one per core)")
+
     new = commands.add_parser(
         "new", help="create a model zoo (mkdocs.yml, models.yml, docs/index.md) that builds at once",
         description="Create a model zoo in DIR: mkdocs.yml with the onnx plugin, models.yml listing a "
@@ -67,10 +86,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 0
         if args.command == "new":
             return _new(args.dir)
+        if args.command == "analyze-manifest":
+            return _analyze_manifest(args)
     except MkdocsOnnxError as e:
         print(f"mkdocs-onnx: {e}", file=sys.stderr)
         return 1
     return 2
+
+
+def _analyze_manifest(args: argparse.Namespace) -> int:
+    """Exit 0 when every model of the shard has its report in the cache, 1 otherwise."""
+    from mkdocs_onnx.manifest.load import load_manifest
+    from mkdocs_onnx.zoo import ZooSettings, analyse_missing
+
+    index, count = args.shard
+    entries = load_manifest(args.manifest)[index - 1::count]
+    settings = ZooSettings(cache_dir=args.cache_dir, batch_size=args.batch_size, workers=args.workers)
+    done = analyse_missing(entries, settings)
+    for name, reason in done.failed.items():
+        print(f"mkdocs-onnx: model '{name}': {reason}", file=sys.stderr)
+    print(f"shard {index}/{count}: {len(entries)} models, {len(done.fresh)} analysed, "
+          f"{len(done.cached)} already cached, {len(done.failed)} failed (cache: {args.cache_dir})")
+    return 1 if done.failed else 0
 
 
 def _analyze(args: argparse.Namespace) -> int:

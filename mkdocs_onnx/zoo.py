@@ -26,6 +26,7 @@ from mkdocs_onnx.cache import DownloadError, JsonCache, ReportCache, cache_key, 
 from mkdocs_onnx.errors import MkdocsOnnxError
 from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.manifest.sources import package_file
+from mkdocs_onnx.parallel import run_all, worker_count
 from mkdocs_onnx.render.context import CardContext
 
 INDEX = "models/index.md"
@@ -43,6 +44,7 @@ class ZooSettings:
     summary: dict[str, Any] = field(default_factory=dict)
     strict: bool = False
     batch_size: int = 1
+    workers: Optional[int] = None  # processes for cold builds; None: one per core
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,12 @@ def build_cards(
     cache = ReportCache(settings.cache_dir)
     cards = []
     started = time.perf_counter()
+    fresh = analyse_missing(entries, settings, cache).fresh
     for entry in entries:
         card = CardContext(entry=entry, device_notes=list(notes))
         card_started = time.perf_counter()
         try:
-            _analyse(card, settings, cache, devices, log)
+            _analyse(card, settings, cache, devices, log, fresh)
         except (MkdocsOnnxError, OSError) as exc:
             _fail(card, _reason(exc, entry), settings, log)
         except Exception as exc:  # a bug in an analyzer stage must not take the whole site down
@@ -93,12 +96,13 @@ def build_cards(
             if card.from_cache:
                 log.info("%s from the cache", entry.name)
             else:
-                log.info("analysed %s in %s", entry.name, _seconds(time.perf_counter() - card_started))
+                seconds = card.analysis_seconds or time.perf_counter() - card_started
+                log.info("analysed %s in %s", entry.name, _seconds(seconds))
         cards.append(card)
-    fresh = sum(1 for c in cards if c.ok and not c.from_cache)
     log.info(
         "%d models: %d analysed, %d from the cache, %d failed, in %s",
-        len(cards), fresh, sum(1 for c in cards if c.from_cache), sum(1 for c in cards if not c.ok),
+        len(cards), sum(1 for c in cards if c.ok and not c.from_cache), sum(1 for c in cards if c.from_cache),
+        sum(1 for c in cards if not c.ok),
         _seconds(time.perf_counter() - started),
     )
     return cards
@@ -109,18 +113,17 @@ def _seconds(s: float) -> str:
     return f"{s:.2f} s" if s < 10 else f"{s:.1f} s"
 
 
-def _analyse(card: CardContext, settings: ZooSettings, cache: ReportCache, devices, log) -> None:
+def _analyse(card: CardContext, settings: ZooSettings, cache: ReportCache, devices, log,
+             fresh: Optional[dict[str, float]] = None) -> None:
+    """Fill ``card``; ``fresh`` maps the keys analysed just now (in parallel) to their time."""
     entry = card.entry
-    path = model_path(entry, settings.cache_dir)
-    digest = file_sha256(path)
-    if entry.sha256 and entry.source != "url" and digest != entry.sha256:
-        raise ZooError(f"sha256 is {digest}, the manifest says {entry.sha256}")
-    key = cache_key(digest, {"dims": entry.dims, "batch_size": settings.batch_size})
+    path, key = locate(entry, settings)
     started = time.perf_counter()
-    report, card.from_cache = cache.get_or_compute(
-        key, lambda: analyze(path, name=entry.name, dims=entry.dims or None, batch_size=settings.batch_size)
-    )
-    card.analysis_seconds = 0.0 if card.from_cache else time.perf_counter() - started
+    report, card.from_cache = cache.get_or_compute(key, lambda: _analysis(path, entry, settings.batch_size))
+    if fresh and key in fresh:
+        card.from_cache, card.analysis_seconds = False, fresh[key]
+    else:
+        card.analysis_seconds = 0.0 if card.from_cache else time.perf_counter() - started
     # The cache is keyed by content: the same file may be listed under another name or place.
     report.model.name = entry.name
     report.model.path = entry.location
@@ -137,6 +140,63 @@ def _analyse(card: CardContext, settings: ZooSettings, cache: ReportCache, devic
         card.summary = _summary(report, entry, settings, log)
     except Exception as exc:  # the figures stand without a summary; say why it is missing
         log.warning("model '%s': no summary (%s: %s)", entry.name, type(exc).__name__, exc)
+
+
+def locate(entry: ModelEntry, settings: ZooSettings) -> tuple[str, str]:
+    """The entry's local file (downloaded if need be) and the cache key of its report."""
+    path = model_path(entry, settings.cache_dir)
+    digest = file_sha256(path)
+    if entry.sha256 and entry.source != "url" and digest != entry.sha256:
+        raise ZooError(f"sha256 is {digest}, the manifest says {entry.sha256}")
+    return path, cache_key(digest, {"dims": entry.dims, "batch_size": settings.batch_size})
+
+
+def _analysis(path: str, entry: ModelEntry, batch_size: int) -> Report:
+    return analyze(path, name=entry.name, dims=entry.dims or None, batch_size=batch_size)
+
+
+def _timed_analysis(path: str, entry: ModelEntry, batch_size: int) -> tuple[Report, float]:
+    started = time.perf_counter()
+    return _analysis(path, entry, batch_size), time.perf_counter() - started
+
+
+@dataclass
+class Prefetch:
+    """What :func:`analyse_missing` did."""
+
+    fresh: dict[str, float] = field(default_factory=dict)  # cache key analysed now -> seconds
+    cached: list[str] = field(default_factory=list)  # names of entries already in the cache
+    failed: dict[str, str] = field(default_factory=dict)  # entry name -> why it has no report
+
+
+def analyse_missing(entries: list[ModelEntry], settings: ZooSettings,
+                    cache: Optional[ReportCache] = None) -> Prefetch:
+    """Analyse, in parallel, the entries whose reports are not cached yet, into the cache.
+
+    The sequential build then finds every report cached, and reports failures on cards.
+    """
+    cache = cache or ReportCache(settings.cache_dir)
+    done = Prefetch()
+    jobs: dict[str, tuple[str, ModelEntry]] = {}  # key -> (path, first entry with that file)
+    for entry in entries:
+        try:
+            path, key = locate(entry, settings)
+        except (MkdocsOnnxError, OSError) as exc:
+            done.failed[entry.name] = _reason(exc, entry)
+            continue
+        if cache.contains(key):
+            done.cached.append(entry.name)
+        else:
+            jobs.setdefault(key, (path, entry))
+    calls = [(path, entry, settings.batch_size) for path, entry in jobs.values()]
+    for (key, (_, entry)), result in zip(jobs.items(),
+                                         run_all(_timed_analysis, calls, worker_count(len(calls), settings.workers))):
+        if isinstance(result, tuple):
+            cache.put(key, result[0])
+            done.fresh[key] = result[1]
+        else:
+            done.failed[entry.name] = _reason(result, entry)
+    return done
 
 
 def _estimate(report: Report, profile: Any, precision: Optional[str]):
@@ -221,6 +281,8 @@ def site_files(
     from mkdocs_onnx.render.index import models_csv, models_json, nodes_csv, render_index
 
     store = ChartCache(cache_dir) if cache_dir else None
+    if store is not None:
+        _draw_missing(store, chart_module.card_charts, [c.report for c in cards if c.ok])
     files: dict[str, SiteContent] = {}
     compare_dir = compare_folder(cards)
     groups = variant_groups(cards)
@@ -284,13 +346,29 @@ class ChartCache(JsonCache):
 def _charts(store: Optional[ChartCache], draw: Callable[[Any], list], subject: Any) -> list:
     if store is None:
         return draw(subject)
+    return store.get_or_compute(_chart_key(draw, subject), lambda: draw(subject))[0]
+
+
+def _chart_key(draw: Callable[[Any], list], subject: Any) -> str:
     if isinstance(subject, Report):
         data = subject.to_json()
     else:
         data = json.dumps([[name, report.to_dict()] for name, report in subject], sort_keys=True)
     digest = hashlib.sha256(data.encode("utf-8")).hexdigest()
-    key = cache_key(digest, {"chart": draw.__name__, "code": _source_digest(draw)})
-    return store.get_or_compute(key, lambda: draw(subject))[0]
+    return cache_key(digest, {"chart": draw.__name__, "code": _source_digest(draw)})
+
+
+def _draw_missing(store: ChartCache, draw: Callable[[Any], list], subjects: list) -> None:
+    """Draw the charts not in the cache yet on every core (drawing dominates a cold build)."""
+    missing = {}
+    for subject in subjects:
+        key = _chart_key(draw, subject)
+        if not store.contains(key):
+            missing.setdefault(key, subject)
+    results = run_all(draw, [(s,) for s in missing.values()], worker_count(len(missing)))
+    for key, charts in zip(missing, results):
+        if isinstance(charts, list):
+            store.put(key, charts)
 
 
 def _source_digest(function: Callable) -> str:
