@@ -10,8 +10,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable, Optional, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 
 def cores() -> int:
@@ -32,17 +32,22 @@ def _fork_is_safe() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
-def run_all(fn: Callable[..., Any], calls: Sequence[tuple], workers: int) -> list[Any]:
-    """``fn(*args)`` for every args tuple, in order; an exception is returned, not raised.
+def run_all(fn: Callable[..., Any], calls: Sequence[tuple], workers: int) -> Iterator[tuple[int, Any]]:
+    """``(i, fn(*calls[i]))`` for every call, as each finishes; an exception is yielded, not raised.
 
     With more than one worker the calls run in forked processes (which start with every
     module already imported, so even short jobs gain); ``fn`` and its results must pickle.
+    Yielding results as they come lets the caller store each at once: a build killed
+    half-way keeps what it finished.
     """
     if workers <= 1 or len(calls) <= 1 or not _fork_is_safe():
-        return [_call(fn, args) for args in calls]
+        for i, args in enumerate(calls):
+            yield i, _call(fn, args)
+        return
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(_call, fn, args) for args in calls]
-        return [f.result() for f in futures]
+        futures = {pool.submit(_call, fn, args): i for i, args in enumerate(calls)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
 
 
 def _call(fn: Callable[..., Any], args: tuple) -> Any:

@@ -120,8 +120,8 @@ def _analyse(card: CardContext, settings: ZooSettings, cache: ReportCache, devic
     path, key = locate(entry, settings)
     started = time.perf_counter()
     report, card.from_cache = cache.get_or_compute(key, lambda: _analysis(path, entry, settings.batch_size))
-    if fresh and key in fresh:
-        card.from_cache, card.analysis_seconds = False, fresh[key]
+    if fresh and key in fresh:  # analysed just now, for the first entry with this file
+        card.from_cache, card.analysis_seconds = False, fresh.pop(key)
     else:
         card.analysis_seconds = 0.0 if card.from_cache else time.perf_counter() - started
     # The cache is keyed by content: the same file may be listed under another name or place.
@@ -188,9 +188,10 @@ def analyse_missing(entries: list[ModelEntry], settings: ZooSettings,
             done.cached.append(entry.name)
         else:
             jobs.setdefault(key, (path, entry))
+    keys = list(jobs)
     calls = [(path, entry, settings.batch_size) for path, entry in jobs.values()]
-    for (key, (_, entry)), result in zip(jobs.items(),
-                                         run_all(_timed_analysis, calls, worker_count(len(calls), settings.workers))):
+    for i, result in run_all(_timed_analysis, calls, worker_count(len(calls), settings.workers)):
+        key, entry = keys[i], jobs[keys[i]][1]
         if isinstance(result, tuple):
             cache.put(key, result[0])
             done.fresh[key] = result[1]
@@ -365,10 +366,10 @@ def _draw_missing(store: ChartCache, draw: Callable[[Any], list], subjects: list
         key = _chart_key(draw, subject)
         if not store.contains(key):
             missing.setdefault(key, subject)
-    results = run_all(draw, [(s,) for s in missing.values()], worker_count(len(missing)))
-    for key, charts in zip(missing, results):
+    keys = list(missing)
+    for i, charts in run_all(draw, [(s,) for s in missing.values()], worker_count(len(missing))):
         if isinstance(charts, list):
-            store.put(key, charts)
+            store.put(keys[i], charts)
 
 
 def _source_digest(function: Callable) -> str:

@@ -105,3 +105,11 @@ def build_project(root, site_dir: str = "site"):
 def _no_llm_credentials(monkeypatch):
     """Tests never reach an LLM service: summaries fall back to the metrics unless a test opts in."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    """Analyse in this process, so that a test can observe the analyzer being called."""
+    import mkdocs_onnx.zoo as zoo
+
+    monkeypatch.setattr(zoo, "worker_count", lambda *args, **kwargs: 1)

@@ -270,6 +270,7 @@ def _first_difference(first, second, differ):
     return differ[0] + ":\n" + "\n".join(list(difflib.unified_diff(a, b, lineterm="", n=0))[:12])
 
 
+@pytest.mark.usefixtures("in_process")
 def test_second_build_analyses_nothing_and_a_change_reanalyses_one(tmp_path, monkeypatch):
     import mkdocs_onnx.zoo as zoo
 

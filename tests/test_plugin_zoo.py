@@ -40,6 +40,7 @@ models:
     assert cards[1].report.model.name == "ResNet" and cards[1].model_file == "resnet.onnx"
 
 
+@pytest.mark.usefixtures("in_process")
 def test_same_file_twice_is_analysed_once_under_each_name(tmp_path, monkeypatch):
     import mkdocs_onnx.zoo as zoo
 
@@ -57,6 +58,7 @@ models:
     assert [c.report.model.name for c in cards] == ["First", "Second"]
 
 
+@pytest.mark.usefixtures("in_process")
 def test_dims_are_part_of_the_cache_key(tmp_path, monkeypatch):
     import mkdocs_onnx.zoo as zoo
 
@@ -102,6 +104,7 @@ def test_not_onnx_and_strict(tmp_path):
         build_cards(manifest, settings(tmp_path, strict=True))
 
 
+@pytest.mark.usefixtures("in_process")
 def test_a_bug_in_the_analyzer_is_one_error_card(tmp_path, monkeypatch):
     import mkdocs_onnx.zoo as zoo
 

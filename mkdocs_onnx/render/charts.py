@@ -17,14 +17,13 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
-
-import matplotlib
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from mkdocs_onnx.analysis.report import Report
 from mkdocs_onnx.render import units
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["ChartRef", "card_charts", "index_charts", "compare_chart", "compare_charts", "HASH_SALT"]
 
@@ -83,7 +82,17 @@ def _alt_label(label: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _ticker():
+    """matplotlib.ticker; matplotlib is imported on the first drawing only, since a warm
+    build takes every chart from the cache and need not pay for the import."""
+    from matplotlib import ticker
+
+    return ticker
+
+
 def _figure(height: float) -> Figure:
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(WIDTH, height), dpi=100)
 
 
@@ -94,6 +103,8 @@ def _save(fig: Figure) -> str:
 
 
 def _render(draw, height: float) -> str:
+    import matplotlib
+
     with matplotlib.rc_context(_RC):
         fig = _figure(height)
         draw(fig)
@@ -154,8 +165,8 @@ def _hbar(
         lo = min(values)
         hi = max(values)
         ax.set_xlim(lo / 3 if lo > 0 else 1, hi * 30)
-        ax.xaxis.set_major_locator(LogLocator(base=10, numticks=8))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_major_locator(_ticker().LogLocator(base=10, numticks=8))
+        ax.xaxis.set_minor_formatter(_ticker().NullFormatter())
     else:
         hi = max(values) if values else 1
         ax.set_xlim(0, hi * 1.35 if hi > 0 else 1)
@@ -182,7 +193,7 @@ def _compact(text: str) -> str:
 
 
 def _tick_formatter(fmt):
-    return FuncFormatter(lambda v, _pos: _plain(_compact(fmt(v)), 30) if v > 0 else "0")
+    return _ticker().FuncFormatter(lambda v, _pos: _plain(_compact(fmt(v)), 30) if v > 0 else "0")
 
 
 # --------------------------------------------------------------------------- card charts
@@ -219,8 +230,8 @@ def complexity_chart(report: Report) -> ChartRef:
         lo = min(v for _, v in items)
         hi = max(v for _, v in items)
         ax.set_xlim(max(lo / 3, 0.5), hi * 40)
-        ax.xaxis.set_major_locator(LogLocator(base=10, numticks=8))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_major_locator(_ticker().LogLocator(base=10, numticks=8))
+        ax.xaxis.set_minor_formatter(_ticker().NullFormatter())
         ax.set_xlabel("log scale (elements, FLOPs or bytes)")
         for y, (n, v) in zip(ys, items):
             ax.text(v, y, "  " + fmts[n](v), va="center", ha="left", fontsize=8.5, color=TEXT)
@@ -401,8 +412,8 @@ def scatter_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
                         arrowprops=leader)
         ax.xaxis.set_major_formatter(_log_axis_formatter(units.format_count))
         ax.yaxis.set_major_formatter(_log_axis_formatter(units.format_flops))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_minor_formatter(_ticker().NullFormatter())
+        ax.yaxis.set_minor_formatter(_ticker().NullFormatter())
         ax.set_xlabel("parameters (log scale)")
         ax.set_ylabel("FLOPs per inference (log scale)")
         ax.grid(True, which="major", color=GRID, linewidth=0.6)
@@ -467,7 +478,7 @@ def latency_chart(reports: Sequence[tuple[str, Report]]) -> Optional[ChartRef]:
         vals = [v for _, _, v in shown]
         ax.set_xlim(min(vals) / 3, max(vals) * 3)
         ax.xaxis.set_major_formatter(_log_axis_formatter(units.format_duration))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_minor_formatter(_ticker().NullFormatter())
         ax.set_xlabel("latency lower bound per inference (log scale)")
         leg = ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False,
                         ncol=min(k, 2))
@@ -556,8 +567,8 @@ def compare_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
         ratios = [r for _, _, r in rows]
         lo, hi = min(min(ratios), 1.0), max(max(ratios), 1.0)
         ax.set_xlim(lo / 4, hi * 4)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _ratio_text(v, compact=True) if v > 0 else "0"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_major_formatter(_ticker().FuncFormatter(lambda v, _pos: _ratio_text(v, compact=True) if v > 0 else "0"))
+        ax.xaxis.set_minor_formatter(_ticker().NullFormatter())
         ax.set_xlabel(_plain(f"multiple of {base_name} (log scale; 1 = same as the base)", 80))
         leg = ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False, ncol=min(k, 2))
         for t in leg.get_texts():
