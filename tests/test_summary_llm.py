@@ -114,6 +114,15 @@ def test_server_error_on_every_attempt_falls_back(report, llm, tmp_path, sleeps,
     assert not (tmp_path / "cache" / "summaries").exists() or not list((tmp_path / "cache" / "summaries").iterdir())
 
 
+def test_a_server_down_for_one_model_is_not_asked_again_for_the_next(llm, tmp_path, sleeps):
+    llm.default = {"status": 500}
+    first = run(small_cnn_report(), llm, tmp_path, sleeps)
+    second = run(small_cnn_report(latency_s=9.9e-6), llm, tmp_path, sleeps)  # other facts: no cache hit
+    assert len(llm.requests) == 3  # the first model's attempts only
+    assert first.note == "server error 500 after 3 attempts"
+    assert second.source == "metrics" and "earlier model" in second.note and "server error 500" in second.note
+
+
 def test_server_error_then_success_is_retried(report, llm, tmp_path, sleeps):
     llm.reply(status=503).reply(GOOD)
     s = run(report, llm, tmp_path, sleeps)

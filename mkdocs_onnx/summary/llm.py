@@ -51,6 +51,16 @@ class _Failure(Exception):
     """No usable answer; the message is the note shown on the card."""
 
 
+class _Unavailable(_Failure):
+    """The server did not answer (timeouts, connection errors, 5xx, 429) through every retry."""
+
+
+# Once the server has failed a model through every retry, the next models of the build do
+# not wait for it again (a zoo of hundreds would otherwise wait minutes per model).
+OUTAGE_S = 300.0
+_outages: dict[tuple[str, str], tuple[float, str]] = {}  # (base_url, model) -> (when, why)
+
+
 def _messages(facts: str) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
@@ -96,8 +106,18 @@ def summarize(
         log.debug("summary cache entry %s no longer passes the checks; asking again", key)
 
     name = (entry.name if entry is not None and entry.name else "") or report.model.name
+    server = (cfg.base_url or "", cfg.model)
+    outage = _outages.get(server)
+    if outage is not None and time.monotonic() - outage[0] < OUTAGE_S:
+        return fallback_summary(report, entry, note=f"{outage[1]} for an earlier model; the server is not asked "
+                                                    f"again for {OUTAGE_S / 60:g} minutes")
     try:
         tldr, text = _ask(report, entry, cfg, api_key, facts, sleep, log, name)
+    except _Unavailable as exc:
+        _outages[server] = (time.monotonic(), str(exc))
+        log.warning("%s: no LLM summary (%s); the next models use the summary written from the metrics "
+                    "without asking", name, exc)
+        return fallback_summary(report, entry, note=str(exc))
     except _Failure as exc:
         note = str(exc)
         log.warning("%s: no LLM summary (%s); using the summary written from the metrics", name, note)
@@ -184,7 +204,7 @@ def _complete(openai, client, cfg: SummaryConfig, messages, sleep, log, name) ->
             delay = max(BACKOFF_S * 2**i, min(retry_after, MAX_RETRY_AFTER_S))
             log.debug("%s: %s; retrying in %.1f s", name, last, delay)
             sleep(delay)
-    raise _Failure(f"{last} after {attempts} attempts" if attempts > 1 else last)
+    raise _Unavailable(f"{last} after {attempts} attempts" if attempts > 1 else last)
 
 
 def _content(response: Any) -> Optional[str]:
