@@ -6,26 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper
 
-from mkdocs_onnx.analysis.costs import NodeContext, Uncountable, cost_function
-
-F = TensorProto.FLOAT
-
-
-def make_ctx(op, inputs, outputs=(("Y", None),), *, domain="", constants=None, **attrs) -> NodeContext:
-    """inputs/outputs: (name, shape) pairs; name "" = absent input, shape None = unknown."""
-    node = helper.make_node(op, [n for n, _ in inputs], [n for n, _ in outputs], domain=domain or None, **attrs)
-    types = {n: (F, tuple(s)) for n, s in [*inputs, *outputs] if n and s is not None}
-    return NodeContext(node=node, types=types, constants=dict(constants or {}))
-
-
-def flops(op, inputs, outputs=(("Y", None),), *, domain="", **kw) -> int:
-    return cost_function(domain, op)(make_ctx(op, inputs, outputs, domain=domain, **kw))
-
-
-def ints(*values) -> np.ndarray:
-    return np.array(values, dtype=np.int64)
+from cost_helpers import flops, ints, make_ctx
+from mkdocs_onnx.analysis.costs import Uncountable, cost_function
 
 
 # --- elementwise ------------------------------------------------------------------------

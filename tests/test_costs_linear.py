@@ -8,23 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper
 
-from mkdocs_onnx.analysis.costs import NodeContext, Uncountable, cost_function, shape_function
-
-F = TensorProto.FLOAT
-MS = "com.microsoft"
-
-
-def make_ctx(op, inputs, outputs=(("Y", None),), *, domain="", constants=None, **attrs) -> NodeContext:
-    """inputs/outputs: (name, shape) pairs; name "" = absent input, shape None = unknown."""
-    node = helper.make_node(op, [n for n, _ in inputs], [n for n, _ in outputs], domain=domain or None, **attrs)
-    types = {n: (F, tuple(s)) for n, s in [*inputs, *outputs] if n and s is not None}
-    return NodeContext(node=node, types=types, constants=dict(constants or {}))
-
-
-def flops(op, inputs, outputs=(("Y", None),), *, domain="", **kw) -> int:
-    return cost_function(domain, op)(make_ctx(op, inputs, outputs, domain=domain, **kw))
+from cost_helpers import MS, F, flops, make_ctx
+from mkdocs_onnx.analysis.costs import Uncountable, cost_function, shape_function
 
 
 # --- Conv ---------------------------------------------------------------------------
