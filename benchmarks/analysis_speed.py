@@ -4,7 +4,8 @@ The floor is what any analysis must at least do: ``onnx.load`` and
 ``onnx.shape_inference.infer_shapes``. onnx-tool is timed as its documentation uses it:
 ``onnx_tool.Model(path)``, ``graph.shape_infer()``, ``graph.profile()`` (skipped, with a
 note, when the package is not installed: ``pip install onnx-tool``). Each figure is the
-best of several runs in this process.
+best of several runs in this process (more for sub-millisecond calls, whose best of a
+few is noise).
 
     python benchmarks/analysis_speed.py [MODEL.onnx ...]
 
@@ -35,12 +36,17 @@ def default_models() -> list[str]:
             + sorted(glob.glob(os.path.join(corpus, "**", "*.onnx"), recursive=True)))
 
 
-def best_of(fn, runs: int) -> float:
+def best_of(fn, runs: int, min_seconds: float = 0.25) -> float:
+    """Best time of ``runs`` calls or more: sub-millisecond calls are repeated until
+    ``min_seconds`` have passed (at most 100 × ``runs`` calls), or their best is noise."""
     best = math.inf
-    for _ in range(runs):
+    calls = 0
+    deadline = time.perf_counter() + min_seconds
+    while calls < runs or (time.perf_counter() < deadline and calls < 100 * runs):
         started = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - started)
+        calls += 1
     return best
 
 

@@ -10,17 +10,18 @@ import onnx
 
 from mkdocs_onnx.analysis import architecture, risks
 from mkdocs_onnx.analysis.flops import count_flops
-from mkdocs_onnx.analysis.graphs import iter_graphs, node_label, node_tensors, qualified_op, topological_order
-from mkdocs_onnx.analysis.loading import LoadedModel, load_bytes, load_model
-from mkdocs_onnx.analysis.memory import peak_activation, tensor_bytes
+from mkdocs_onnx.analysis.graphs import node_label, qualified_name, qualified_op, topological_order
+from mkdocs_onnx.analysis.index import IndexedModel, Node
+from mkdocs_onnx.analysis.loading import LoadedModel, load_bytes, load_model, measure_external_data
+from mkdocs_onnx.analysis.memory import TensorSizes, peak_activation
 from mkdocs_onnx.analysis.params import ParamsResult, count_params, find_uses
 from mkdocs_onnx.analysis.report import (
     GraphSummary, Memory, Metadata, ModelInfo, NodeCost, Report, TensorInfo,
 )
 from mkdocs_onnx.analysis.shapes import (
-    bind_dims, collect_types, constant_values, graph_inputs, infer, refine, type_info,
+    bind_dims, constant_values, graph_inputs, infer_types, refine, type_info,
 )
-from mkdocs_onnx.analysis.tensors import SMALL_CONSTANT_ELEMENTS, dtype_name, nbytes, tensor_numel
+from mkdocs_onnx.analysis.tensors import SMALL_CONSTANT_ELEMENTS, dtype_name
 from mkdocs_onnx.errors import AnalysisError
 
 
@@ -72,23 +73,24 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     warnings: list[str] = []
     inputs = [_tensor_info(v) for v in graph_inputs(model.graph)]  # before binding: keep symbolic names
     declared_outputs = [_tensor_info(v) for v in model.graph.output]
-    binding = bind_dims(model, dims, batch_size)
-    _imply_default_opset(model, warnings)
-    _type_untyped_attributes(model)
-    warnings.extend(_structural_warnings(model))
-    order = _sort_in_place(model.graph, loaded.path)
-    values = constant_values(model)
-    params = count_params(model, order, values)
-    facts = _facts(model, params)
-    _strip_weight_data(model)
+    index = IndexedModel(model)  # every node read once (untyped IR-1 attributes typed on the way)
+    measure_external_data(loaded, index.tensors())
+    binding = bind_dims(index, dims, batch_size)
+    _imply_default_opset(model, index, warnings)
+    warnings.extend(_structural_warnings(model, index))
+    order = _sort_in_place(index, loaded.path)
+    values = constant_values(index)
+    uses = find_uses(order)
+    params = count_params(index, values, uses)
+    facts = risks.Facts.from_index(index, params)
+    _strip_weight_data(index)
 
-    inferred = infer(model, warnings)
-    types = collect_types(inferred)
-    refine(model, types, values)
+    types, settled = infer_types(model, index, warnings)
+    refine(index, types, values, settled)
 
     flops = count_flops(order, types, values)
-    uses = find_uses(model, order)
-    peak = peak_activation(model.graph, order, types, uses, params.constant_names)
+    sizes = TensorSizes(types)
+    peak = peak_activation(index.main, order, sizes, uses, params.constant_names)
 
     report = Report(
         model=ModelInfo(
@@ -98,7 +100,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
             missing_external_data=loaded.missing_external_data,
         ),
         metadata=_metadata(model),
-        graph=_graph_summary(model, inputs, _outputs(declared_outputs, types)),
+        graph=_graph_summary(index, inputs, _outputs(declared_outputs, types)),
         params=params.params,
         flops=flops.flops,
         memory=Memory(
@@ -108,10 +110,10 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
             activations_unknown=peak.unknown,
             file_bytes=loaded.file_bytes + loaded.external_data_bytes,
         ),
-        architecture=architecture.detect(model, types=types, values=values, inputs=inputs),
+        architecture=architecture.detect(model, types=types, values=values, inputs=inputs, index=index),
         dims=dict(sorted(binding.values.items())),
         batch_dims=binding.batch_dims,
-        nodes=_node_costs(order, flops.per_node, params, types),
+        nodes=_node_costs(order, flops.per_node, params, sizes),
         warnings=warnings,
         analyzer_version=__version__,
     )
@@ -119,7 +121,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     return report
 
 
-def _structural_warnings(model: onnx.ModelProto) -> list[str]:
+def _structural_warnings(model: onnx.ModelProto, index: IndexedModel) -> list[str]:
     """Defects that leave the file analysable but not runnable: say them, do not stop."""
     found = []
     newest = onnx.defs.onnx_opset_version()
@@ -127,53 +129,38 @@ def _structural_warnings(model: onnx.ModelProto) -> list[str]:
         if o.domain in ("", "ai.onnx") and o.version > newest:
             found.append(f"the file asks for default-domain opset {o.version}, newer than the {newest} the installed "
                          "onnx package knows; operators are read with their latest known definitions")
-    available = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer}
-    available |= {o for n in model.graph.node for o in n.output}
-    dangling = sorted({i for n in model.graph.node for i in n.input if i and i not in available})
+    main = index.main
+    available = set(main.inputs) | {t.name for t in main.initializers}
+    available |= {o for n in main.nodes for o in n.output}
+    dangling = sorted({i for n in main.nodes for i in n.input if i and i not in available})
     if dangling:
         shown = ", ".join(f"'{d}'" for d in dangling[:5]) + (", ..." if len(dangling) > 5 else "")
         found.append(f"{len(dangling)} tensor(s) are read but never produced: {shown}; what depends on them is uncounted")
     return found
 
 
-def _sort_in_place(graph: onnx.GraphProto, where: str) -> list[onnx.NodeProto]:
-    """Put the nodes in execution order (ONNX inference reads them in file order)."""
-    order = topological_order(graph, where=where)
-    if any(a is not b for a, b in zip(order, graph.node)):
-        sorted_nodes = [onnx.NodeProto.FromString(n.SerializeToString()) for n in order]
-        del graph.node[:]
-        graph.node.extend(sorted_nodes)
-    return list(graph.node)
+def _sort_in_place(index: IndexedModel, where: str) -> list[Node]:
+    """Put the main graph's nodes in execution order (ONNX inference reads them in file order).
+
+    The protobuf's repeated field is sorted in place: no node is copied or re-serialised,
+    and the index keeps pointing at the same ``NodeProto`` objects.
+    """
+    main = index.main
+    order = topological_order(main, where=where)
+    if any(a is not b for a, b in zip(order, main.nodes)):
+        position = {id(node.proto): i for i, node in enumerate(order)}
+        main.proto.node.sort(key=lambda proto: position[id(proto)])
+        index.set_main_order(order)
+    return main.nodes
 
 
-def _imply_default_opset(model: onnx.ModelProto, warnings: list[str]) -> None:
+def _imply_default_opset(model: onnx.ModelProto, index: IndexedModel, warnings: list[str]) -> None:
     """Files from before IR version 3 may omit the default opset, which then is opset 1."""
     if any(o.domain in ("", "ai.onnx") for o in model.opset_import):
         return
-    if any(n.domain in ("", "ai.onnx") for n in model.graph.node):
+    if any(n.domain in ("", "ai.onnx") for n in index.main.nodes):
         model.opset_import.add(domain="", version=1)
         warnings.append("the file imports no default-domain opset; read as opset 1, as the ONNX spec implies for old files")
-
-
-_ATTRIBUTE_FIELDS = (
-    ("floats", onnx.AttributeProto.FLOATS), ("ints", onnx.AttributeProto.INTS),
-    ("strings", onnx.AttributeProto.STRINGS), ("tensors", onnx.AttributeProto.TENSORS),
-    ("graphs", onnx.AttributeProto.GRAPHS), ("f", onnx.AttributeProto.FLOAT), ("i", onnx.AttributeProto.INT),
-    ("s", onnx.AttributeProto.STRING), ("t", onnx.AttributeProto.TENSOR), ("g", onnx.AttributeProto.GRAPH),
-)
-
-
-def _type_untyped_attributes(model: onnx.ModelProto) -> None:
-    """IR version 1 files leave attribute types unset; ONNX inference needs them."""
-    for _, graph in iter_graphs(model.graph):
-        for node in graph.node:
-            for a in node.attribute:
-                if a.type == onnx.AttributeProto.UNDEFINED:
-                    a.type = next((t for f, t in _ATTRIBUTE_FIELDS if _is_set(a, f)), onnx.AttributeProto.UNDEFINED)
-
-
-def _is_set(a: onnx.AttributeProto, field_name: str) -> bool:
-    return len(getattr(a, field_name)) > 0 if field_name.endswith("s") and len(field_name) > 1 else a.HasField(field_name)
 
 
 def _tensor_info(value_info: onnx.ValueInfoProto) -> TensorInfo:
@@ -211,29 +198,33 @@ def _metadata(model: onnx.ModelProto) -> Metadata:
     )
 
 
-def _graph_summary(model: onnx.ModelProto, inputs: list[TensorInfo], outputs: list[TensorInfo]) -> GraphSummary:
-    graphs = list(iter_graphs(model.graph))
-    op_counts = Counter(qualified_op(n) for _, g in graphs for n in g.node)
+def _graph_summary(index: IndexedModel, inputs: list[TensorInfo], outputs: list[TensorInfo]) -> GraphSummary:
+    op_counts = Counter()
+    for (domain, op_type), n in index.op_counts().items():
+        op_counts[qualified_name(domain, op_type)] += n
     return GraphSummary(
         node_count=sum(op_counts.values()),
         op_counts=dict(sorted(op_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
         inputs=inputs,
         outputs=outputs,
-        initializer_count=sum(len(g.initializer) for _, g in graphs),
-        subgraph_count=len(graphs) - 1,
+        initializer_count=sum(len(g.initializers) for g in index.graphs),
+        subgraph_count=len(index.graphs) - 1,
     )
 
 
-def _node_costs(order, per_node_flops, params: ParamsResult, types) -> list[NodeCost]:
+def _node_costs(order: list[Node], per_node_flops, params: ParamsResult, sizes: TensorSizes) -> list[NodeCost]:
+    constants = params.constant_names
     rows = []
     for i, node in enumerate(order):
-        if _is_folded(node, params.constant_names):
+        inputs = [n for n in node.input if n]
+        outputs = [n for n in node.output if n]
+        if outputs and constants.issuperset(outputs):  # folded at load: nothing runs
             rows.append(NodeCost(node_label(node, i), qualified_op(node), per_node_flops[i], params.per_node.get(i, 0),
                                  bytes_read=0, weight_bytes_read=0, bytes_written=0, folded=True))
             continue
-        read = [tensor_bytes(types.get(n)) for n in node.input if n]
-        written = [tensor_bytes(types.get(n)) for n in node.output if n]
-        weight_read = sum(b or 0 for n, b in zip([n for n in node.input if n], read) if n in params.constant_names)
+        read = [sizes[n] for n in inputs]
+        written = [sizes[n] for n in outputs]
+        weight_read = sum(b or 0 for n, b in zip(inputs, read) if n in constants)
         rows.append(NodeCost(
             name=node_label(node, i),
             op_type=qualified_op(node),
@@ -247,32 +238,17 @@ def _node_costs(order, per_node_flops, params: ParamsResult, types) -> list[Node
     return rows
 
 
-def _is_folded(node: onnx.NodeProto, constants: set[str]) -> bool:
-    outputs = [o for o in node.output if o]
-    return bool(outputs) and all(o in constants for o in outputs)
-
-
-def _facts(model: onnx.ModelProto, params: ParamsResult) -> risks.Facts:
-    return risks.Facts.from_model(model, params)
-
-
-def _strip_weight_data(model: onnx.ModelProto) -> None:
+def _strip_weight_data(index: IndexedModel) -> None:
     """Drop the data of large tensors: shape inference needs only their dims and type.
 
     Everything that reads weight values has run by now; small tensors (shapes, axes)
     keep their data so that data propagation still works.
     """
-    for _, graph in iter_graphs(model.graph):
-        tensors = list(graph.initializer)
-        for node in graph.node:
-            tensors.extend(node_tensors(node))
-        for t in tensors:
-            if tensor_numel(t) > SMALL_CONSTANT_ELEMENTS and t.data_location != onnx.TensorProto.EXTERNAL:
-                for field in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data"):
-                    t.ClearField(field)
-                t.data_location = onnx.TensorProto.EXTERNAL
-                del t.external_data[:]
-                t.external_data.add(key="location", value="__stripped__")
-
-
-
+    for t in index.tensors():
+        if t.numel > SMALL_CONSTANT_ELEMENTS and not t.external:
+            proto = t.proto
+            for field in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data"):
+                proto.ClearField(field)
+            proto.data_location = onnx.TensorProto.EXTERNAL
+            del proto.external_data[:]
+            proto.external_data.add(key="location", value="__stripped__")

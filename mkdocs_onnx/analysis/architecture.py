@@ -22,6 +22,7 @@ from typing import Optional
 import onnx
 
 from mkdocs_onnx.analysis import structure as st
+from mkdocs_onnx.analysis.index import IndexedModel
 from mkdocs_onnx.analysis.report import Architecture, TensorInfo
 from mkdocs_onnx.analysis.shapes import graph_inputs, type_info
 from mkdocs_onnx.analysis.task import guess_task
@@ -38,15 +39,16 @@ _MAX_STEM_CONVS = 4
 
 
 def detect(model: onnx.ModelProto, types: Optional[dict] = None, values: Optional[dict] = None,
-           inputs: Optional[list[TensorInfo]] = None) -> Architecture:
+           inputs: Optional[list[TensorInfo]] = None, index: Optional[IndexedModel] = None) -> Architecture:
     """The model's family with its evidence, a task guess, its blocks and (transformers) figures.
 
     ``types`` and ``values`` are the analyzer's inferred tensor types and small constant
     values (shapes make head counts and widths readable); ``inputs`` are the graph inputs
-    as declared, before any dim was bound.
+    as declared, before any dim was bound; ``index`` is the analyzer's index of ``model``
+    (built here when not given).
     """
     try:
-        return _detect(model, types, values, inputs)
+        return _detect(model, types, values, inputs, index)
     except RecursionError:
         raise
     except Exception as e:  # a graph shaped like nothing anticipated must not cost the rest of the report
@@ -56,8 +58,8 @@ def detect(model: onnx.ModelProto, types: Optional[dict] = None, values: Optiona
 
 
 def _detect(model: onnx.ModelProto, types: Optional[dict], values: Optional[dict],
-            inputs: Optional[list[TensorInfo]]) -> Architecture:
-    ix = st.ModelIndex(model, types, values)
+            inputs: Optional[list[TensorInfo]], index: Optional[IndexedModel]) -> Architecture:
+    ix = st.ModelIndex(index or IndexedModel(model), types, values)
     found = _Found(ix)
     evidence: list[str] = []
     family = _decide(ix, found, evidence)
@@ -93,7 +95,7 @@ class _Found:
     """Everything found in the graph, once."""
 
     def __init__(self, ix: st.ModelIndex):
-        self.nodes = [n for g in ix.graphs for n in g.node]
+        self.nodes = [n for g in ix.graphs for n in g.nodes]
         self.recurrences = st.recurrences(ix)
         inside = st.recurrent_bodies(ix, self.recurrences)
         self.inside_cells = inside
@@ -102,16 +104,20 @@ class _Found:
         self.spatial = [c for c in self.convs if not c.pointwise]
         self.dense = {id(n): d for n in self.nodes if id(n) not in inside and (d := st.dense_layer(ix, n)) is not None}
         self.attention = sorted(st.find_attention(ix, inside), key=lambda a: ix.position.get(id(a.node), 0))
-        self.ml_ops = Counter(n.op_type for n in self.nodes if n.domain == "ai.onnx.ml")
         self.tree_comparisons, self.tree_gathers = st.tree_traversal(ix)
         self.norms = st.find_norms(ix, inside)
         self.embeddings = st.find_embeddings(ix, self.tree_gathers)
         self.residuals = st.find_residuals(ix, inside)
         self.mlps = st.find_mlps(ix, self.dense)
-        local_functions = {f.domain for f in ix.model.functions}
-        self.custom = Counter(f"{n.domain}.{n.op_type}" for n in self.nodes
-                              if n.domain not in STANDARD_DOMAINS | {"com.microsoft"} | local_functions)
-        self.contrib = Counter(n.op_type for n in self.nodes if n.domain == "com.microsoft")
+        known_domains = STANDARD_DOMAINS | {"com.microsoft"} | {f.domain for f in ix.model.functions}
+        self.ml_ops, self.custom, self.contrib = Counter(), Counter(), Counter()
+        for (domain, op_type), n in ix.index.op_counts().items():
+            if domain == "ai.onnx.ml":
+                self.ml_ops[op_type] += n
+            elif domain == "com.microsoft":
+                self.contrib[op_type] += n
+            if domain not in known_domains:
+                self.custom[f"{domain}.{op_type}"] += n
 
 
 def _plural(n: int, word: str, plural: str = "") -> str:
@@ -237,7 +243,7 @@ def _decoder_signals(ix: st.ModelIndex, f: _Found) -> list[str]:
     causal = sorted({why for a in f.attention for why in a.causal})
     if causal:
         signals.append("causal masking: " + "; ".join(causal))
-    names = [i.name for i in (*ix.main.input, *ix.main.output)]
+    names = [*ix.main.inputs, *ix.main.outputs]
     cache = [n for n in names if st.is_cache_name(n)]
     if cache:
         signals.append("KV-cache inputs/outputs: " + ", ".join(cache[:4]) + (f" (+{len(cache) - 4} more)" if len(cache) > 4 else ""))

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
-import onnx
 
 from mkdocs_onnx.analysis.costs import NodeContext, SubgraphCost, Uncountable, cost_function
 from mkdocs_onnx.analysis.graphs import node_label, qualified_op, topological_order
+from mkdocs_onnx.analysis.index import Graph, Node
 from mkdocs_onnx.analysis.report import Flops, UncountedNode
 from mkdocs_onnx.analysis.shapes import TypeInfo
 
@@ -31,8 +31,8 @@ class _Counter:
         self.notes: list[str] = []
         self._subgraphs: dict[int, SubgraphCost] = {}
 
-    def node_cost(self, node: onnx.NodeProto, label: str) -> tuple[Optional[int], str]:
-        """(FLOPs, "") or (None, why it is uncounted)."""
+    def node_cost(self, node: Node, position: int) -> tuple[Optional[int], str]:
+        """(FLOPs, "") or (None, why it is uncounted); ``position`` labels unnamed nodes in notes."""
         fn = cost_function(node.domain, node.op_type)
         if fn is None:
             return None, f"no cost formula for {qualified_op(node)}"
@@ -43,15 +43,17 @@ class _Counter:
             return None, str(e)
         except Exception as e:  # a formula meeting input it does not expect must not end the analysis
             return None, f"cost formula failed on this node ({type(e).__name__}: {e})"
-        self.notes.extend(f"{label}: {note}" for note in ctx.notes)
+        if ctx.notes:
+            label = node_label(node, position)
+            self.notes.extend(f"{label}: {note}" for note in ctx.notes)
         return flops, ""
 
-    def subgraph_cost(self, graph: onnx.GraphProto) -> SubgraphCost:
+    def subgraph_cost(self, graph: Graph) -> SubgraphCost:
         key = id(graph)
         if key not in self._subgraphs:
             total = uncounted = 0
             for i, node in enumerate(topological_order(graph, where=f"subgraph '{graph.name}'")):
-                flops, _ = self.node_cost(node, node_label(node, i))
+                flops, _ = self.node_cost(node, i)
                 if flops is None:
                     uncounted += 1
                 else:
@@ -60,7 +62,7 @@ class _Counter:
         return self._subgraphs[key]
 
 
-def count_flops(order: list[onnx.NodeProto], types: dict[str, TypeInfo],
+def count_flops(order: list[Node], types: dict[str, TypeInfo],
                 constants: dict[str, np.ndarray]) -> FlopsResult:
     counter = _Counter(types, constants)
     by_op: dict[str, int] = {}
@@ -68,12 +70,12 @@ def count_flops(order: list[onnx.NodeProto], types: dict[str, TypeInfo],
     uncounted: list[UncountedNode] = []
     per_node: list[Optional[int]] = []
     for i, node in enumerate(order):
-        label, op = node_label(node, i), qualified_op(node)
-        flops, reason = counter.node_cost(node, label)
+        op = qualified_op(node)
+        flops, reason = counter.node_cost(node, i)
         per_node.append(flops)
         if flops is None:
             uncounted_ops[op] = uncounted_ops.get(op, 0) + 1
-            uncounted.append(UncountedNode(label, op, reason))
+            uncounted.append(UncountedNode(node_label(node, i), op, reason))
         else:
             by_op[op] = by_op.get(op, 0) + flops
     return FlopsResult(

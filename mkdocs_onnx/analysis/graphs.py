@@ -1,51 +1,16 @@
-"""Walking ONNX graphs: subgraphs, constant tensors held in nodes, execution order."""
+"""Walking indexed graphs: execution order, outer-scope reads, node labels."""
 
 from __future__ import annotations
 
 from collections import deque
 from typing import Iterator
 
-import onnx
-
+from mkdocs_onnx.analysis.index import Graph, Node
 from mkdocs_onnx.errors import AnalysisError
 
 
-# Default-domain operators that can hold graphs; other ops of that domain never do, which
-# spares looking at every attribute of every node (the hottest loop of an analysis).
-_GRAPH_HOLDING_OPS = frozenset({"If", "Loop", "Scan", "SequenceMap"})
-
-
-def subgraphs(node: onnx.NodeProto) -> Iterator[tuple[str, onnx.GraphProto]]:
-    """The graphs held in a node's attributes (If branches, Loop and Scan bodies)."""
-    if node.domain in ("", "ai.onnx") and node.op_type not in _GRAPH_HOLDING_OPS:
-        return
-    for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.GRAPH:
-            yield attr.name, attr.g
-        elif attr.type == onnx.AttributeProto.GRAPHS:
-            for i, g in enumerate(attr.graphs):
-                yield f"{attr.name}[{i}]", g
-
-
-def iter_graphs(graph: onnx.GraphProto, path: str = "") -> Iterator[tuple[str, onnx.GraphProto]]:
-    """``graph`` and every subgraph nested in it, each with a readable path."""
-    yield path, graph
-    for node in graph.node:
-        for attr_name, sub in subgraphs(node):
-            yield from iter_graphs(sub, f"{path}/{node_label(node)}.{attr_name}")
-
-
-def node_tensors(node: onnx.NodeProto) -> Iterator[onnx.TensorProto]:
-    """Tensors stored in a node's attributes (a Constant's value, ConstantOfShape's fill)."""
-    for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.TENSOR:
-            yield attr.t
-        elif attr.type == onnx.AttributeProto.TENSORS:
-            yield from attr.tensors
-
-
-def node_label(node: onnx.NodeProto, index: int | None = None) -> str:
-    """A node's name, or a stable stand-in for unnamed nodes."""
+def node_label(node: Node, index: int | None = None) -> str:
+    """A node's name, or a stable stand-in for unnamed nodes (a ``Node`` or a ``NodeProto``)."""
     if node.name:
         return node.name
     first_output = next((o for o in node.output if o), "")
@@ -54,41 +19,60 @@ def node_label(node: onnx.NodeProto, index: int | None = None) -> str:
     return f"{node.op_type}#{index}" if index is not None else node.op_type
 
 
-def qualified_op(node: onnx.NodeProto) -> str:
+def qualified_op(node: Node) -> str:
     """``OpType`` for the default domain, ``domain.OpType`` otherwise."""
-    if node.domain in ("", "ai.onnx"):
-        return node.op_type
-    return f"{node.domain}.{node.op_type}"
+    return qualified_name(node.domain, node.op_type)
 
 
-def topological_order(graph: onnx.GraphProto, where: str = "graph") -> list[onnx.NodeProto]:
+def qualified_name(domain: str, op_type: str) -> str:
+    return op_type if domain in ("", "ai.onnx") else f"{domain}.{op_type}"
+
+
+def topological_order(graph: Graph, where: str = "graph") -> list[Node]:
     """The graph's nodes in an order where every producer precedes its consumers.
 
     The file's own order is kept whenever it is valid (it usually is); a graph whose
     nodes are out of order is sorted; a cycle is an error naming the nodes on it.
     Inputs produced by no node (graph inputs, initializers, outer-scope names) are
-    available from the start.
+    available from the start. The order is computed once per graph; several passes ask.
     """
-    nodes = list(graph.node)
+    if graph._order is None:
+        graph._order = _order(graph.nodes, where)
+    return graph._order
+
+
+def _order(nodes: list[Node], where: str) -> list[Node]:
     producer = {}
     for i, node in enumerate(nodes):
         for out in node.output:
             if out:
                 producer.setdefault(out, i)
+    if _in_order(nodes, producer, where):  # the usual case: one pass, no dependency sets
+        return list(nodes)
     deps = [set() for _ in nodes]
     for i, node in enumerate(nodes):
         for name in _consumed_names(node):
             j = producer.get(name)
             if j is not None and j != i:
                 deps[i].add(j)
-            elif j == i:
-                raise AnalysisError(f"{where}: node '{node_label(node, i)}' consumes its own output '{name}' (cycle)")
-    if all(j < i for i, d in enumerate(deps) for j in d):
-        return nodes
     return _kahn(nodes, deps, where)
 
 
-def _kahn(nodes, deps, where) -> list[onnx.NodeProto]:
+def _in_order(nodes: list[Node], producer: dict[str, int], where: str) -> bool:
+    """Whether every node comes after the producers of what it reads (a self-read is a cycle)."""
+    in_order = True
+    for i, node in enumerate(nodes):
+        for name in _consumed_names(node) if node.subgraphs else node.input:
+            j = producer.get(name)
+            if j is None or j < i:
+                continue
+            if j == i:
+                raise AnalysisError(f"{where}: node '{node_label(node, i)}' consumes its own output '{name}' (cycle)")
+            in_order = False
+    return in_order
+
+
+def _kahn(nodes, deps, where) -> list[Node]:
     users = [[] for _ in nodes]
     waiting = [len(d) for d in deps]
     for i, d in enumerate(deps):
@@ -110,21 +94,23 @@ def _kahn(nodes, deps, where) -> list[onnx.NodeProto]:
     return [nodes[i] for i in order]
 
 
-def _consumed_names(node: onnx.NodeProto) -> Iterator[str]:
+def _consumed_names(node: Node) -> Iterator[str]:
     """Names a node reads: its inputs and the outer-scope names its subgraphs use."""
     yield from (n for n in node.input if n)
-    for _, sub in subgraphs(node):
+    for sub in node.subgraphs:
         yield from outer_scope_inputs(sub)
 
 
-def outer_scope_inputs(graph: onnx.GraphProto) -> set[str]:
-    """Names a subgraph (and its own subgraphs) reads without defining them."""
-    defined = {i.name for i in graph.input} | {t.name for t in graph.initializer}
-    defined |= {o for n in graph.node for o in n.output}
-    used = set()
-    for node in graph.node:
-        used.update(n for n in node.input if n)
-        for _, sub in subgraphs(node):
-            used |= outer_scope_inputs(sub)
-    used.update(o.name for o in graph.output)
-    return used - defined
+def outer_scope_inputs(graph: Graph) -> set[str]:
+    """Names a subgraph (and its own subgraphs) reads without defining them (computed once)."""
+    if graph._outer_reads is None:
+        defined = set(graph.inputs) | {t.name for t in graph.initializers}
+        defined |= {o for n in graph.nodes for o in n.output}
+        used = set()
+        for node in graph.nodes:
+            used.update(n for n in node.input if n)
+            for sub in node.subgraphs:
+                used |= outer_scope_inputs(sub)
+        used.update(graph.outputs)
+        graph._outer_reads = used - defined
+    return graph._outer_reads

@@ -4,25 +4,65 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass, field
+from typing import Iterable, Optional
 
 import onnx
 from google.protobuf.message import DecodeError
 
-from mkdocs_onnx.analysis.graphs import iter_graphs, node_tensors
-from mkdocs_onnx.analysis.tensors import is_external, nbytes, tensor_numel
+from mkdocs_onnx.analysis.index import Tensor
+from mkdocs_onnx.analysis.tensors import nbytes
 from mkdocs_onnx.errors import AnalysisError
+
+
+# Files from this size up are hashed on a thread while they are parsed and analysed:
+# hashlib releases the GIL, and hashing large embedded weights (1-2 GB/s) takes as long
+# as parsing them or longer. Below this size, starting a thread costs more than it saves.
+_HASH_IN_BACKGROUND_BYTES = 1 << 20
+
+
+class _Digest:
+    """The sha256 of some bytes, computed on a thread when they are large."""
+
+    def __init__(self, data: bytes):
+        self._hexdigest: Optional[str] = None
+        self._error: Optional[BaseException] = None
+        self._thread: Optional[threading.Thread] = None
+        if len(data) >= _HASH_IN_BACKGROUND_BYTES:
+            self._thread = threading.Thread(target=self._compute, args=(data,), daemon=True)
+            self._thread.start()
+        else:
+            self._compute(data)
+
+    def _compute(self, data: bytes) -> None:
+        try:
+            self._hexdigest = hashlib.sha256(data).hexdigest()
+        except BaseException as e:  # raised to whoever asks for the digest, not lost with the thread
+            self._error = e
+
+    def hexdigest(self) -> str:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            raise self._error
+        return self._hexdigest
 
 
 @dataclass
 class LoadedModel:
     model: onnx.ModelProto
     path: str
-    sha256: str
+    digest: _Digest
     file_bytes: int
     external_data_bytes: int = 0
     external_data_files: list[str] = field(default_factory=list)
     missing_external_data: list[str] = field(default_factory=list)
+
+    @property
+    def sha256(self) -> str:
+        return self.digest.hexdigest()
 
 
 def load_model(path: str) -> LoadedModel:
@@ -36,13 +76,16 @@ def load_model(path: str) -> LoadedModel:
 
 
 def load_bytes(data: bytes, path: str) -> LoadedModel:
-    """Parse a model already in memory; ``path`` names it and locates its external data."""
+    """Parse a model already in memory; ``path`` names it and locates its external data.
+
+    The external data is measured later (:func:`measure_external_data`), from the
+    analyzer's index of the model, which reads every tensor anyway.
+    """
     if not data:
         raise AnalysisError(f"{path}: the file is empty (0 bytes)")
+    digest = _Digest(data)
     model = _parse(path, data)
-    loaded = LoadedModel(model, path, hashlib.sha256(data).hexdigest(), len(data))
-    _measure_external_data(loaded)
-    return loaded
+    return LoadedModel(model, path, digest, len(data))
 
 
 def _parse(path: str, data: bytes) -> onnx.ModelProto:
@@ -56,23 +99,18 @@ def _parse(path: str, data: bytes) -> onnx.ModelProto:
     return model
 
 
-def _external_tensors(model: onnx.ModelProto):
-    for _, graph in iter_graphs(model.graph):
-        yield from (t for t in graph.initializer if is_external(t))
-        for node in graph.node:
-            yield from (t for t in node_tensors(node) if is_external(t))
-
-
-def _measure_external_data(loaded: LoadedModel) -> None:
-    """Sum the external data each tensor declares, and note the files that are missing."""
+def measure_external_data(loaded: LoadedModel, tensors: Iterable[Tensor]) -> None:
+    """Sum the external data the model's ``tensors`` declare, and note the files that are missing."""
     base = os.path.dirname(os.path.abspath(loaded.path))
     sizes: dict[str, int] = {}
-    for tensor in _external_tensors(loaded.model):
-        info = {e.key: e.value for e in tensor.external_data}
+    for tensor in tensors:
+        if not tensor.external:
+            continue
+        info = {e.key: e.value for e in tensor.proto.external_data}
         location = info.get("location", "")
         length = int(info["length"]) if info.get("length", "").isdigit() else None
         if length is None:
-            length = nbytes(tensor.data_type, tensor_numel(tensor)) or 0
+            length = nbytes(tensor.elem_type, tensor.numel) or 0
         sizes[location] = sizes.get(location, 0) + length
     for location in sorted(sizes):
         full = os.path.normpath(os.path.join(base, location))

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-import onnx
-
 from mkdocs_onnx.analysis.graphs import node_label
+from mkdocs_onnx.analysis.index import Graph, Node
 from mkdocs_onnx.analysis.params import Use
-from mkdocs_onnx.analysis.shapes import TypeInfo, graph_inputs
+from mkdocs_onnx.analysis.shapes import TypeInfo
 from mkdocs_onnx.analysis.tensors import nbytes
 
 
@@ -30,23 +29,38 @@ class PeakMemory:
 
 def tensor_bytes(info: Optional[TypeInfo]) -> Optional[int]:
     """Bytes of a tensor with a static shape, None otherwise."""
-    if info is None or info[1] is None or not all(isinstance(d, int) for d in info[1]):
+    if info is None or info[1] is None:
         return None
     n = 1
     for d in info[1]:
+        if not isinstance(d, int):
+            return None
         n *= d
     return nbytes(info[0], n)
 
 
-def peak_activation(graph: onnx.GraphProto, order: list[onnx.NodeProto], types: dict[str, TypeInfo],
+class TensorSizes(dict):
+    """``tensor_bytes`` of each tensor by name, computed on first ask (several passes ask)."""
+
+    def __init__(self, types: dict[str, TypeInfo]):
+        super().__init__()
+        self.types = types
+
+    def __missing__(self, name: str) -> Optional[int]:
+        size = self[name] = tensor_bytes(self.types.get(name))
+        return size
+
+
+def peak_activation(graph: Graph, order: list[Node], sizes: TensorSizes,
                     uses: dict[str, list[Use]], constants: set[str]) -> PeakMemory:
     end = len(order)
-    outputs = {o.name for o in graph.output}
+    outputs = set(graph.outputs)
 
     def last_use(name: str, produced: int) -> int:
         if name in outputs:
             return end
-        return max((u.owner for u in uses.get(name, [])), default=produced)
+        tensor_uses = uses.get(name)
+        return tensor_uses[-1].owner if tensor_uses else produced  # uses are recorded in execution order
 
     size: dict[str, int] = {}
     frees: dict[int, list[str]] = {}
@@ -54,7 +68,7 @@ def peak_activation(graph: onnx.GraphProto, order: list[onnx.NodeProto], types: 
 
     def allocate(name: str, step: int) -> int:
         nonlocal unknown
-        b = tensor_bytes(types.get(name))
+        b = sizes[name]
         if b is None:
             # An output nobody reads (Dropout's mask, say) changes nothing downstream: not a gap.
             if name in outputs or uses.get(name):
@@ -64,7 +78,7 @@ def peak_activation(graph: onnx.GraphProto, order: list[onnx.NodeProto], types: 
         frees.setdefault(last_use(name, step), []).append(name)
         return b
 
-    live = sum(allocate(i.name, 0) for i in graph_inputs(graph) if i.name not in constants)
+    live = sum(allocate(name, 0) for name in graph.real_inputs() if name not in constants)
     peak, peak_at = live, None
     for step, node in enumerate(order):
         live += sum(allocate(o, step) for o in node.output if o and o not in constants and o not in size)

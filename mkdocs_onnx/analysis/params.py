@@ -20,9 +20,10 @@ from typing import Optional
 import numpy as np
 import onnx
 
-from mkdocs_onnx.analysis.graphs import iter_graphs, subgraphs
+from mkdocs_onnx.analysis.index import IndexedModel, Node, walk
 from mkdocs_onnx.analysis.report import Params
 from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, QUANTIZED_INT_TYPES, dtype_name, nbytes
+from mkdocs_onnx.analysis.values import Values
 
 # Inputs that configure an operator rather than carry data, by op type and input index.
 CONFIG_SLOTS: dict[str, frozenset[int]] = {
@@ -72,9 +73,9 @@ class ConstTensor:
     placeholder: bool  # a ConstantOfShape fill, not trained values
 
 
-@dataclass
+@dataclass(slots=True)
 class Use:
-    node: onnx.NodeProto
+    node: Node
     slot: int
     owner: int  # index of the top-level node (in execution order) this use belongs to
 
@@ -89,22 +90,29 @@ class ParamsResult:
     unused: list[str] = field(default_factory=list)
 
 
-def find_constants(model: onnx.ModelProto, values: dict[str, np.ndarray]) -> dict[str, ConstTensor]:
+def find_constants(index: IndexedModel, values: Values) -> dict[str, ConstTensor]:
     """Every constant tensor in the model and its subgraphs, by name."""
     found: dict[str, ConstTensor] = {}
-    for _, graph in iter_graphs(model.graph):
-        for t in graph.initializer:
-            found.setdefault(t.name, ConstTensor(t.name, t.data_type, _numel(t.dims), False))
-        for node in graph.node:
+    for graph in index.graphs:
+        for t in graph.initializers:
+            found.setdefault(t.name, ConstTensor(t.name, t.elem_type, _numel(t.dims), False))
+        for node in graph.nodes:
             if node.domain not in ("", "ai.onnx") or not node.output or not node.output[0]:
                 continue
             if node.op_type == "Constant":
                 found.setdefault(node.output[0], _constant_node_tensor(node))
             elif node.op_type == "ConstantOfShape" and node.input and node.input[0] in values:
                 shape = values[node.input[0]].astype(np.int64).ravel().tolist()
-                elem_type = next((a.t.data_type for a in node.attribute if a.name == "value"), onnx.TensorProto.FLOAT)
-                found.setdefault(node.output[0], ConstTensor(node.output[0], elem_type, _numel(shape), True))
+                found.setdefault(node.output[0], ConstTensor(node.output[0], _fill_type(node), _numel(shape), True))
     return found
+
+
+def _fill_type(node: Node) -> int:
+    """Element type of a ConstantOfShape: its 'value' tensor's, float32 by default."""
+    if "value" not in node.attrs:
+        return onnx.TensorProto.FLOAT
+    fill = node.tensor("value")
+    return fill.elem_type if fill is not None else onnx.TensorProto.UNDEFINED
 
 
 def _numel(dims) -> int:
@@ -114,58 +122,62 @@ def _numel(dims) -> int:
     return n
 
 
-def _constant_node_tensor(node: onnx.NodeProto) -> ConstTensor:
+_CONSTANT_ATTRIBUTES = {  # Constant's value attributes: element type, and whether the value is one element
+    "value_float": (onnx.TensorProto.FLOAT, True), "value_floats": (onnx.TensorProto.FLOAT, False),
+    "value_int": (onnx.TensorProto.INT64, True), "value_ints": (onnx.TensorProto.INT64, False),
+    "value_string": (onnx.TensorProto.STRING, True), "value_strings": (onnx.TensorProto.STRING, False),
+}
+
+
+def _constant_node_tensor(node: Node) -> ConstTensor:
     name = node.output[0]
-    for attr in node.attribute:
-        if attr.name == "value":
-            return ConstTensor(name, attr.t.data_type, _numel(attr.t.dims), False)
-        if attr.name == "sparse_value":
-            return ConstTensor(name, attr.sparse_tensor.values.data_type, _numel(attr.sparse_tensor.values.dims), False)
-        if attr.name in ("value_float", "value_floats"):
-            return ConstTensor(name, onnx.TensorProto.FLOAT, 1 if attr.name == "value_float" else len(attr.floats), False)
-        if attr.name in ("value_int", "value_ints"):
-            return ConstTensor(name, onnx.TensorProto.INT64, 1 if attr.name == "value_int" else len(attr.ints), False)
-        if attr.name in ("value_string", "value_strings"):
-            return ConstTensor(name, onnx.TensorProto.STRING, 1 if attr.name == "value_string" else len(attr.strings), False)
+    for attr_name in node.attrs:
+        if attr_name == "value":
+            t = node.tensor(attr_name)
+            return ConstTensor(name, t.elem_type, _numel(t.dims), False) if t is not None else \
+                ConstTensor(name, onnx.TensorProto.UNDEFINED, 1, False)  # not a tensor: reads as an empty one
+        if attr_name == "sparse_value":
+            values = node.attr(attr_name).values
+            return ConstTensor(name, values.data_type, _numel(values.dims), False)
+        if attr_name in _CONSTANT_ATTRIBUTES:
+            elem_type, scalar = _CONSTANT_ATTRIBUTES[attr_name]
+            return ConstTensor(name, elem_type, 1 if scalar else len(node.attr(attr_name)), False)
     return ConstTensor(name, onnx.TensorProto.UNDEFINED, 0, False)
 
 
-def find_uses(model: onnx.ModelProto, order: list[onnx.NodeProto]) -> dict[str, list[Use]]:
+def find_uses(order: list[Node]) -> dict[str, list[Use]]:
     """Who reads each tensor, with the top-level node each use belongs to, in execution order."""
     uses: dict[str, list[Use]] = {}
 
-    def record(node: onnx.NodeProto, index: int) -> None:
+    def record(node: Node, index: int) -> None:
         for slot, name in enumerate(node.input):
             if name:
                 uses.setdefault(name, []).append(Use(node, slot, index))
 
     for index, top in enumerate(order):
         record(top, index)
-        for _, body in subgraphs(top):
-            for _, graph in iter_graphs(body):
-                for node in graph.node:
+        for body in top.subgraphs:
+            for graph in walk(body):
+                for node in graph.nodes:
                     record(node, index)
     return uses
 
 
-def folded_names(model: onnx.ModelProto, constants: set[str]) -> set[str]:
+def folded_names(index: IndexedModel, constants: set[str]) -> set[str]:
     """Constants plus tensors computed only from constants (runtimes fold them at load)."""
     known = set(constants)
-    for _, graph in iter_graphs(model.graph):
-        for node in graph.node:
+    for graph in index.graphs:
+        for node in graph.nodes:
             inputs = [i for i in node.input if i]
-            if inputs and all(i in known for i in inputs) and not any(
-                a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute
-            ):
-                known.update(o for o in node.output if o)
+            if inputs and not node.has_graph_attribute and known.issuperset(inputs):
+                known.update(filter(None, node.output))
     return known
 
 
-def count_params(model: onnx.ModelProto, order: list[onnx.NodeProto],
-                 values: dict[str, np.ndarray]) -> ParamsResult:
-    tensors = find_constants(model, values)
-    uses = find_uses(model, order)
-    outputs = {o.name for o in model.graph.output}
+def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]) -> ParamsResult:
+    """Weights and other constants; ``uses`` is :func:`find_uses` of the main graph's execution order."""
+    tensors = find_constants(index, values)
+    outputs = set(index.main.outputs)
     weights: dict[str, ConstTensor] = {}
     constants_elements = 0
     unused = []
@@ -180,7 +192,7 @@ def count_params(model: onnx.ModelProto, order: list[onnx.NodeProto],
     result = ParamsResult(
         params=_summarise(weights, uses, constants_elements),
         weights=weights,
-        constant_names=folded_names(model, set(tensors)),
+        constant_names=folded_names(index, set(tensors)),
         unused=sorted(unused),
     )
     result.weights_bytes = sum(nbytes(t.elem_type, t.numel) or 0 for t in weights.values())
@@ -192,23 +204,50 @@ def count_params(model: onnx.ModelProto, order: list[onnx.NodeProto],
 
 
 def _is_weight(t: ConstTensor, tensor_uses: list[Use]) -> bool:
-    only_config = bool(tensor_uses) and all(u.slot in CONFIG_SLOTS.get(u.node.op_type, ()) for u in tensor_uses)
     if t.elem_type in FLOAT_TYPES or t.elem_type in QUANTIZED_INT_TYPES:
-        return not only_config
-    return any(u.slot in QUANTIZED_WEIGHT_SLOTS.get(u.node.op_type, ()) for u in tensor_uses)
+        return not _only_in(tensor_uses, CONFIG_SLOTS)
+    return _any_in(tensor_uses, QUANTIZED_WEIGHT_SLOTS)
+
+
+def _only_in(tensor_uses: list[Use], slots: dict[str, frozenset[int]]) -> bool:
+    """Every use (at least one) is at one of ``slots`` of its operator."""
+    if not tensor_uses:
+        return False
+    for u in tensor_uses:
+        if u.slot not in slots.get(u.node.op_type, ()):
+            return False
+    return True
+
+
+def _any_in(tensor_uses: list[Use], slots: dict[str, frozenset[int]]) -> bool:
+    """Some use is at one of ``slots`` of its operator."""
+    for u in tensor_uses:
+        if u.slot in slots.get(u.node.op_type, ()):
+            return True
+    return False
+
+
+def _read_by_several_nodes(tensor_uses: list[Use]) -> bool:
+    """A shared weight: more than one node reads it."""
+    first = tensor_uses[0].node if tensor_uses else None
+    for u in tensor_uses:
+        if u.node is not first:
+            return True
+    return False
 
 
 def _summarise(weights: dict[str, ConstTensor], uses: dict[str, list[Use]], constants_elements: int) -> Params:
     by_dtype: dict[str, int] = {}
     non_trainable = placeholder = shared = 0
     for name, t in weights.items():
-        by_dtype[dtype_name(t.elem_type)] = by_dtype.get(dtype_name(t.elem_type), 0) + t.numel
+        dtype = dtype_name(t.elem_type)
+        by_dtype[dtype] = by_dtype.get(dtype, 0) + t.numel
         tensor_uses = uses.get(name, [])
-        if any(u.slot in NON_TRAINABLE_SLOTS.get(u.node.op_type, ()) for u in tensor_uses):
+        if _any_in(tensor_uses, NON_TRAINABLE_SLOTS):
             non_trainable += t.numel
         if t.placeholder:
             placeholder += t.numel
-        if len({id(u.node) for u in tensor_uses}) > 1:
+        if _read_by_several_nodes(tensor_uses):
             shared += 1
     total = sum(t.numel for t in weights.values())
     return Params(
@@ -228,7 +267,7 @@ def _attributed_owner(name: str, uses: dict[str, list[Use]], depth: int = 0) -> 
     tensor_uses = uses.get(name, [])
     if not tensor_uses:
         return None
-    first = min(tensor_uses, key=lambda u: u.owner)
+    first = tensor_uses[0]  # uses are recorded in execution order: the first has the smallest owner
     node = first.node
     if node.op_type in PASS_THROUGH and first.slot == 0 and node.output and depth < 16:
         downstream = _attributed_owner(node.output[0], uses, depth + 1)

@@ -12,8 +12,10 @@ from typing import Callable, Optional
 
 import onnx
 
-from mkdocs_onnx.analysis.graphs import iter_graphs, node_label
+from mkdocs_onnx.analysis.graphs import node_label
+from mkdocs_onnx.analysis.index import IndexedModel
 from mkdocs_onnx.analysis.report import Report, Risk
+from mkdocs_onnx.analysis.tensors import nbytes
 
 OLDEST_COMFORTABLE_OPSET = 11
 OLDEST_COMFORTABLE_IR = 4  # IR 3 and older: initializers doubled as inputs, attribute types optional
@@ -58,36 +60,67 @@ class Facts:
         self.loops_assessed = False
 
     @classmethod
-    def from_model(cls, model: onnx.ModelProto, params) -> "Facts":
-        """Facts of ``model`` (before its weight data is stripped) and its ``ParamsResult``."""
-        nodes = [n for _, g in iter_graphs(model.graph) for n in g.node]
+    def from_index(cls, index: IndexedModel, params) -> "Facts":
+        """Facts of an indexed model and its ``ParamsResult``."""
         float64 = sum(1 for t in params.weights.values() if t.elem_type == onnx.TensorProto.DOUBLE)
-        from mkdocs_onnx.analysis.tensors import nbytes
-
         largest = max(((n, nbytes(t.elem_type, t.numel) or 0) for n, t in params.weights.items()),
                       key=lambda kv: kv[1], default=("", 0))
-        local = {f.domain for f in model.functions}
-        custom = Counter(f"{n.domain}.{n.op_type}" for n in nodes if n.domain not in STANDARD_DOMAINS and n.domain not in local)
-        domains = sorted({n.domain for n in nodes if n.domain not in STANDARD_DOMAINS and n.domain not in local})
-        ml = Counter(n.op_type for n in nodes if n.domain == "ai.onnx.ml")
+        local = {f.domain for f in index.model.functions}
+        custom, ml, custom_domains = Counter(), Counter(), set()
+        default_nodes = 0
+        for (domain, op_type), n in index.op_counts().items():
+            if domain not in STANDARD_DOMAINS and domain not in local:
+                custom[f"{domain}.{op_type}"] += n
+                custom_domains.add(domain)
+            elif domain == "ai.onnx.ml":
+                ml[op_type] += n
+            elif domain in ("", "ai.onnx"):
+                default_nodes += n
         # a constant a subgraph returns as its output is used, though no node reads it
-        subgraph_outputs = {o.name for _, g in iter_graphs(model.graph) for o in g.output}
+        subgraph_outputs = {name for g in index.graphs for name in g.outputs}
         unused = [u for u in params.unused if u not in subgraph_outputs]
-        loops, unknown = [], 0
-        for i, n in enumerate(nodes):
-            if n.op_type == "Loop" and n.domain in ("", "ai.onnx"):
-                m = n.input[0] if n.input else ""
-                loops.append(LoopInfo(node_label(n, i), "Loop", trip_count=m))
-                unknown += not m or m not in params.constant_names
-            elif n.op_type == "Scan" and n.domain in ("", "ai.onnx"):
-                n_scan = next((a.i for a in n.attribute if a.name == "num_scan_inputs"), 0)
-                axes = next((list(a.ints) for a in n.attribute if a.name == "scan_input_axes"), [0])
-                first = n.input[len(n.input) - n_scan] if 0 < n_scan <= len(n.input) else ""
-                loops.append(LoopInfo(node_label(n, i), "Scan", scan_input=first, scan_axis=axes[0] if axes else 0))
-        default_nodes = sum(1 for n in nodes if n.domain in ("", "ai.onnx"))
-        return cls(float64, largest, unused, domains, unknown, loops=loops, custom_ops=dict(sorted(custom.items())),
+        loops, unknown = _loops(index, params.constant_names)
+        return cls(float64, largest, unused, sorted(custom_domains), unknown, loops=loops, custom_ops=dict(sorted(custom.items())),
                    ml_ops=dict(sorted(ml.items())), default_domain_nodes=default_nodes,
                    constant_names=set(params.constant_names))
+
+
+def _loops(index: IndexedModel, constant_names: set[str]) -> tuple[list[LoopInfo], int]:
+    """The Loop and Scan nodes (labelled by their position among all nodes), and how many
+    Loops have a trip count that is not a constant."""
+    counts = index.op_counts()
+    if not any(counts.get((domain, op)) for domain in ("", "ai.onnx") for op in ("Loop", "Scan")):
+        return [], 0
+    loops, unknown = [], 0
+    for i, n in enumerate(index.nodes()):
+        if n.op_type == "Loop" and n.domain in ("", "ai.onnx"):
+            m = n.input[0] if n.input else ""
+            loops.append(LoopInfo(node_label(n, i), "Loop", trip_count=m))
+            unknown += not m or m not in constant_names
+        elif n.op_type == "Scan" and n.domain in ("", "ai.onnx"):
+            n_scan = _int_attribute(_read(n, "num_scan_inputs", 0))
+            axes = _ints_attribute(_read(n, "scan_input_axes", [0]))
+            first = n.input[len(n.input) - n_scan] if 0 < n_scan <= len(n.input) else ""
+            loops.append(LoopInfo(node_label(n, i), "Scan", scan_input=first, scan_axis=axes[0] if axes else 0))
+    return loops, unknown
+
+
+def _read(node, name: str, default):
+    """An attribute's value; one that cannot be read (a reference outside a function) reads as None."""
+    try:
+        return node.attr(name, default)
+    except Exception:
+        return None
+
+
+def _int_attribute(value) -> int:
+    """An INT attribute as read from its field (0 when the attribute has another type)."""
+    return value if isinstance(value, int) else 0
+
+
+def _ints_attribute(value) -> list:
+    """An INTS attribute as read from its field ([] when the attribute has another type)."""
+    return value if isinstance(value, list) and all(isinstance(v, int) for v in value) else []
 
 
 def _symbolic_dims(r: Report, f: Facts) -> Optional[Risk]:

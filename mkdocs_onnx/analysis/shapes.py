@@ -9,21 +9,22 @@ contrib operators through the registry's shape functions, standard operators thr
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
 from mkdocs_onnx.analysis.costs import NodeContext, shape_function
-from mkdocs_onnx.analysis.costs.registry import attribute_value
-from mkdocs_onnx.analysis.graphs import iter_graphs, topological_order
-from mkdocs_onnx.analysis.tensors import small_value
-from mkdocs_onnx.analysis.values import evaluate
+from mkdocs_onnx.analysis.graphs import topological_order
+from mkdocs_onnx.analysis.index import Graph, IndexedModel, Node
+from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, small_value
+from mkdocs_onnx.analysis.values import Values, evaluate, evaluator_for
 
 TypeInfo = tuple[Optional[int], Optional[tuple]]
 
@@ -44,7 +45,7 @@ def graph_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
     return [i for i in graph.input if i.name not in initializers]
 
 
-def bind_dims(model: onnx.ModelProto, dims: dict[str, int], batch_size: int) -> DimBinding:
+def bind_dims(index: IndexedModel, dims: dict[str, int], batch_size: int) -> DimBinding:
     """Replace symbolic input dims by the values asked for, in place.
 
     A dim named by ``dims`` takes that value. Otherwise a batch-like dim (its name says
@@ -53,7 +54,7 @@ def bind_dims(model: onnx.ModelProto, dims: dict[str, int], batch_size: int) -> 
     depends on them is reported as uncounted, never guessed.
     """
     binding = DimBinding(values={})
-    for value_info in graph_inputs(model.graph):
+    for value_info in graph_inputs(index.model.graph):
         shape = value_info.type.tensor_type.shape
         for axis, dim in enumerate(shape.dim):
             if axis == 0 and len(shape.dim) > 1 and not dim.dim_param and (not dim.HasField("dim_value") or dim.dim_value < 0):
@@ -76,8 +77,9 @@ def bind_dims(model: onnx.ModelProto, dims: dict[str, int], batch_size: int) -> 
                 binding.values.setdefault(name, None)
     bound = {k: v for k, v in binding.values.items() if v is not None}
     if bound:
-        for _, graph in iter_graphs(model.graph):
-            for value_info in (*graph.input, *graph.output, *graph.value_info):
+        for graph in index.graphs:
+            proto = graph.proto
+            for value_info in (*proto.input, *proto.output, *proto.value_info):
                 _substitute(value_info.type, bound)
     return binding
 
@@ -101,9 +103,10 @@ def _substitute(tp: onnx.TypeProto, bound: dict[str, int]) -> None:
 def infer(model: onnx.ModelProto, warnings: list[str]) -> onnx.ModelProto:
     """ONNX shape inference with data propagation; on failure the model as it was."""
     try:
-        if model.ByteSize() > _PROTOBUF_LIMIT:
+        data = model.SerializeToString()  # once: inference takes the bytes, the size check reads their length
+        if len(data) > _PROTOBUF_LIMIT:
             return _infer_via_path(model)
-        return shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+        return shape_inference.infer_shapes(data, check_type=False, strict_mode=False, data_prop=True)
     except Exception as e:  # inference is best effort; the second pass fills what it can
         warnings.append(f"ONNX shape inference failed ({_first_line(e)}); shapes come from the file and per-node inference")
         return model
@@ -122,32 +125,96 @@ def _first_line(e: Exception) -> str:
     return text[0][:200] if text else type(e).__name__
 
 
-def collect_types(model: onnx.ModelProto) -> dict[str, TypeInfo]:
-    """Every tensor's (element type, shape) known after inference, subgraphs included."""
+def infer_types(model: onnx.ModelProto, index: IndexedModel, warnings: list[str]) -> tuple[dict[str, TypeInfo], set[str]]:
+    """Whole-model ONNX inference: every tensor's type, and the names whose type it computed.
+
+    The second are the tensors inference wrote a value info for that the file did not
+    declare (empty when inference failed); :func:`refine` trusts those.
+    """
+    declared = _declared_names(index)
+    inferred = infer(model, warnings)
+    types, described = collect_types(inferred, index)
+    return types, (described - declared if inferred is not model else set())
+
+
+def collect_types(inferred: onnx.ModelProto, index: IndexedModel) -> tuple[dict[str, TypeInfo], set[str]]:
+    """Every tensor's (element type, shape) known after inference, subgraphs included,
+    and the names of the value infos it holds.
+
+    Constants come from the index (inference leaves them as they were); the value infos
+    inference added are read from ``inferred``, whose graphs mirror the indexed ones.
+    """
     types: dict[str, TypeInfo] = {}
-    for _, graph in iter_graphs(model.graph):
-        for t in graph.initializer:
-            types[t.name] = (t.data_type, tuple(t.dims))
-        for node in graph.node:
+    described: set[str] = set()
+    for graph, proto in _inferred_graphs(index.main, inferred.graph):
+        for t in graph.initializers:
+            types[t.name] = (t.elem_type, t.dims)
+        for node in graph.nodes:
             if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
                 types[node.output[0]] = _constant_type(node)
-        for value_info in (*graph.input, *graph.value_info, *graph.output):
-            info = type_info(value_info.type)
-            if info[0] is not None and (value_info.name not in types or types[value_info.name][1] is None):
-                types[value_info.name] = info
-    return types
+        for infos, are_value_infos in ((proto.input, False), (proto.value_info, True), (proto.output, False)):
+            for value_info in infos:
+                name = value_info.name
+                if are_value_infos:
+                    described.add(name)
+                known = types.get(name)
+                if known is None or known[1] is None:
+                    info = type_info(value_info.type)
+                    if info[0] is not None:
+                        types[name] = info
+    return types, described
 
 
-def _constant_type(node: onnx.NodeProto) -> TypeInfo:
+def _declared_names(index: IndexedModel) -> set[str]:
+    """Tensors whose type the file itself declares (graph inputs and outputs, value infos)."""
+    names = set()
+    for graph in index.graphs:
+        names.update(graph.inputs, graph.outputs)
+        names.update(v.name for v in graph.proto.value_info)
+    return names
+
+
+def _inferred_graphs(graph: Graph, proto: onnx.GraphProto):
+    """(indexed graph, its counterpart in the inferred model), depth first like ``index.walk``.
+
+    Inference adds value infos but keeps every node where it was, so the subgraphs of
+    the n-th node of a graph are those of the n-th ``NodeProto`` of its counterpart.
+    """
+    yield graph, proto
+    for position, node in enumerate(graph.nodes):
+        if node.subgraphs:
+            protos = _graph_attributes(proto.node[position])
+            for sub, sub_proto in zip(node.subgraphs, protos):
+                yield from _inferred_graphs(sub, sub_proto)
+
+
+def _graph_attributes(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    graphs = []
     for attr in node.attribute:
-        if attr.name == "value":
-            return (attr.t.data_type, tuple(attr.t.dims))
-        if attr.name in ("value_float", "value_int"):
-            return (onnx.TensorProto.FLOAT if attr.name == "value_float" else onnx.TensorProto.INT64, ())
-        if attr.name in ("value_floats", "value_ints"):
-            n = len(attr.floats) if attr.name == "value_floats" else len(attr.ints)
-            return (onnx.TensorProto.FLOAT if attr.name == "value_floats" else onnx.TensorProto.INT64, (n,))
+        if attr.type == onnx.AttributeProto.GRAPH:
+            graphs.append(attr.g)
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            graphs.extend(attr.graphs)
+    return graphs
+
+
+def _constant_type(node: Node) -> TypeInfo:
+    for name in node.attrs:
+        if name == "value":
+            return _tensor_type(node.attrs[name])
+        if name in ("value_float", "value_int"):
+            return (onnx.TensorProto.FLOAT if name == "value_float" else onnx.TensorProto.INT64, ())
+        if name in ("value_floats", "value_ints"):
+            value = node.attr(name)
+            n = len(value) if isinstance(value, list) else 0
+            return (onnx.TensorProto.FLOAT if name == "value_floats" else onnx.TensorProto.INT64, (n,))
     return (None, None)
+
+
+def _tensor_type(value) -> TypeInfo:
+    if isinstance(value, onnx.TensorProto):
+        return (value.data_type, tuple(value.dims))
+    return (onnx.TensorProto.UNDEFINED, ())  # a 'value' that is not a tensor reads as an empty one
 
 
 def type_info(tp: onnx.TypeProto) -> TypeInfo:
@@ -160,59 +227,95 @@ def type_info(tp: onnx.TypeProto) -> TypeInfo:
         return (elem, None)
     dims = []
     for d in tensor_type.shape.dim:
-        if d.HasField("dim_value") and d.dim_value >= 0:
-            dims.append(int(d.dim_value))
-        elif d.HasField("dim_param") and d.dim_param and not d.dim_param.startswith("unk__"):
-            dims.append(d.dim_param)  # inference names the dims it cannot size unk__N: those are unknown
+        value = d.dim_value
+        if value > 0:  # the common case, read with one field access
+            dims.append(value)
         else:
-            dims.append(None)
+            dims.append(_rare_dim(d, value))
     return (elem, tuple(dims))
 
 
-def constant_values(model: onnx.ModelProto) -> dict[str, np.ndarray]:
-    """Values of the small constants (shapes, axes, trip counts) that formulas may read."""
-    values: dict[str, np.ndarray] = {}
-    for _, graph in iter_graphs(model.graph):
-        for t in graph.initializer:
-            v = small_value(t)
-            if v is not None:
-                values[t.name] = v
-        for node in graph.node:
-            if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
-                v = _constant_node_value(node)
-                if v is not None:
-                    values[node.output[0]] = v
-    return values
-
-
-def _constant_node_value(node: onnx.NodeProto) -> Optional[np.ndarray]:
-    for attr in node.attribute:
-        if attr.name == "value":
-            return small_value(attr.t)
-        if attr.name in ("value_float", "value_int", "value_floats", "value_ints"):
-            return np.asarray(attribute_value(attr))
+def _rare_dim(d: onnx.TensorShapeProto.Dimension, value: int) -> Optional[int | str]:
+    """A dim whose dim_value reads 0: a real 0, a named dim, or nothing known."""
+    kind = d.WhichOneof("value")
+    if kind == "dim_value":
+        return value if value >= 0 else None
+    if kind == "dim_param":
+        name = d.dim_param
+        # inference names the dims it cannot size unk__N: those are unknown
+        return name if name and not name.startswith("unk__") else None
     return None
 
 
-def refine(model: onnx.ModelProto, types: dict[str, TypeInfo], values: dict[str, np.ndarray]) -> int:
+def constant_values(index: IndexedModel) -> Values:
+    """Values of the small constants (shapes, axes, trip counts) that formulas may read.
+
+    Integer constants (shapes, axes, indices: what formulas read) are decoded now;
+    floating-point ones (biases, normalization statistics: seldom read) when first read
+    (see :class:`Values`). A later constant of the same name (in a subgraph) replaces an
+    earlier one when it decodes, as if all were read in order.
+    """
+    values = Values()
+    for graph in index.graphs:
+        for t in graph.initializers:
+            _add_constant(values, t.name, small_value, t, t.elem_type in FLOAT_TYPES)
+        for node in graph.nodes:
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
+                _add_constant(values, node.output[0], _constant_node_value, node, _constant_type(node)[0] in FLOAT_TYPES)
+    return values
+
+
+def _add_constant(values: Values, name: str, decode: Callable, source, defer: bool) -> None:
+    """Give ``name`` the value ``decode(source)``, now or when first read (None: no value)."""
+    if values.holds(name):  # a name defined twice: decode both, in order
+        values.get(name)
+    elif defer:
+        values.defer([name], [], lambda: _set_value(values, name, decode(source)))
+        return
+    _set_value(values, name, decode(source))
+
+
+def _set_value(values: Values, name: str, value: Optional[np.ndarray]) -> None:
+    if value is not None:
+        values[name] = value
+
+
+def _constant_node_value(node: Node) -> Optional[np.ndarray]:
+    for name in node.attrs:
+        if name == "value":
+            tensor = node.tensor(name)
+            return small_value(tensor) if tensor is not None else None
+        if name in ("value_float", "value_int", "value_floats", "value_ints"):
+            return np.asarray(node.attr(name))
+    return None
+
+
+def refine(index: IndexedModel, types: dict[str, TypeInfo], values: Values, settled: set[str] = frozenset()) -> int:
     """Walk every graph in execution order and improve what inference left open.
 
     Small integer tensors computed by shape arithmetic get their values (added to
     ``values``); outputs without a fully static shape are inferred again from the now
-    better-known inputs. Returns how many tensors gained a type or shape.
+    better-known inputs. ``settled`` names the tensors whose type ONNX inference of the
+    whole model computed (not read from the file): a node whose outputs are all settled
+    and whose inputs are as that inference saw them is not asked again. Returns how many
+    tensors gained a type or shape.
     """
-    opsets = list(model.opset_import)
+    schemas = _SchemaInference(list(index.model.opset_import))
+    as_inferred = dict(types)  # a type that refine replaces is no longer what inference saw
+    initializers = {t.name for g in index.graphs for t in g.initializers}
     improved = 0
-    for _, graph in iter_graphs(model.graph):
+    for graph in index.graphs:
         try:
             order = topological_order(graph)
         except Exception:  # a cyclic graph is reported by the analyzer itself
             return improved
         for node in order:
             _propagate_values(node, values, types)
-            if all(_static(types.get(o)) for o in node.output if o):
+            if _all_static(node.output, types):
                 continue
-            outputs = _infer_node(node, types, values, opsets)
+            if settled and _unchanged_since_inference(node, settled, types, as_inferred, values, initializers):
+                continue
+            outputs = _infer_node(node, types, values, schemas)
             for name, info in zip(node.output, outputs):
                 if name and info and _better(info, types.get(name)):
                     types[name] = info
@@ -220,9 +323,45 @@ def refine(model: onnx.ModelProto, types: dict[str, TypeInfo], values: dict[str,
     return improved
 
 
-def _propagate_values(node: onnx.NodeProto, values: dict[str, np.ndarray], types: dict[str, TypeInfo]) -> None:
+def _unchanged_since_inference(node: Node, settled: set[str], types: dict[str, TypeInfo],
+                               as_inferred: dict[str, TypeInfo], values: Values, initializers: set[str]) -> bool:
+    """Whether inferring ``node`` alone again can only repeat what ONNX inference of the model gave.
+
+    Per-node inference is the same ONNX function the whole-model pass applied, given
+    the node's input types and the values of its constant inputs. So when every output
+    has a shape that pass computed, and every input has the type it had then and no value
+    beyond the initializer data it had then, asking again gives nothing better: it only
+    costs (most of all on graphs whose dims stay symbolic, where every node is asked).
+    Nodes holding subgraphs are always asked (the pass saw their outer scope too).
+    """
+    if node.subgraphs:
+        return False
+    for name in node.output:
+        if name and (name not in settled or types.get(name, (None, None))[1] is None):
+            return False
+    for name in node.input:
+        if not name:
+            continue
+        info = types.get(name)
+        if info is None or info[0] is None or info is not as_inferred.get(name):
+            return False
+        if values.holds(name) and name not in initializers:
+            return False
+    return True
+
+
+def _propagate_values(node: Node, values: Values, types: dict[str, TypeInfo]) -> None:
+    if evaluator_for(node) is None:  # most operators compute no shape arithmetic: skip them at once
+        return
     if all(o in values for o in node.output if o):
         return
+    if _all_static(node.output, types):  # the values can only matter to their readers
+        values.defer(node.output, node.input, lambda: _assign_values(node, values, types))
+    else:  # a value gives its tensor a type: downstream inference needs it now
+        _assign_values(node, values, types)
+
+
+def _assign_values(node: Node, values: Values, types: dict[str, TypeInfo]) -> None:
     for name, value in zip(node.output, evaluate(node, values, types)):
         if name and value is not None and name not in values:
             values[name] = value
@@ -231,7 +370,20 @@ def _propagate_values(node: onnx.NodeProto, values: dict[str, np.ndarray], types
 
 
 def _static(info: Optional[TypeInfo]) -> bool:
-    return info is not None and info[1] is not None and all(isinstance(d, int) for d in info[1])
+    if info is None or info[1] is None:
+        return False
+    for d in info[1]:
+        if not isinstance(d, int):
+            return False
+    return True
+
+
+def _all_static(names: list[str], types: dict[str, TypeInfo]) -> bool:
+    """Every named tensor (absent ones, named '', aside) has a static shape."""
+    for name in names:
+        if name and not _static(types.get(name)):
+            return False
+    return True
 
 
 def _better(new: TypeInfo, old: Optional[TypeInfo]) -> bool:
@@ -242,8 +394,8 @@ def _better(new: TypeInfo, old: Optional[TypeInfo]) -> bool:
     return sum(isinstance(d, int) for d in new[1]) > sum(isinstance(d, int) for d in old[1])
 
 
-def _infer_node(node, types, values, opsets) -> list[Optional[TypeInfo]]:
-    inferred = _infer_with_schema(node, types, values, opsets)
+def _infer_node(node: Node, types, values: Values, schemas: _SchemaInference) -> list[Optional[TypeInfo]]:
+    inferred = schemas.infer(node, types, values)
     if any(info and info[1] is not None for info in inferred):
         return inferred
     fn = shape_function(node.domain, node.op_type)
@@ -255,29 +407,46 @@ def _infer_node(node, types, values, opsets) -> list[Optional[TypeInfo]]:
         return inferred
 
 
-def _infer_with_schema(node, types, values, opsets) -> list[Optional[TypeInfo]]:
-    try:
-        schema = onnx.defs.get_schema(node.op_type, _opset_version(opsets, node.domain), node.domain)
-    except Exception:
-        return []
-    input_types = {}
-    for name in node.input:
-        if name and name in types and types[name][0] is not None:
-            elem, shape = types[name]
-            input_types[name] = helper.make_tensor_type_proto(elem, list(shape) if shape is not None else None)
-    if any(name and name not in input_types for name in node.input):
-        return []
-    data = {n: numpy_helper.from_array(values[n], n) for n in node.input if n in values}
-    try:
-        out = shape_inference.infer_node_outputs(schema, node, input_types, data, opset_imports=opsets)
-    except Exception:
-        return []
-    return [type_info(out[o]) if o in out else None for o in node.output]
+class _SchemaInference:
+    """ONNX inference of single nodes, with what every node shares (opsets, input types) built once."""
+
+    def __init__(self, opsets: list[onnx.OperatorSetIdProto]):
+        self.opsets = opsets
+        self.versions: dict[str, int] = {}  # domain -> the version the model imports (the first listed)
+        for o in opsets:
+            self.versions.setdefault(o.domain or "", o.version)
+        self._type_protos: dict[TypeInfo, onnx.TypeProto] = {}
+
+    def infer(self, node: Node, types, values: Values) -> list[Optional[TypeInfo]]:
+        try:
+            schema = onnx.defs.get_schema(node.op_type, self._version(node.domain), node.domain)
+        except Exception:
+            return []
+        input_types = {}
+        for name in node.input:
+            if name and name in types and types[name][0] is not None:
+                input_types[name] = self._type_proto(types[name])
+        if any(name and name not in input_types for name in node.input):
+            return []
+        data = {n: numpy_helper.from_array(values[n], n) for n in node.input if n in values}
+        try:
+            out = shape_inference.infer_node_outputs(schema, node.proto, input_types, data, opset_imports=self.opsets)
+        except Exception:
+            return []
+        return [type_info(out[o]) if o in out else None for o in node.output]
+
+    def _version(self, domain: str) -> int:
+        version = self.versions.get("" if domain == "ai.onnx" else domain)
+        return version if version is not None else _newest_opset()
+
+    def _type_proto(self, info: TypeInfo) -> onnx.TypeProto:
+        proto = self._type_protos.get(info)
+        if proto is None:
+            elem, shape = info
+            proto = self._type_protos[info] = helper.make_tensor_type_proto(elem, list(shape) if shape is not None else None)
+        return proto
 
 
-def _opset_version(opsets, domain: str) -> int:
-    domain = "" if domain == "ai.onnx" else domain
-    for o in opsets:
-        if (o.domain or "") == domain:
-            return o.version
+@functools.cache
+def _newest_opset() -> int:
     return onnx.defs.onnx_opset_version()

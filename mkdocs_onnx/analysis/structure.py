@@ -17,7 +17,8 @@ from typing import Iterable, Iterator, Optional
 import numpy as np
 import onnx
 
-from mkdocs_onnx.analysis.graphs import iter_graphs, outer_scope_inputs, subgraphs
+from mkdocs_onnx.analysis.graphs import outer_scope_inputs
+from mkdocs_onnx.analysis.index import Graph, IndexedModel, Node, walk
 from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, QUANTIZED_INT_TYPES
 
 CONV_OPS = {"Conv", "ConvTranspose", "QLinearConv", "ConvInteger", "FusedConv", "NhwcConv", "QLinearConvTranspose"}
@@ -77,17 +78,22 @@ _MAX_BFS = 400
 
 
 class ModelIndex:
-    """Producers, consumers, constants, shapes and small values over every graph of a model."""
+    """Producers, consumers, constants, shapes and small values over every graph of a model.
 
-    def __init__(self, model: onnx.ModelProto, types: Optional[dict] = None, values: Optional[dict] = None):
-        self.model = model
+    Built on the analyzer's :class:`~mkdocs_onnx.analysis.index.IndexedModel` (read from
+    protobuf once); nodes here are its :class:`~mkdocs_onnx.analysis.index.Node` objects.
+    """
+
+    def __init__(self, index: IndexedModel, types: Optional[dict] = None, values: Optional[dict] = None):
+        self.index = index
+        self.model = index.model
         self.types = types or {}
-        self.values: dict[str, np.ndarray] = dict(values or {})
-        self.graphs = [g for _, g in iter_graphs(model.graph)]
-        self.main = model.graph
-        self.producer: dict[str, onnx.NodeProto] = {}
-        self.consumers: dict[str, list[onnx.NodeProto]] = {}
-        self.graph_of: dict[int, onnx.GraphProto] = {}
+        self.values = values if values is not None else {}  # the analyzer's: read, never written
+        self._decoded: dict[str, np.ndarray] = {}  # constants decoded here
+        self.graphs: list[Graph] = index.graphs
+        self.main: Graph = index.main
+        self.producer: dict[str, Node] = {}
+        self.consumers: dict[str, list[Node]] = {}
         self.position: dict[int, int] = {}
         self.dims: dict[str, tuple] = {}  # shapes of constants as stored
         self.elem: dict[str, int] = {}
@@ -95,13 +101,10 @@ class ModelIndex:
         constants: set[str] = set()
         counter = 0
         for graph in self.graphs:
-            for t in graph.initializer:
+            for t in graph.initializers:
                 constants.add(t.name)
-                self.dims[t.name] = tuple(int(d) for d in t.dims)
-                self.elem[t.name] = t.data_type
-                self.tensors[t.name] = t
-            for node in graph.node:
-                self.graph_of[id(node)] = graph
+                self._constant(t.name, t.elem_type, t.dims, t.proto)
+            for node in graph.nodes:
                 self.position[id(node)] = counter
                 counter += 1
                 for o in node.output:
@@ -110,19 +113,22 @@ class ModelIndex:
                 for i in node.input:
                     if i:
                         self.consumers.setdefault(i, []).append(node)
-                for _, sub in subgraphs(node):  # outer-scope names a subgraph reads count as consumed by the node
-                    for name in _subgraph_reads(sub):
+                for sub in node.subgraphs:  # outer-scope names a subgraph reads count as consumed by the node
+                    for name in outer_scope_inputs(sub):
                         self.consumers.setdefault(name, []).append(node)
                 if node.op_type == "Constant" and node.output and node.domain in ("", "ai.onnx"):
                     constants.add(node.output[0])
-                    for a in node.attribute:
-                        if a.name == "value":
-                            self.dims[node.output[0]] = tuple(int(d) for d in a.t.dims)
-                            self.elem[node.output[0]] = a.t.data_type
-                            self.tensors[node.output[0]] = a.t
-        self.graph_inputs = {i.name for i in self.main.input} - {t.name for t in self.main.initializer}
-        self.graph_outputs = {o.name for o in self.main.output}
+                    value = node.tensor("value")
+                    if value is not None:
+                        self._constant(node.output[0], value.elem_type, value.dims, value.proto)
+        self.graph_inputs = set(self.main.real_inputs())
+        self.graph_outputs = set(self.main.outputs)
         self.constants = _fold(self.graphs, constants)
+
+    def _constant(self, name: str, elem_type: int, dims: tuple, proto: onnx.TensorProto) -> None:
+        self.dims[name] = dims
+        self.elem[name] = elem_type
+        self.tensors[name] = proto
 
     # shapes and values
     def shape(self, name: str) -> Optional[tuple]:
@@ -144,6 +150,8 @@ class ModelIndex:
     def value(self, name: str) -> Optional[np.ndarray]:
         if name in self.values:
             return self.values[name]
+        if name in self._decoded:
+            return self._decoded[name]
         t = self.tensors.get(name)
         if t is not None and not _stripped(t):
             try:
@@ -151,7 +159,7 @@ class ModelIndex:
             except Exception:
                 v = None
             if v is not None:
-                self.values[name] = v
+                self._decoded[name] = v
             return v
         return None
 
@@ -178,17 +186,14 @@ class ModelIndex:
             name = p.input[0]
         return name
 
-    def users(self, name: str) -> list[onnx.NodeProto]:
+    def users(self, name: str) -> list[Node]:
         return self.consumers.get(name, [])
 
-    def attr(self, node: onnx.NodeProto, name: str, default=None):
-        for a in node.attribute:
-            if a.name == name:
-                return onnx.helper.get_attribute_value(a)
-        return default
+    def attr(self, node: Node, name: str, default=None):
+        return node.attr(name, default)
 
     def upstream(self, names: Iterable[str], allowed=None, limit: int = _MAX_BFS,
-                 stop=None, into_constants: bool = False) -> Iterator[tuple[onnx.NodeProto, int]]:
+                 stop=None, into_constants: bool = False) -> Iterator[tuple[Node, int]]:
         """Producers of ``names`` and their ancestors, breadth first, with their distance.
 
         Only nodes whose op is in ``allowed`` (all when None) are walked through; a node
@@ -232,21 +237,17 @@ def _numel(dims) -> int:
     return n
 
 
-def _subgraph_reads(graph: onnx.GraphProto) -> set[str]:
-    return outer_scope_inputs(graph)
-
-
-def _fold(graphs, constants: set[str]) -> set[str]:
+def _fold(graphs: list[Graph], constants: set[str]) -> set[str]:
     """Constants plus tensors computed from constants only."""
     known = set(constants)
     for graph in graphs:
-        for node in graph.node:
+        for node in graph.nodes:
             inputs = [i for i in node.input if i]
             if node.op_type in ("RandomNormal", "RandomUniform", "Range", "Shape", "Size"):
                 continue
-            if (inputs or node.op_type in ("ConstantOfShape", "EyeLike")) and all(i in known for i in inputs) \
-                    and not any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
-                known.update(o for o in node.output if o)
+            if (inputs or node.op_type in ("ConstantOfShape", "EyeLike")) and known.issuperset(inputs) \
+                    and not node.has_graph_attribute:
+                known.update(filter(None, node.output))
     return known
 
 
@@ -255,13 +256,13 @@ def _fold(graphs, constants: set[str]) -> set[str]:
 
 @dataclass
 class Dense:
-    node: onnx.NodeProto
+    node: Node
     weight: str
     in_dim: Optional[int]
     out_dim: Optional[int]
 
 
-def dense_layer(ix: ModelIndex, node: onnx.NodeProto) -> Optional[Dense]:
+def dense_layer(ix: ModelIndex, node: Node) -> Optional[Dense]:
     """The node as a dense layer (a matrix multiply by a weight), or None."""
     slots = DENSE_WEIGHT_SLOTS.get(node.op_type)
     if slots is None or (node.op_type == "Einsum" and len(node.input) != 2):
@@ -278,7 +279,7 @@ def dense_layer(ix: ModelIndex, node: onnx.NodeProto) -> Optional[Dense]:
     return None
 
 
-def _dense_dims(ix: ModelIndex, node: onnx.NodeProto, slot: int) -> tuple[Optional[int], Optional[int]]:
+def _dense_dims(ix: ModelIndex, node: Node, slot: int) -> tuple[Optional[int], Optional[int]]:
     """(input width, output width) of the layer whose weight is input ``slot``."""
     if node.op_type == "MatMulNBits":
         return ix.attr(node, "K"), ix.attr(node, "N")
@@ -303,7 +304,7 @@ def _dense_dims(ix: ModelIndex, node: onnx.NodeProto, slot: int) -> tuple[Option
 
 @dataclass
 class ConvInfo:
-    node: onnx.NodeProto
+    node: Node
     kernel: Optional[tuple]
     strides: tuple
     groups: int
@@ -314,7 +315,7 @@ class ConvInfo:
         return self.kernel is not None and all(k == 1 for k in self.kernel)
 
 
-def conv_info(ix: ModelIndex, node: onnx.NodeProto) -> ConvInfo:
+def conv_info(ix: ModelIndex, node: Node) -> ConvInfo:
     kernel = ix.attr(node, "kernel_shape")
     slot = CONV_WEIGHT_SLOT.get(node.op_type, 1)
     wshape = ix.shape(node.input[slot]) if slot < len(node.input) else None
@@ -337,7 +338,7 @@ def conv_info(ix: ModelIndex, node: onnx.NodeProto) -> ConvInfo:
 
 @dataclass
 class Recurrence:
-    node: onnx.NodeProto
+    node: Node
     kind: str  # LSTM, GRU, RNN, or "Loop"/"Scan" over a written-out cell
     hidden: Optional[int] = None
     direction: str = "forward"
@@ -347,7 +348,7 @@ class Recurrence:
 def recurrences(ix: ModelIndex) -> list[Recurrence]:
     found = []
     for graph in ix.graphs:
-        for node in graph.node:
+        for node in graph.nodes:
             if node.op_type in RNN_OPS:
                 direction = ix.attr(node, "direction", b"forward")
                 found.append(Recurrence(node, node.op_type.replace("DynamicQuantize", ""), ix.attr(node, "hidden_size"),
@@ -359,33 +360,33 @@ def recurrences(ix: ModelIndex) -> list[Recurrence]:
     return found
 
 
-def _recurrent_cell(ix: ModelIndex, node: onnx.NodeProto) -> Optional[list[str]]:
+def _recurrent_cell(ix: ModelIndex, node: Node) -> Optional[list[str]]:
     """The weight ops of a Loop/Scan body through which a state feeds the next state, or None.
 
     A recurrent cell carries a state from one step to the next through a multiply by a
     weight (h_t = f(W·[x_t, h_{t-1}])). A body holding attention is a decoding loop,
     not a recurrent cell.
     """
-    body = next((a.g for a in node.attribute if a.name == "body"), None)
-    if body is None:
+    body = node.attrs.get("body")
+    if not isinstance(body, Graph):
         return None
     if node.op_type == "Scan":
         n_scan = ix.attr(node, "num_scan_inputs", 0) or 0
-        n_state = len(body.input) - n_scan
-        states_in = [i.name for i in body.input[:n_state]]
-        states_out = {o.name for o in body.output[:n_state]}
+        n_state = len(body.inputs) - n_scan
+        states_in = body.inputs[:n_state]
+        states_out = set(body.outputs[:n_state])
     else:
-        states_in = [i.name for i in body.input[2:]]
-        states_out = {o.name for o in body.output[1:1 + len(states_in)]}
+        states_in = body.inputs[2:]
+        states_out = set(body.outputs[1:1 + len(states_in)])
     if not states_in:
         return None
-    nodes = [n for _, g in iter_graphs(body) for n in g.node]
+    nodes = [n for g in walk(body) for n in g.nodes]
     if any(n.op_type in FUSED_ATTENTION_OPS for n in nodes) or attention_patterns(ix, nodes):
         return None
     reached = set(states_in)
     weighted: set[str] = set()
     cell_ops: list[str] = []
-    for n in body.node:  # bodies are in execution order (the analyzer sorts them only at the top level)
+    for n in body.nodes:  # bodies are in execution order (the analyzer sorts them only at the top level)
         ins = [i for i in n.input if i]
         if not any(i in reached for i in ins):
             continue
@@ -404,7 +405,7 @@ def _recurrent_cell(ix: ModelIndex, node: onnx.NodeProto) -> Optional[list[str]]
     return None
 
 
-def conv_has_weight(ix: ModelIndex, node: onnx.NodeProto) -> bool:
+def conv_has_weight(ix: ModelIndex, node: Node) -> bool:
     slot = CONV_WEIGHT_SLOT.get(node.op_type, 1)
     return slot < len(node.input) and ix.is_const(ix.through(node.input[slot], LAYOUT_OPS))
 
@@ -414,9 +415,9 @@ def recurrent_bodies(ix: ModelIndex, recs: list[Recurrence]) -> set[int]:
     inside: set[int] = set()
     for r in recs:
         if r.kind in ("Loop", "Scan"):
-            for _, sub in subgraphs(r.node):
-                for _, g in iter_graphs(sub):
-                    inside.update(id(n) for n in g.node)
+            for sub in r.node.subgraphs:
+                for g in walk(sub):
+                    inside.update(id(n) for n in g.nodes)
     return inside
 
 
@@ -426,9 +427,9 @@ def recurrent_bodies(ix: ModelIndex, recs: list[Recurrence]) -> set[int]:
 @dataclass
 class AttentionBlock:
     kind: str  # "fused" or "pattern"
-    node: onnx.NodeProto  # the fused node, or the Softmax of the pattern
-    score: Optional[onnx.NodeProto] = None
-    value: Optional[onnx.NodeProto] = None
+    node: Node  # the fused node, or the Softmax of the pattern
+    score: Optional[Node] = None
+    value: Optional[Node] = None
     heads: Optional[int] = None
     kv_heads: Optional[int] = None
     head_dim: Optional[int] = None
@@ -453,7 +454,7 @@ class AttentionBlock:
         return "GQA"
 
 
-def attention_patterns(ix: ModelIndex, nodes: Iterable[onnx.NodeProto]) -> list[tuple]:
+def attention_patterns(ix: ModelIndex, nodes: Iterable[Node]) -> list[tuple]:
     """(score MatMul, Softmax, value MatMul) triples: the attention of exported models."""
     found = []
     for node in nodes:
@@ -468,14 +469,14 @@ def attention_patterns(ix: ModelIndex, nodes: Iterable[onnx.NodeProto]) -> list[
     return found
 
 
-def _activation_product(ix: ModelIndex, node: onnx.NodeProto) -> bool:
+def _activation_product(ix: ModelIndex, node: Node) -> bool:
     if node.op_type == "MatMul" or (node.op_type == "Einsum" and len(node.input) == 2):
         return len(node.input) >= 2 and not ix.is_weight(node.input[0]) and not ix.is_weight(node.input[1]) \
             and not ix.is_const(node.input[0]) and not ix.is_const(node.input[1])
     return False
 
 
-def _score_matmul(ix: ModelIndex, name: str, depth: int) -> Optional[onnx.NodeProto]:
+def _score_matmul(ix: ModelIndex, name: str, depth: int) -> Optional[Node]:
     p = ix.producer.get(name)
     if p is None:
         return None
@@ -491,7 +492,7 @@ def _score_matmul(ix: ModelIndex, name: str, depth: int) -> Optional[onnx.NodePr
     return None
 
 
-def _value_matmul(ix: ModelIndex, node: onnx.NodeProto, depth: int) -> Optional[onnx.NodeProto]:
+def _value_matmul(ix: ModelIndex, node: Node, depth: int) -> Optional[Node]:
     for out in node.output:
         for c in ix.users(out):
             if _activation_product(ix, c):
@@ -505,7 +506,7 @@ def _value_matmul(ix: ModelIndex, node: onnx.NodeProto, depth: int) -> Optional[
 
 def find_attention(ix: ModelIndex, skip: set[int]) -> list[AttentionBlock]:
     blocks: list[AttentionBlock] = []
-    nodes = [n for g in ix.graphs for n in g.node if id(n) not in skip]
+    nodes = [n for g in ix.graphs for n in g.nodes if id(n) not in skip]
     for node in nodes:
         if node.op_type in FUSED_ATTENTION_OPS or (node.op_type == "Attention" and node.domain in ("", "ai.onnx")):
             blocks.append(_fused_attention(ix, node))
@@ -514,7 +515,7 @@ def find_attention(ix: ModelIndex, skip: set[int]) -> list[AttentionBlock]:
     return blocks
 
 
-def _fused_attention(ix: ModelIndex, node: onnx.NodeProto) -> AttentionBlock:
+def _fused_attention(ix: ModelIndex, node: Node) -> AttentionBlock:
     b = AttentionBlock("fused", node)
     heads = ix.attr(node, "num_heads") or ix.attr(node, "q_num_heads")
     b.heads = int(heads) if heads else None
@@ -583,8 +584,8 @@ def is_cache_name(name: str) -> bool:
     return "past" in n or n.startswith("present") or "cache" in n
 
 
-def _pattern_attention(ix: ModelIndex, score: onnx.NodeProto, softmax: onnx.NodeProto,
-                       value: onnx.NodeProto) -> AttentionBlock:
+def _pattern_attention(ix: ModelIndex, score: Node, softmax: Node,
+                       value: Node) -> AttentionBlock:
     b = AttentionBlock("pattern", softmax, score, value)
     q, k = score.input[0], score.input[1]
     v = value.input[1] if ix.depends_on(value.input[0], softmax.output[0], 12) else value.input[0]
@@ -637,7 +638,7 @@ def _projection(ix: ModelIndex, name: str) -> tuple[Optional[Dense], Optional[in
     if start is None:
         return None, None
     # child[id(node)] = (node nearer to ``name`` that reads it, the tensor it reads)
-    child: dict[int, tuple[Optional[onnx.NodeProto], str]] = {id(start): (None, name)}
+    child: dict[int, tuple[Optional[Node], str]] = {id(start): (None, name)}
     queue = deque([(start, 0)])
     seen = set()
     while queue:
@@ -679,7 +680,7 @@ def _width_on_path(ix: ModelIndex, dense: Dense, child) -> Optional[int]:
     return width
 
 
-def name_of(node: onnx.NodeProto) -> str:
+def name_of(node: Node) -> str:
     return node.output[0] if node.output else ""
 
 
@@ -736,7 +737,7 @@ def _is_cross(ix: ModelIndex, q_source: str, k_source: str) -> bool:
     return ix.through(k_source, LAYOUT_OPS) != ix.through(q_source, LAYOUT_OPS)
 
 
-def _causal_evidence(ix: ModelIndex, score: onnx.NodeProto, softmax: onnx.NodeProto) -> list[str]:
+def _causal_evidence(ix: ModelIndex, score: Node, softmax: Node) -> list[str]:
     """Why the scores are masked causally: Trilu, a triangular constant, or position comparisons."""
     masks: list[str] = []
     glue = []
@@ -827,11 +828,11 @@ def _has_rotary(ix: ModelIndex, name: str) -> bool:
 # --- Normalization, embeddings, residuals ---------------------------------------------------------------
 
 
-def find_norms(ix: ModelIndex, skip: set[int]) -> list[tuple[onnx.NodeProto, str]]:
+def find_norms(ix: ModelIndex, skip: set[int]) -> list[tuple[Node, str]]:
     """(node, kind) for fused normalization ops and the decomposed LayerNorm/RMSNorm of exporters."""
     found = []
     for g in ix.graphs:
-        for node in g.node:
+        for node in g.nodes:
             if id(node) in skip:
                 continue
             if node.op_type in NORM_OPS:
@@ -853,14 +854,14 @@ def find_norms(ix: ModelIndex, skip: set[int]) -> list[tuple[onnx.NodeProto, str
     return found
 
 
-def _is_square(ix: ModelIndex, p: onnx.NodeProto) -> bool:
+def _is_square(ix: ModelIndex, p: Node) -> bool:
     if p.op_type == "Pow" and len(p.input) == 2:
         v = ix.value(p.input[1])
         return v is not None and np.asarray(v).size == 1 and float(np.asarray(v).ravel()[0]) == 2.0
     return p.op_type == "Mul" and len(p.input) == 2 and p.input[0] == p.input[1]
 
 
-def _leads_to_division(ix: ModelIndex, sub: onnx.NodeProto) -> bool:
+def _leads_to_division(ix: ModelIndex, sub: Node) -> bool:
     """The centred tensor is divided by sqrt(mean of its square + eps)."""
     centred = sub.output[0]
     users = ix.users(centred)
@@ -869,7 +870,7 @@ def _leads_to_division(ix: ModelIndex, sub: onnx.NodeProto) -> bool:
     return any(u.op_type in ("Div", "Mul") for u in users)
 
 
-def _scales_by_rsqrt(ix: ModelIndex, mean: onnx.NodeProto, x: str) -> bool:
+def _scales_by_rsqrt(ix: ModelIndex, mean: Node, x: str) -> bool:
     seen = 0
     frontier = [mean.output[0]]
     has_sqrt = False
@@ -890,7 +891,7 @@ def _scales_by_rsqrt(ix: ModelIndex, mean: onnx.NodeProto, x: str) -> bool:
 
 @dataclass
 class Embedding:
-    node: onnx.NodeProto
+    node: Node
     rows: Optional[int]
     dim: Optional[int]
     role: str  # "token", "position", "token type", "lookup"
@@ -899,7 +900,7 @@ class Embedding:
 def find_embeddings(ix: ModelIndex, tree_gathers: set[int]) -> list[Embedding]:
     found = []
     for g in ix.graphs:
-        for node in g.node:
+        for node in g.nodes:
             if node.op_type == "EmbedLayerNormalization":
                 for slot, role in ((2, "token"), (3, "position"), (4, "token type")):
                     if slot < len(node.input) and node.input[slot]:
@@ -920,7 +921,7 @@ def find_embeddings(ix: ModelIndex, tree_gathers: set[int]) -> list[Embedding]:
     return found
 
 
-def _feeds_rotary(ix: ModelIndex, gather: onnx.NodeProto) -> bool:
+def _feeds_rotary(ix: ModelIndex, gather: Node) -> bool:
     """The looked-up rows multiply queries or keys next to their rotate_half (a cos/sin table)."""
     for mul, _ in _downstream(ix, gather.output[0], LAYOUT_OPS, 4):
         if mul.op_type != "Mul":
@@ -960,7 +961,7 @@ def _embedding_role(ix: ModelIndex, idx: str) -> str:
 
 @dataclass
 class Residual:
-    node: onnx.NodeProto
+    node: Node
     fork: str
     projection: bool  # the shortcut itself goes through a weight op
 
@@ -979,7 +980,7 @@ def find_residuals(ix: ModelIndex, skip: set[int]) -> list[Residual]:
     """
     found = []
     for g in ix.graphs:
-        for node in g.node:
+        for node in g.nodes:
             if id(node) in skip or node.op_type not in ("Add", "Sum", "SkipLayerNormalization",
                                                         "SkipSimplifiedLayerNormalization", "QLinearAdd"):
                 continue
@@ -997,7 +998,7 @@ def find_residuals(ix: ModelIndex, skip: set[int]) -> list[Residual]:
     return found
 
 
-def _residual(ix: ModelIndex, node: onnx.NodeProto, ins: list[str]) -> Optional[Residual]:
+def _residual(ix: ModelIndex, node: Node, ins: list[str]) -> Optional[Residual]:
     for skip_side, other in ((ins[0], ins[1]), (ins[1], ins[0])):
         # candidate forks: the shortcut tensor and what it was computed from through a short chain
         chain: list[tuple[str, bool]] = [(skip_side, False)]
@@ -1046,7 +1047,7 @@ def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int =
 # --- Conv-norm-activation stacks and MLPs ------------------------------------------------------------------
 
 
-def conv_stack(ix: ModelIndex, conv: onnx.NodeProto) -> list[str]:
+def conv_stack(ix: ModelIndex, conv: Node) -> list[str]:
     """The conv and what follows it alone: bias Add, normalization, activation, pooling."""
     parts = [conv.op_type]
     name = conv.output[0]
@@ -1148,7 +1149,7 @@ def tree_traversal(ix: ModelIndex) -> tuple[int, set[int]]:
     count = 0
     gathers: set[int] = set()
     for g in ix.graphs:
-        for node in g.node:
+        for node in g.nodes:
             if node.op_type not in COMPARISONS or len(node.input) < 2:
                 continue
             if not any(_threshold(ix, i) for i in node.input[:2]):
@@ -1175,7 +1176,7 @@ def _threshold(ix: ModelIndex, name: str) -> bool:
     return p is not None and p.op_type in ("Gather", "GatherElements") and ix.is_const(p.input[0])
 
 
-def _downstream(ix: ModelIndex, name: str, through: set, depth: int) -> Iterator[tuple[onnx.NodeProto, int]]:
+def _downstream(ix: ModelIndex, name: str, through: set, depth: int) -> Iterator[tuple[Node, int]]:
     frontier = [name]
     seen: set[int] = set()
     for d in range(1, depth + 1):

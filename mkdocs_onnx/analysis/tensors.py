@@ -6,7 +6,9 @@ external files (or not present at all) are measured without being loaded.
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 from typing import Optional
 
 import numpy as np
@@ -38,6 +40,7 @@ QUANTIZED_INT_TYPES = frozenset(
 )
 
 
+@functools.cache  # a handful of element types, asked for by every tensor of every model
 def dtype_name(elem_type: Optional[int]) -> str:
     """``float32``-style name of an ONNX element type ('unknown' when not set)."""
     if not elem_type:
@@ -74,11 +77,47 @@ def is_external(tensor: onnx.TensorProto) -> bool:
 SMALL_CONSTANT_ELEMENTS = 4096
 
 
-def small_value(tensor: onnx.TensorProto) -> Optional[np.ndarray]:
-    """The tensor's values when it is small and stored inline, else None."""
-    if is_external(tensor) or tensor_numel(tensor) > SMALL_CONSTANT_ELEMENTS:
+def small_value(tensor) -> Optional[np.ndarray]:
+    """The values of an indexed constant (``index.Tensor``) when it is small and stored inline, else None."""
+    if tensor.external or tensor.numel > SMALL_CONSTANT_ELEMENTS:
         return None
     try:
-        return numpy_helper.to_array(tensor)
+        return _inline_array(tensor.proto, tensor.elem_type, tensor.dims)
     except Exception:  # malformed or exotic data: the value is simply not known
         return None
+
+
+def to_array(tensor: onnx.TensorProto) -> np.ndarray:
+    """``numpy_helper.to_array``, faster for inline data of the common element types (same result)."""
+    if is_external(tensor):
+        return numpy_helper.to_array(tensor)
+    return _inline_array(tensor, tensor.data_type, tensor.dims)
+
+
+# numpy types of the element types whose data needs no conversion: ``numpy_helper.to_array``
+# reads them straight from raw_data (little-endian) or from the typed repeated field.
+_PLAIN_RAW = {
+    TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64, TensorProto.INT64: np.int64,
+    TensorProto.INT32: np.int32, TensorProto.INT8: np.int8, TensorProto.UINT8: np.uint8,
+    TensorProto.INT16: np.int16, TensorProto.UINT16: np.uint16, TensorProto.UINT32: np.uint32,
+    TensorProto.UINT64: np.uint64, TensorProto.FLOAT16: np.float16, TensorProto.BOOL: np.bool_,
+}
+_PLAIN_FIELD = {
+    TensorProto.FLOAT: ("float_data", np.float32), TensorProto.DOUBLE: ("double_data", np.float64),
+    TensorProto.INT64: ("int64_data", np.int64), TensorProto.INT32: ("int32_data", np.int32),
+}
+
+
+def _inline_array(tensor: onnx.TensorProto, elem_type: int, dims) -> np.ndarray:
+    """Decoding the small constants of a model is a hot loop of an analysis: the common
+    element types are read directly (as ``numpy_helper.to_array`` reads them); everything
+    else goes through ``numpy_helper``."""
+    if sys.byteorder == "little" and not tensor.HasField("segment"):
+        if tensor.HasField("raw_data"):
+            dtype = _PLAIN_RAW.get(elem_type)
+            if dtype is not None:
+                return np.frombuffer(tensor.raw_data, dtype=dtype).reshape(dims)
+        elif elem_type in _PLAIN_FIELD:
+            field_name, dtype = _PLAIN_FIELD[elem_type]
+            return np.asarray(getattr(tensor, field_name), dtype=dtype).reshape(dims)
+    return numpy_helper.to_array(tensor)

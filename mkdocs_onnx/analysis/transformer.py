@@ -104,15 +104,15 @@ def _head_source(blocks: list[AttentionBlock]) -> str:
 
 def _lm_head(ix: ModelIndex) -> Optional[int]:
     """Output width of a dense layer producing a rank-3 graph output named like logits."""
-    for out in ix.main.output:
-        if "logit" not in out.name.lower():
+    for out in ix.main.outputs:
+        if "logit" not in out.lower():
             continue
-        origin = ix.through(out.name, LAYOUT_OPS | {"Add"})
+        origin = ix.through(out, LAYOUT_OPS | {"Add"})
         p = ix.producer.get(origin)
         if p is None:
             continue
         d = dense_layer(ix, p)
-        shape = ix.shape(out.name)
+        shape = ix.shape(out)
         if d is not None and d.out_dim and shape is not None and len(shape) == 3:
             return d.out_dim
     return None
@@ -160,7 +160,7 @@ def _kv_cache(ix: ModelIndex, facts: TransformerFacts, blocks: list[AttentionBlo
     ev.append(f"KV cache: {per_token:,} bytes per token = 2 (K, V) × {len(blocks)} layers × "
               f"{facts.kv_heads or 'per-layer'} KV heads × {facts.head_dim or 'per-layer'} head dim × "
               f"{dtype} bytes")
-    present = [o.name for o in ix.main.output if o.name.lower().startswith("present")]
+    present = [o for o in ix.main.outputs if o.lower().startswith("present")]
     shapes = [ix.static_shape(n) for n in present]
     if present and all(shapes):
         total = 0

@@ -4,23 +4,100 @@ Exported PyTorch and TensorFlow models compute Reshape targets and Resize sizes 
 Shape → Gather → Unsqueeze → Concat chains. ONNX data propagation covers only part of
 these; evaluating the few operators involved, on tiny tensors, lets every downstream
 shape become static. One small function per operator, as in the cost registry.
+
+:class:`Values` holds them with the model's small constants, each decoded or evaluated
+when first read.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional
 
 import numpy as np
 import onnx
-from onnx import helper
 
-from mkdocs_onnx.analysis.costs.registry import attribute_value
-from mkdocs_onnx.analysis.tensors import SMALL_CONSTANT_ELEMENTS
+from mkdocs_onnx.analysis.costs.registry import node_attr
+from mkdocs_onnx.analysis.index import Node
+from mkdocs_onnx.analysis.tensors import SMALL_CONSTANT_ELEMENTS, to_array
 
 Value = Optional[np.ndarray]
-Evaluator = Callable[[onnx.NodeProto, list[Value], list], list[Value]]
+Evaluator = Callable[[Node, list[Value], list], list[Value]]
 
 _EVALUATORS: dict[str, Evaluator] = {}
+
+
+class Values:
+    """Small tensor values by name: the model's constants, and values its nodes compute.
+
+    A mapping (``in``, ``get``, ``[]``) whose entries may be deferred: a constant is
+    decoded, and a node whose outputs already have static types is evaluated, only when
+    one of its values is first read. Most values are never read (biases, normalization
+    statistics, the small float fills of weights in files shipped without them); those
+    that are (a Reshape target, a Resize scale, a trip count) come out exactly as if
+    computed in order, because once a deferred node is reached in execution order its
+    inputs and their types no longer change.
+    """
+
+    def __init__(self):
+        self._known: dict[str, np.ndarray] = {}
+        self._pending: dict[str, _Deferred] = {}  # name -> what computes it
+        self._deferrals = 0  # their count so far: deferred work runs in the order it was deferred
+
+    def defer(self, outputs: list[str], inputs: list[str], compute: Callable[[], None]) -> None:
+        """Run ``compute`` (which sets the values of ``outputs`` from those of ``inputs``) on first read."""
+        deferred = _Deferred(self._deferrals, outputs, inputs, compute)
+        self._deferrals += 1
+        for name in outputs:
+            if name:
+                self._pending[name] = deferred
+
+    def _force(self, name: str) -> None:
+        """Compute ``name`` and the deferred values it depends on, earliest first."""
+        needed: dict[int, _Deferred] = {}
+        stack = [name]
+        while stack:
+            deferred = self._pending.get(stack.pop())
+            if deferred is not None and deferred.order not in needed:
+                needed[deferred.order] = deferred
+                stack.extend(deferred.inputs)
+        for order in sorted(needed):
+            deferred = needed[order]
+            for output in deferred.outputs:
+                self._pending.pop(output, None)
+            deferred.compute()
+
+    def holds(self, name: str) -> bool:
+        """Whether ``name`` has a value or a deferred one (without computing it)."""
+        return name in self._known or name in self._pending
+
+    def __contains__(self, name: object) -> bool:
+        if name in self._pending:
+            self._force(name)
+        return name in self._known
+
+    def get(self, name: str, default=None):
+        if name in self._pending:
+            self._force(name)
+        return self._known.get(name, default)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in self._pending:
+            self._force(name)
+        return self._known[name]
+
+    def __setitem__(self, name: str, value: np.ndarray) -> None:
+        self._known[name] = value
+
+    def __len__(self) -> int:
+        return len(self._known) + len(self._pending)
+
+
+class _Deferred:
+    __slots__ = ("order", "outputs", "inputs", "compute")
+
+    def __init__(self, order: int, outputs: list[str], inputs: list[str], compute: Callable[[], None]):
+        self.order, self.outputs, self.inputs, self.compute = order, outputs, inputs, compute
 
 
 def evaluator(*op_types: str):
@@ -32,18 +109,19 @@ def evaluator(*op_types: str):
     return register
 
 
-def _attr(node: onnx.NodeProto, name: str, default=None):
-    for a in node.attribute:
-        if a.name == name:
-            return attribute_value(a)
-    return default
+_attr = node_attr
 
 
-def evaluate(node: onnx.NodeProto, values: dict[str, np.ndarray], types: dict) -> list[Value]:
-    """Output values of ``node`` when it is a supported op on known inputs, else []."""
+def evaluator_for(node: Node) -> Optional[Evaluator]:
+    """The evaluator of ``node``'s operator, None when its values are never computed here."""
     if node.domain not in ("", "ai.onnx"):
-        return []
-    fn = _EVALUATORS.get(node.op_type)
+        return None
+    return _EVALUATORS.get(node.op_type)
+
+
+def evaluate(node: Node, values: dict[str, np.ndarray], types: dict) -> list[Value]:
+    """Output values of ``node`` when it is a supported op on known inputs, else []."""
+    fn = evaluator_for(node)
     if fn is None:
         return []
     inputs = [values.get(name) if name else None for name in node.input]
@@ -196,8 +274,9 @@ def _reduce_prod(node, inputs, types):
 
 @evaluator("ConstantOfShape")
 def _constant_of_shape(node, inputs, types):
-    if inputs[0] is None or int(np.prod(inputs[0])) > SMALL_CONSTANT_ELEMENTS:
+    # math.prod of the Python ints: what np.prod computes, without its per-call overhead
+    if inputs[0] is None or int(math.prod(inputs[0].ravel().tolist())) > SMALL_CONSTANT_ELEMENTS:
         return []
     fill = _attr(node, "value")
-    value = onnx.numpy_helper.to_array(fill).ravel()[0] if fill is not None else np.float32(0)
+    value = to_array(fill).ravel()[0] if fill is not None else np.float32(0)
     return [np.full(inputs[0].astype(np.int64).tolist(), value)]

@@ -22,6 +22,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from mkdocs_onnx.analysis.index import Graph, Node
+
 Shape = tuple[int, ...]
 TypeInfo = tuple[Optional[int], Optional[tuple]]  # (onnx elem type, shape with int|str|None items)
 
@@ -38,12 +40,16 @@ class SubgraphCost:
 
 @dataclass
 class NodeContext:
-    """What a cost or shape function may know about one node."""
+    """What a cost or shape function may know about one node.
 
-    node: onnx.NodeProto
+    ``node`` is the analyzer's indexed :class:`~mkdocs_onnx.analysis.index.Node` or, as
+    tests build them, a ``NodeProto``: both have ``op_type``, ``input`` and ``output``.
+    """
+
+    node: Node | onnx.NodeProto
     types: dict[str, TypeInfo]  # tensor name -> (elem type, shape) after shape inference
     constants: dict[str, np.ndarray]  # small constant tensors by name (shapes, axes, ...)
-    subgraph_cost: Callable[[onnx.GraphProto], SubgraphCost] = lambda g: SubgraphCost(0, 0)
+    subgraph_cost: Callable[[Graph], SubgraphCost] = lambda g: SubgraphCost(0, 0)
     notes: list[str] = field(default_factory=list)  # filled by formulas that must explain a choice
 
     @property
@@ -51,13 +57,12 @@ class NodeContext:
         return self.node.op_type
 
     def attr(self, name: str, default: Any = None) -> Any:
-        for a in self.node.attribute:
-            if a.name == name:
-                value = attribute_value(a)
-                if isinstance(value, list):  # e.g. an RNN's 'activations': strings, not bytes
-                    return [v.decode() if isinstance(v, bytes) else v for v in value]
-                return value.decode() if isinstance(value, bytes) else value
-        return default
+        value = node_attr(self.node, name, _ABSENT)
+        if value is _ABSENT:
+            return default
+        if isinstance(value, list):  # e.g. an RNN's 'activations': strings, not bytes
+            return [v.decode() if isinstance(v, bytes) else v for v in value]
+        return value.decode() if isinstance(value, bytes) else value
 
     def has_input(self, i: int) -> bool:
         return i < len(self.node.input) and self.node.input[i] != ""
@@ -69,12 +74,11 @@ class NodeContext:
         elem_type, shape = self.types.get(name, (None, None))
         if shape is None:
             raise Uncountable(f"shape of {what} '{name}' is unknown")
-        unknown = [d for d in shape if not isinstance(d, int)]
-        if unknown:
-            dim = unknown[0]
-            if isinstance(dim, str):
-                raise Uncountable(f"{what} '{name}' has symbolic dim '{dim}' (bind it with --dim {dim}=N)")
-            raise Uncountable(f"{what} '{name}' has a dim of unknown size")
+        for dim in shape:
+            if not isinstance(dim, int):  # the first dim that is not a size says why
+                if isinstance(dim, str):
+                    raise Uncountable(f"{what} '{name}' has symbolic dim '{dim}' (bind it with --dim {dim}=N)")
+                raise Uncountable(f"{what} '{name}' has a dim of unknown size")
         return tuple(shape)
 
     def input_shape(self, i: int) -> Shape:
@@ -105,9 +109,22 @@ class NodeContext:
     def input_numel(self, i: int) -> int:
         return numel(self.input_shape(i))
 
-    def subgraph(self, name: str) -> Optional[onnx.GraphProto]:
+    def subgraph(self, name: str) -> Optional[Graph | onnx.GraphProto]:
         g = self.attr(name)
-        return g if isinstance(g, onnx.GraphProto) else None
+        return g if isinstance(g, (Graph, onnx.GraphProto)) else None
+
+
+_ABSENT = object()
+
+
+def node_attr(node: Node | onnx.NodeProto, name: str, default: Any = None) -> Any:
+    """The value of ``node``'s first attribute called ``name``, or ``default`` when it has none."""
+    if isinstance(node, Node):
+        return node.attr(name, default)
+    for a in node.attribute:
+        if a.name == name:
+            return attribute_value(a)
+    return default
 
 
 def attribute_value(a: onnx.AttributeProto) -> Any:

@@ -1,0 +1,248 @@
+"""The model index: every graph, node and constant tensor of a model, read from protobuf once.
+
+Reading a field of an ONNX protobuf from Python is slow (each access goes through the
+upb wrappers and builds a new Python object), while an analysis visits every node many
+times: ordering, constants, uses, folding, value propagation, FLOPs, memory, structure.
+So the analyzer reads each node's fields and attributes once into the plain objects
+below, and every pass works on those.
+
+:class:`Node` keeps the ``NodeProto`` field names (``op_type``, ``domain``, ``name``,
+``input``, ``output``), so code written for a ``NodeProto`` (cost formulas, value
+evaluators, labels) reads either. Attributes are decoded once into a dict; graph-valued
+attributes of the operators that hold subgraphs become indexed :class:`Graph` objects.
+Each object keeps its protobuf (``proto``) for what still needs one: ONNX per-node
+inference and stripping weight data before whole-model inference.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any, Iterator, Optional
+
+import onnx
+from onnx import AttributeProto, TensorProto, helper
+
+# Default-domain operators that can hold graphs; other ops of that domain never do.
+GRAPH_HOLDING_OPS = frozenset({"If", "Loop", "Scan", "SequenceMap"})
+DEFAULT_DOMAINS = ("", "ai.onnx")
+
+_GRAPH_TYPES = (AttributeProto.GRAPH, AttributeProto.GRAPHS)
+
+# IR version 1 files leave attribute types unset: the type is that of the first field set.
+_ATTRIBUTE_FIELDS = (
+    ("floats", AttributeProto.FLOATS), ("ints", AttributeProto.INTS),
+    ("strings", AttributeProto.STRINGS), ("tensors", AttributeProto.TENSORS),
+    ("graphs", AttributeProto.GRAPHS), ("f", AttributeProto.FLOAT), ("i", AttributeProto.INT),
+    ("s", AttributeProto.STRING), ("t", AttributeProto.TENSOR), ("g", AttributeProto.GRAPH),
+)
+
+
+class Tensor:
+    """A constant tensor as declared: an initializer or a tensor held in a node attribute."""
+
+    __slots__ = ("name", "elem_type", "dims", "external", "proto")
+
+    def __init__(self, proto: TensorProto):
+        self.name: str = proto.name
+        self.elem_type: int = proto.data_type
+        self.dims: tuple = tuple(proto.dims)
+        self.external: bool = proto.data_location == TensorProto.EXTERNAL  # as in the file
+        self.proto = proto
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.dims)
+
+
+class Undecodable:
+    """An attribute whose value cannot be read; reading it raises what ONNX raised."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+class Unread:
+    """A list attribute, decoded when first read: tables of thousands of numbers (tree
+    ensembles, label encoders) are common, and seldom read."""
+
+    __slots__ = ("proto", "field")
+
+    def __init__(self, proto: AttributeProto, field: str):
+        self.proto, self.field = proto, field
+
+    def read(self) -> list:
+        return list(getattr(self.proto, self.field))
+
+
+class Node:
+    """One node's fields, read once. ``input``/``output`` are lists of names ('' = absent)."""
+
+    __slots__ = ("op_type", "domain", "name", "input", "output", "attrs", "subgraphs", "tensors",
+                 "has_graph_attribute", "proto")
+
+    def __init__(self, proto: onnx.NodeProto):
+        self.op_type: str = proto.op_type
+        self.domain: str = proto.domain
+        self.name: str = proto.name
+        self.input: list[str] = proto.input[:]
+        self.output: list[str] = proto.output[:]
+        self.attrs: dict[str, Any] = {}  # first attribute of each name, decoded (lists: Unread until read)
+        self.subgraphs: list[Graph] = []  # in attribute order, as ONNX runs them
+        self.tensors: list[Tensor] = []  # tensors held in TENSOR/TENSORS attributes
+        self.has_graph_attribute = False  # any GRAPH/GRAPHS attribute, subgraph-holding op or not
+        self.proto = proto
+        if proto.attribute:
+            _read_attributes(self, proto.attribute)
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        """The attribute's value (as ``onnx.helper.get_attribute_value``), or ``default`` when absent."""
+        value = self.attrs.get(name, default)
+        if type(value) is Unread:
+            value = self.attrs[name] = value.read()
+        elif type(value) is Undecodable:
+            raise value.error
+        return value
+
+    def tensor(self, name: str) -> Optional[Tensor]:
+        """The indexed tensor of attribute ``name`` when it holds one tensor (a Constant's value), else None."""
+        value = self.attrs.get(name)
+        if type(value) is not TensorProto:
+            return None
+        for t in self.tensors:
+            if t.proto is value:
+                return t
+        return Tensor(value)
+
+    def __repr__(self) -> str:
+        return f"Node({self.op_type!r}, {self.name!r})"
+
+
+class Graph:
+    """One graph: its nodes in file order, initializers and input/output names."""
+
+    __slots__ = ("name", "nodes", "inputs", "outputs", "initializers", "proto", "_order", "_outer_reads")
+
+    def __init__(self, proto: onnx.GraphProto):
+        self.name: str = proto.name
+        self.nodes: list[Node] = [Node(n) for n in proto.node]
+        self.initializers: list[Tensor] = [Tensor(t) for t in proto.initializer]
+        self.inputs: list[str] = [v.name for v in proto.input]  # IR < 4 lists initializers here too
+        self.outputs: list[str] = [v.name for v in proto.output]
+        self.proto = proto
+        self._order: Optional[list[Node]] = None  # execution order, once computed (graphs.topological_order)
+        self._outer_reads: Optional[set[str]] = None  # graphs.outer_scope_inputs, once computed
+
+    def real_inputs(self) -> list[str]:
+        """Inputs that are not initializers (IR < 4 models list their initializers as inputs)."""
+        initializers = {t.name for t in self.initializers}
+        return [name for name in self.inputs if name not in initializers]
+
+    def __repr__(self) -> str:
+        return f"Graph({self.name!r}, {len(self.nodes)} nodes)"
+
+
+class IndexedModel:
+    """Every graph of a model (the main graph first, subgraphs depth first, as ONNX nests them)."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.model = model
+        self.main = Graph(model.graph)
+        self.graphs: list[Graph] = list(walk(self.main))
+        self._op_counts: Optional[Counter] = None
+
+    def set_main_order(self, order: list[Node]) -> None:
+        """Take ``order`` as the main graph's node order (the analyzer sorts the protobuf the same way)."""
+        self.main.nodes = order
+        self.main._order = order
+        self.graphs = list(walk(self.main))
+
+    def nodes(self) -> Iterator[Node]:
+        """Every node of every graph, graph by graph."""
+        for graph in self.graphs:
+            yield from graph.nodes
+
+    def op_counts(self) -> Counter:
+        """How many nodes of each (domain, op_type) the model holds, subgraphs included."""
+        if self._op_counts is None:
+            self._op_counts = Counter((n.domain, n.op_type) for n in self.nodes())
+        return self._op_counts
+
+    def tensors(self) -> Iterator[Tensor]:
+        """Every constant tensor: initializers and the tensors nodes hold, graph by graph."""
+        for graph in self.graphs:
+            yield from graph.initializers
+            for node in graph.nodes:
+                yield from node.tensors
+
+
+def walk(graph: Graph) -> Iterator[Graph]:
+    """``graph`` and every subgraph nested in it, depth first."""
+    yield graph
+    for node in graph.nodes:
+        for sub in node.subgraphs:
+            yield from walk(sub)
+
+
+def holds_subgraphs(node: Node) -> bool:
+    """Whether the node's graph attributes are subgraphs it runs (other default ops have none)."""
+    return node.domain not in DEFAULT_DOMAINS or node.op_type in GRAPH_HOLDING_OPS
+
+
+def _read_attributes(node: Node, attributes) -> None:
+    holder = holds_subgraphs(node)
+    attrs = node.attrs
+    for a in attributes:
+        kind = a.type
+        if kind == AttributeProto.UNDEFINED:
+            kind = _type_untyped(a)
+        if kind in _GRAPH_TYPES:
+            node.has_graph_attribute = True
+            value = _graph_value(node, a, kind) if holder else _decode(a, kind)
+        else:
+            if kind == AttributeProto.TENSOR:
+                node.tensors.append(Tensor(a.t))
+            elif kind == AttributeProto.TENSORS:
+                node.tensors.extend(Tensor(t) for t in a.tensors)
+            value = _decode(a, kind)
+        attrs.setdefault(a.name, value)
+
+
+def _type_untyped(a: AttributeProto) -> int:
+    """Set the type of an attribute written without one (ONNX inference needs it); return it."""
+    for field_name, kind in _ATTRIBUTE_FIELDS:
+        is_set = len(getattr(a, field_name)) > 0 if len(field_name) > 1 else a.HasField(field_name)
+        if is_set:
+            a.type = kind
+            return kind
+    return AttributeProto.UNDEFINED
+
+
+def _graph_value(node: Node, a: AttributeProto, kind: int) -> Any:
+    if kind == AttributeProto.GRAPH:
+        graph = Graph(a.g)
+        node.subgraphs.append(graph)
+        return graph
+    graphs = [Graph(g) for g in a.graphs]
+    node.subgraphs.extend(graphs)
+    return graphs
+
+
+# The field holding each common attribute type, read as ``onnx.helper.get_attribute_value`` reads it.
+_SCALAR_FIELDS = {AttributeProto.INT: "i", AttributeProto.FLOAT: "f", AttributeProto.STRING: "s",
+                  AttributeProto.TENSOR: "t"}
+_LIST_FIELDS = {AttributeProto.INTS: "ints", AttributeProto.FLOATS: "floats", AttributeProto.STRINGS: "strings"}
+
+
+def _decode(a: AttributeProto, kind: int) -> Any:
+    if not a.ref_attr_name:  # the common types directly: this runs for every attribute of the model
+        if kind in _SCALAR_FIELDS:
+            return getattr(a, _SCALAR_FIELDS[kind])
+        if kind in _LIST_FIELDS:
+            return Unread(a, _LIST_FIELDS[kind])
+    try:
+        return helper.get_attribute_value(a)
+    except Exception as e:  # a reference attribute outside a function, an unknown type: fails when read
+        return Undecodable(e)
