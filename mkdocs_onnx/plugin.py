@@ -1,8 +1,10 @@
 """The MkDocs plugin: adapts MkDocs events to :mod:`mkdocs_onnx.zoo`.
 
-``on_config`` reads the manifest and adds the index script and style sheet to
-``extra_javascript`` / ``extra_css``, ``on_files`` analyses the models and adds the
-generated pages and those two assets (in memory: nothing is written into docs_dir),
+``on_config`` reads the manifest, adds the index script and style sheet to
+``extra_javascript`` / ``extra_css`` and the Markdown extension that passes the cards'
+HTML tables through unparsed (:mod:`mkdocs_onnx.render.rawhtml`), ``on_files`` analyses
+the models and adds the generated pages and those two assets (in memory: nothing is
+written into docs_dir),
 ``on_nav`` adds the "Models" section, ``on_page_markdown`` gives the wide index and
 comparison pages the room of the table of contents, ``on_serve`` watches models.yml and
 the model files.
@@ -28,6 +30,7 @@ from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.manifest.load import load_manifest
 from mkdocs_onnx.render.context import CardContext
 from mkdocs_onnx.render.escape import md_heading
+from mkdocs_onnx.render.rawhtml import RawHtmlExtension
 from mkdocs_onnx.zoo import (
     INDEX,
     FileCopy,
@@ -96,6 +99,9 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
             extra = config.extra_css if uri.endswith(".css") else config.extra_javascript
             if not any(str(item) == uri for item in extra):
                 extra.append(uri)
+        extensions = config.markdown_extensions
+        if not any(isinstance(e, RawHtmlExtension) or e == "mkdocs_onnx.render.rawhtml" for e in extensions):
+            extensions.append(RawHtmlExtension())
         return config
 
     # --- files -----------------------------------------------------------------------

@@ -82,12 +82,13 @@ def build_cards(
     cache = ReportCache(settings.cache_dir)
     cards = []
     started = time.perf_counter()
-    fresh = analyse_missing(entries, settings, cache).fresh
+    prefetch = analyse_missing(entries, settings, cache)
+    fresh = prefetch.fresh
     for entry in entries:
         card = CardContext(entry=entry, device_notes=list(notes))
         card_started = time.perf_counter()
         try:
-            _analyse(card, settings, cache, devices, log, fresh)
+            _analyse(card, settings, cache, devices, log, fresh, prefetch.located.get(id(entry)))
         except (MkdocsOnnxError, OSError) as exc:
             _fail(card, _reason(exc, entry), settings, log)
         except Exception as exc:  # a bug in an analyzer stage must not take the whole site down
@@ -114,10 +115,11 @@ def _seconds(s: float) -> str:
 
 
 def _analyse(card: CardContext, settings: ZooSettings, cache: ReportCache, devices, log,
-             fresh: Optional[dict[str, float]] = None) -> None:
-    """Fill ``card``; ``fresh`` maps the keys analysed just now (in parallel) to their time."""
+             fresh: Optional[dict[str, float]] = None, located: Optional[tuple[str, str]] = None) -> None:
+    """Fill ``card``; ``fresh`` maps the keys analysed just now (in parallel) to their time;
+    ``located`` is what :func:`locate` gave for the entry already (hashing a file once)."""
     entry = card.entry
-    path, key = locate(entry, settings)
+    path, key = located or locate(entry, settings)
     started = time.perf_counter()
     report, card.from_cache = cache.get_or_compute(key, lambda: _analysis(path, entry, settings.batch_size))
     if fresh and key in fresh:  # analysed just now, for the first entry with this file
@@ -167,6 +169,8 @@ class Prefetch:
     fresh: dict[str, float] = field(default_factory=dict)  # cache key analysed now -> seconds
     cached: list[str] = field(default_factory=list)  # names of entries already in the cache
     failed: dict[str, str] = field(default_factory=dict)  # entry name -> why it has no report
+    # id(entry) -> locate(entry): the file and cache key, for the build to reuse
+    located: dict[int, tuple[str, str]] = field(default_factory=dict, repr=False)
 
 
 def analyse_missing(entries: list[ModelEntry], settings: ZooSettings,
@@ -184,6 +188,7 @@ def analyse_missing(entries: list[ModelEntry], settings: ZooSettings,
         except (MkdocsOnnxError, OSError) as exc:
             done.failed[entry.name] = _reason(exc, entry)
             continue
+        done.located[id(entry)] = (path, key)
         if cache.contains(key):
             done.cached.append(entry.name)
         else:
@@ -282,21 +287,24 @@ def site_files(
     from mkdocs_onnx.render.index import models_csv, models_json, nodes_csv, render_index
 
     store = ChartCache(cache_dir) if cache_dir else None
+    serialized = _Serialized()
     if store is not None:
-        _draw_missing(store, chart_module.card_charts, [c.report for c in cards if c.ok])
+        _draw_missing(store, chart_module.card_charts, [(c.report, serialized.text(c.report)) for c in cards if c.ok])
     files: dict[str, SiteContent] = {}
     compare_dir = compare_folder(cards)
     groups = variant_groups(cards)
     for card in cards:
         folder = f"models/{card.entry.slug}"
-        charts = _charts(store, chart_module.card_charts, card.report) if card.ok else []
+        charts = []
+        if card.ok:
+            charts = _charts(store, chart_module.card_charts, card.report, serialized.text(card.report))
         compare = [(g.base, f"../{compare_dir}/{g.slug}/index.md") for g in groups if any(card is m for m in g.members)]
         files[f"{folder}/index.md"] = render_card(card, charts, site_url=site_url, models_dir="models",
                                                   compare=compare)
         for chart in charts:
             files[f"{folder}/{chart.filename}"] = chart.svg
         if card.ok:
-            files[f"{folder}/{REPORT_FILE}"] = card.report.to_json() + "\n"
+            files[f"{folder}/{REPORT_FILE}"] = serialized.text(card.report) + "\n"
             files[f"{folder}/{NODES_FILE}"] = nodes_csv(card.report)
             if card.model_file and card.entry.resolved_path:
                 files[f"{folder}/{card.model_file}"] = FileCopy(card.entry.resolved_path)
@@ -307,16 +315,17 @@ def site_files(
         reports = [(c.entry.name, c.report) for c in group.members if c.ok]
         charts = []
         if base is not None and base.ok and len(reports) > 1:
-            charts = _charts(store, chart_module.compare_charts, reports)
+            charts = _charts(store, chart_module.compare_charts, reports, serialized.named(reports))
         files[f"{folder}/index.md"] = render_compare(group, charts)
         for chart in charts:
             files[f"{folder}/{chart.filename}"] = chart.svg
 
-    charts = _charts(store, chart_module.index_charts, [(c.entry.name, c.report) for c in cards if c.ok])
+    reports = [(c.entry.name, c.report) for c in cards if c.ok]
+    charts = _charts(store, chart_module.index_charts, reports, serialized.named(reports))
     for chart in charts:
         files[f"models/{chart.filename}"] = chart.svg
     files[INDEX] = render_index(cards, charts, compare_folder=compare_dir)
-    files["models/models.json"] = models_json(cards)
+    files["models/models.json"] = models_json(cards, report_dict=serialized.data)
     files["models/models.csv"] = models_csv(cards)
     return dict(sorted(files.items()))
 
@@ -344,26 +353,55 @@ class ChartCache(JsonCache):
         return json.dumps([dataclasses.asdict(chart) for chart in value], sort_keys=True, ensure_ascii=False)
 
 
-def _charts(store: Optional[ChartCache], draw: Callable[[Any], list], subject: Any) -> list:
+class _Serialized:
+    """The JSON form of each report, computed once per build (serialising a report is a
+    good part of a warm build): ``report.json``, ``models.json`` and the chart cache keys
+    are all made from it."""
+
+    def __init__(self) -> None:
+        self._done: dict[int, tuple[Report, dict[str, Any], str]] = {}
+
+    def _get(self, report: Report) -> tuple[Report, dict[str, Any], str]:
+        found = self._done.get(id(report))
+        if found is None or found[0] is not report:
+            data = report.to_dict()
+            # the text of Report.to_json(), without serialising the report a second time
+            found = (report, data, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+            self._done[id(report)] = found
+        return found
+
+    def data(self, report: Report) -> dict[str, Any]:
+        """``report.to_dict()`` (shared: do not modify it)."""
+        return self._get(report)[1]
+
+    def text(self, report: Report) -> str:
+        """``report.to_json()``."""
+        return self._get(report)[2]
+
+    def named(self, reports: list[tuple[str, Report]]) -> str:
+        """The chart key text of a list of (name, report)."""
+        return json.dumps([[name, self.data(report)] for name, report in reports], sort_keys=True)
+
+
+def _charts(store: Optional[ChartCache], draw: Callable[[Any], list], subject: Any, data: str) -> list:
+    """``draw(subject)``, from the cache when one is given; ``data``: the subject's JSON text."""
     if store is None:
         return draw(subject)
-    return store.get_or_compute(_chart_key(draw, subject), lambda: draw(subject))[0]
+    return store.get_or_compute(_chart_key(draw, data), lambda: draw(subject))[0]
 
 
-def _chart_key(draw: Callable[[Any], list], subject: Any) -> str:
-    if isinstance(subject, Report):
-        data = subject.to_json()
-    else:
-        data = json.dumps([[name, report.to_dict()] for name, report in subject], sort_keys=True)
+def _chart_key(draw: Callable[[Any], list], data: str) -> str:
     digest = hashlib.sha256(data.encode("utf-8")).hexdigest()
     return cache_key(digest, {"chart": draw.__name__, "code": _source_digest(draw)})
 
 
-def _draw_missing(store: ChartCache, draw: Callable[[Any], list], subjects: list) -> None:
-    """Draw the charts not in the cache yet on every core (drawing dominates a cold build)."""
+def _draw_missing(store: ChartCache, draw: Callable[[Any], list], subjects: list[tuple[Any, str]]) -> None:
+    """Draw the charts not in the cache yet on every core (drawing dominates a cold build).
+
+    ``subjects``: (subject, its JSON text) pairs."""
     missing = {}
-    for subject in subjects:
-        key = _chart_key(draw, subject)
+    for subject, data in subjects:
+        key = _chart_key(draw, data)
         if not store.contains(key):
             missing.setdefault(key, subject)
     keys = list(missing)

@@ -317,3 +317,32 @@ def test_on_serve_watches_manifest_and_model_files(tmp_path):
     plugin.on_serve(server, config=config, builder=None)
     assert str(root / "models.yml") in server.watched
     assert str(root / "models" / "m0.onnx") in server.watched
+
+
+def test_config_adds_the_raw_html_extension_once(tmp_path):
+    from mkdocs.config import load_config
+
+    from mkdocs_onnx.render.rawhtml import RawHtmlExtension
+
+    root = make_project(tmp_path, {"A": LIGHT["SqueezeNet"]})
+    config = load_config(config_file=str(root / "mkdocs.yml"))
+    plugin = config.plugins["onnx"]
+    plugin.on_config(config)
+    plugin.on_config(config)
+    assert sum(isinstance(e, RawHtmlExtension) for e in config.markdown_extensions) == 1
+
+
+def test_cards_tables_are_html_on_the_built_site(built):
+    """The plugin's extension passes the cards' tables through, in the device tabs too:
+    no table ends up inside a paragraph and no marker is left on the page."""
+    _, site = built
+    for slug in SLUGS:
+        page = (site / "models" / slug / "index.html").read_text(encoding="utf-8")
+        article = page.split("<article", 1)[1].split("</article>", 1)[0]
+        assert "data-md-raw" not in article
+        assert "<p><table" not in article and "<p><ul" not in article and "<p><div" not in article
+        assert article.count('<div class="tabbed-block">') == 1  # device: t4
+        block = article.split('<div class="tabbed-block">', 1)[1]
+        assert block.count("<table>") >= 2  # the estimate and its batch scaling
+        assert '<sup id="fnref:memreq"><a class="footnote-ref" href="#fn:memreq">' in block
+        assert '<li id="fn:memreq">' in article and 'href="#fnref:memreq"' in article

@@ -192,6 +192,11 @@ models:
     assert all(isinstance(v, (str, bytes, FileCopy)) for v in files.values())
     again = site_files(build_cards(cards and [c.entry for c in cards], settings(tmp_path, device=["t4"])))
     assert again == files
+    # each report is serialised once per build: the files are exactly what the reports give
+    from mkdocs_onnx.render.index import models_json
+
+    assert files["models/lenet/report.json"] == cards[0].report.to_json() + "\n"
+    assert files["models/models.json"] == models_json(cards)
 
 
 def test_charts_are_reused_from_the_cache(tmp_path, monkeypatch):

@@ -76,9 +76,11 @@ def test_card_figures_are_right(mnist_md):
     assert "<code>Plus30</code>" in md  # where the peak occurs
     assert "binary" in md and md.count("Sizes in KiB, MiB and GiB are binary") == 1
     # inputs and outputs with dtype and shape
-    assert "<code>Input3</code> | float32 | <code>&#91;1, 1, 28, 28&#93;</code>" in md
+    assert "<tr><td><code>Input3</code></td><td>float32</td><td><code>&#91;1, 1, 28, 28&#93;</code></td></tr>" in md
     # operator distribution sorted by count desc, then name
-    ops = re.findall(r"^\| <code>(\w+)</code> \| <span title=\"\d+ exactly\">(\d+)</span> \| [\d.]+% \|$", md, re.M)
+    right = '<td style="text-align: right;">'
+    ops = re.findall(rf"^<tr><td><code>(\w+)</code></td>{right}<span title=\"\d+ exactly\">(\d+)</span></td>{right}[\d.]+%</td></tr>$",
+                     md, re.M)
     assert ops == [("Add", "3"), ("Conv", "2"), ("MaxPool", "2"), ("Relu", "2"), ("Reshape", "2"), ("MatMul", "1")]
 
 
@@ -145,7 +147,8 @@ def test_hardware_tabs_one_per_estimate():
     assert "6.49 FLOPs/byte" in md
     assert "31.0%" in md and "69.0%" in md  # compute / memory-bound shares
     assert "### Batch Scaling" in md
-    assert "| 64 | n/a | n/a | n/a | n/a |" in md  # missing keys tolerated
+    right, center = '<td style="text-align: right;">', '<td style="text-align: center;">'
+    assert f"<tr>{right}64</td>{right}n/a</td>{right}n/a</td>{right}n/a</td>{center}n/a</td></tr>" in md  # missing keys tolerated
     assert "179 GiB/s" in md and "10.0 TFLOP/s" in md and "6.00 GiB" in md  # device specs
     assert "6.00 GiB</span> to spare" in md  # margin
     assert "Launch overhead" in md  # unknown details still shown
@@ -165,15 +168,16 @@ def test_uncounted_ops_are_listed_with_reasons():
     assert '!!! warning "12 nodes are not counted in the FLOPs total"' in md
     assert "no formula for this contrib op" in md
     assert "and 7 more" in md
-    assert "**12 nodes not counted**" in md
+    assert "<strong>12 nodes not counted</strong>" in md
 
 
 def test_lower_bound_dims_external_data_and_risks():
     md = render_card(bert_ctx(), [])
-    assert "**lower bound**" in md
-    assert "| <code>sequence</code> | <span title=\"128 exactly\">128</span> | models.yml |" in md
-    assert "| <code>batch</code> | <span title=\"1 exactly\">1</span> | batch size |" in md
-    assert "| <code>past</code> | unbound | left unbound |" in md
+    assert "<strong>lower bound</strong>" in md
+    right = '<td style="text-align: right;">'
+    assert f"<tr><td><code>sequence</code></td>{right}<span title=\"128 exactly\">128</span></td><td>models.yml</td></tr>" in md
+    assert f"<tr><td><code>batch</code></td>{right}<span title=\"1 exactly\">1</span></td><td>batch size</td></tr>" in md
+    assert f"<tr><td><code>past</code></td>{right}unbound</td><td>left unbound</td></tr>" in md
     assert "external data" in md
     assert "unknown rank" in md  # the mask input
     # risks sorted by severity, error first
@@ -186,7 +190,9 @@ def test_method_notes_are_present_and_rendered():
     md = render_card(mnist_ctx(), [])
     section = md.split("## How These Figures Were Obtained", 1)[1]
     for key in ("params", "flops", "peak", "weights", "filesize", "latency", "memreq", "intensity"):
-        assert f"[^{key}]:" in section
+        assert f'<li id="fn:{key}">' in section  # the note
+        assert f'href="#fnref:{key}"' in section  # its link back to the text
+        assert f'<sup id="fnref:{key}"><a class="footnote-ref" href="#fn:{key}">' in md.split(section, 1)[0]  # its mark
     assert "a multiply-accumulate counts as 2 FLOPs" in section
     assert "topological" in section and "roofline" in section
     html = to_html(md)

@@ -17,6 +17,7 @@ EXTENSIONS = [
     "footnotes",
     "abbr",
     "toc",
+    "mkdocs_onnx.render.rawhtml",  # added by the plugin
 ]
 EXTENSION_CONFIGS = {"pymdownx.tabbed": {"alternate_style": True}}
 

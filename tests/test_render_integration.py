@@ -48,6 +48,49 @@ def test_card_shows_the_real_estimators_figures():
     assert "Slowest nodes" in md
 
 
+def _other_figures(md: str) -> list[str]:
+    """The labels of each tab's "Other figures of this estimate" list, in order."""
+    out = []
+    for block in md.split('??? info "Other figures of this estimate"')[1:]:
+        block = block.split("\n=== ", 1)[0].split("\n## ", 1)[0]
+        out.append(re.findall(r"<li><strong>(.+?)</strong>", block))
+    return out
+
+
+def test_other_figures_leave_out_what_the_card_shows_already():
+    report = _estimated_report()
+    md = render_card(mnist_ctx(report=report), [])
+    lists = _other_figures(md)
+    assert len(lists) == len(report.hardware) == 2
+    for labels, h in zip(lists, report.hardware):
+        d = h.details
+        # each of these repeats a figure shown elsewhere on the card (fp32: sizes as stored)
+        assert d["total_flops"] == report.flops.total and d["weights_bytes"] == report.memory.weights_bytes
+        assert d["lower_bound"] is True and d["weight_scale"] == d["activation_scale"] == 1
+        for repeated in ("Total FLOPs", "Weights bytes", "Activation bytes", "Weight scale", "Activation scale",
+                         "Lower bound", "Uncounted nodes", "Counted nodes"):
+            assert repeated not in labels
+        # figures found nowhere else stay
+        for unique in ("Total bytes", "Ridge point", "Workspace bytes", "Memory only lower bound", "Precision source"):
+            assert unique in labels
+    # report.json keeps every detail
+    assert "total_flops" in report.to_json()
+
+
+def test_other_figures_keep_sizes_that_differ_from_the_stored_ones():
+    hardware = pytest.importorskip("mkdocs_onnx.hardware")
+    report = mnist_report(hardware=False)
+    try:
+        hardware.add_estimates(report, ["t4"], precision="fp16")
+    except Exception as exc:
+        pytest.skip(f"hardware estimator unavailable: {exc}")
+    d = report.hardware[0].details
+    if d.get("weight_scale") == 1:
+        pytest.skip("the estimator keeps fp32 sizes at fp16")
+    (labels,) = _other_figures(render_card(mnist_ctx(report=report), []))
+    assert "Weights bytes" in labels and "Weight scale" in labels
+
+
 def test_mkdocs_build_strict(tmp_path: Path):
     """The pages build with the demo site's Markdown extensions, with no warning (links
     from the index to the cards, footnotes, tabs and anchors all resolve)."""
@@ -91,6 +134,7 @@ def test_mkdocs_build_strict(tmp_path: Path):
               - footnotes
               - abbr
               - toc: {permalink: true}
+              - mkdocs_onnx.render.rawhtml
             validation:
               links: {not_found: warn, anchors: warn, unrecognized_links: warn}
             """

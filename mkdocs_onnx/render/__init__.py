@@ -10,4 +10,6 @@ as :mod:`mkdocs_onnx.render.units` do not pull in matplotlib):
 - :mod:`~mkdocs_onnx.render.index`: ``render_index``, ``models_json``, ``models_csv``,
   ``nodes_csv``.
 - :mod:`~mkdocs_onnx.render.context`: :class:`CardContext`, what a card needs.
+- :mod:`~mkdocs_onnx.render.rawhtml`: the Markdown extension (added by the plugin) that
+  passes the cards' HTML tables through unparsed, also inside tabs and admonitions.
 """

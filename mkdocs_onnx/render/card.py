@@ -6,7 +6,13 @@ the build writes next to it: the model file (``ctx.model_file``), ``report.json`
 
 Markdown extensions the page relies on (enabled in mkdocs.yml): ``attr_list``,
 ``md_in_html``, ``admonition``, ``pymdownx.details``, ``pymdownx.tabbed`` (with
-``alternate_style: true``), ``tables``, ``footnotes``, ``abbr``.
+``alternate_style: true``), ``tables``, ``abbr``; and ``mkdocs_onnx.render.rawhtml``,
+which the plugin adds: the large tables are raw HTML, also inside tabs and admonitions
+(Python-Markdown would otherwise parse them cell by cell, most of a build's time).
+
+The numbered notes of "How These Figures Were Obtained" are written as the HTML that
+Python-Markdown's ``footnotes`` extension writes (see :class:`Notes`), so that the
+tables that refer to them can be raw HTML too.
 """
 
 from __future__ import annotations
@@ -204,7 +210,32 @@ def _texts(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _device_view(h: HardwareEstimate) -> _DeviceView:
+def _repeats(key: str, value: Any, h: HardwareEstimate, report: Report, view: _DeviceView) -> bool:
+    """Whether a loose detail of an estimate only repeats a figure the card shows anyway
+    (the "Other figures" list of the tab leaves it out; report.json keeps every detail)."""
+    n = _num(value)
+    if key == "lower_bound":  # the section and the latency row say "lower bound"
+        return value is True
+    if key == "total_flops":  # Complexity Metrics: FLOPs
+        return n is not None and n == report.flops.total
+    if key == "weights_bytes":  # Complexity Metrics: Weights size (the precision keeps the size)
+        return n is not None and n == report.memory.weights_bytes
+    if key == "activation_bytes":  # Complexity Metrics: Peak activation memory
+        return n is not None and n == report.memory.peak_activation_bytes
+    if key in ("weight_scale", "activation_scale"):  # 1: the sizes above, as stored
+        return n == 1
+    if key == "counted_nodes":  # Graph Summary: Nodes
+        return n is not None and n == report.graph.node_count
+    if key == "uncounted_nodes":  # none: nothing to say (some: the tab's notes say how many)
+        return n == 0
+    if key in ("compute_bound_time_s", "memory_bound_time_s"):
+        # none of the latency, or all of it: the "Time in ... nodes" rows say 0% / 100%
+        share = view.compute_share if key.startswith("compute") else view.memory_share
+        return n is not None and ((share == 0 and n == 0) or (share == 1 and n == h.latency_s))
+    return False
+
+
+def _device_view(h: HardwareEstimate, report: Report) -> _DeviceView:
     details = h.details or {}
     memory = _num(_detail(h, _DEVICE_MEMORY_KEYS))
     if memory is not None and memory <= 0:  # a profile without a memory size
@@ -289,6 +320,8 @@ def _device_view(h: HardwareEstimate) -> _DeviceView:
         value = details[key]
         if isinstance(value, (list, tuple)) and any(isinstance(v, dict) for v in value):
             continue  # structured data we do not know how to show
+        if _repeats(key, value, h, report, view):
+            continue
         view.others.append((_humanize_key(key), _format_detail(key, value)))
     return view
 
@@ -439,6 +472,47 @@ def _charts(charts: Sequence[ChartRef]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- entry points
 
 
+class Notes:
+    """The numbered notes of a card and the marks that refer to them, as the HTML that
+    Python-Markdown's ``footnotes`` extension writes with its default settings (same ids,
+    classes, numbers and back-links, so Material styles them and shows them as tooltips
+    the same way): notes are numbered in the order they are defined, a note's first
+    mark has the id ``fnref:KEY``, its n-th ``fnrefN:KEY``, and the note links back to
+    every mark. The card calls :meth:`ref` where a note applies, then :meth:`backlinks`
+    at the end of each note.
+    """
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = list(keys)
+        self.refs = {key: 0 for key in self.keys}
+
+    def number(self, key: str) -> int:
+        return self.keys.index(key) + 1
+
+    def ref(self, key: str) -> Markup:
+        """The superscript mark of note ``key``."""
+        self.refs[key] += 1
+        n = self.refs[key]
+        ref_id = f"fnref:{key}" if n == 1 else f"fnref{n}:{key}"
+        return Markup(f'<sup id="{ref_id}"><a class="footnote-ref" href="#fn:{key}">{self.number(key)}</a></sup>')
+
+    def backlinks(self, key: str) -> Markup:
+        """The links from note ``key`` back to each of its marks (to the first one only
+        when there are none yet, as the footnotes extension does)."""
+        title = f"Jump back to footnote {self.number(key)} in the text"
+        links = "".join(
+            f'<a class="footnote-backref" href="#{"fnref" if i == 1 else f"fnref{i}"}:{key}" title="{title}">&#8617;</a>'
+            for i in range(1, max(1, self.refs[key]) + 1)
+        )
+        return Markup("&#160;" + links)
+
+
+# The notes of "How These Figures Were Obtained", in their order (the devices' three only
+# when the card has hardware estimates).
+NOTES = ("params", "trainable", "placeholder", "constants", "flops", "weights", "peak", "filesize")
+DEVICE_NOTES = ("memreq", "latency", "intensity")
+
+
 def render_card(
     ctx: CardContext,
     charts: Sequence[ChartRef] = (),
@@ -483,12 +557,13 @@ def render_card(
         charts=_charts(charts),
         dims=_dims_rows(report, ctx),
         family_label=FAMILY_LABELS.get(report.architecture.family, report.architecture.family),
-        devices=[_device_view(h) for h in report.hardware],
+        devices=[_device_view(h, report) for h in report.hardware],
         risks=_risks(report),
         severity_label=SEVERITY_LABEL,
         metadata_props=sorted(report.metadata.metadata_props.items()),
         peak_lower_bound=report.memory.activations_unknown > 0,
         compare=_compare_links(compare),
+        fn=Notes(NOTES + (DEVICE_NOTES if report.hardware else ())),
     )
 
 

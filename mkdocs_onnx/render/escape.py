@@ -42,11 +42,11 @@ def _ref(ch: str) -> str:
     return _NAMED.get(ch) or f"&#{ord(ch)};"
 
 
+_TABLE = {ord(ch): _ref(ch) for ch in _ALWAYS}
+
+
 def _escape_line(text: str) -> str:
-    out = []
-    for ch in text:
-        out.append(_ref(ch) if ch in _ALWAYS else ch)
-    s = "".join(out)
+    s = text.translate(_TABLE)
     # "--" starts snippets (--8<--) and setext/horizontal rules; single hyphens stay
     # readable. A leading "-" or "+" would start a list, "1." or "1)" an ordered list.
     s = s.replace("--", "-&#45;")

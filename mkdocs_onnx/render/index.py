@@ -18,7 +18,7 @@ import dataclasses
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from markupsafe import Markup
 
@@ -262,15 +262,19 @@ def _entry_dict(c: CardContext) -> dict[str, Any]:
     }
 
 
-def models_json(cards: Sequence[CardContext]) -> str:
+def models_json(cards: Sequence[CardContext], *,
+                report_dict: Optional[Callable[[Report], dict[str, Any]]] = None) -> str:
     """Every model as JSON: a list (manifest order) of the manifest entry's fields plus
     ``status`` ("ok" or "error"), ``report`` (the Report's JSON form, or null),
-    ``error`` and ``summary``. Keys sorted; no timings, so the file is reproducible."""
+    ``error`` and ``summary``. Keys sorted; no timings, so the file is reproducible.
+
+    ``report_dict``: gives ``report.to_dict()``, for a caller that has it already."""
+    report_dict = report_dict or Report.to_dict
     out = []
     for c in cards:
         item = _entry_dict(c)
         item["status"] = "ok" if c.report is not None else "error"
-        item["report"] = c.report.to_dict() if c.report is not None else None
+        item["report"] = report_dict(c.report) if c.report is not None else None
         item["error"] = c.error if c.report is None else None
         item["summary"] = dataclasses.asdict(c.summary) if c.summary is not None else None
         out.append(item)

@@ -6,6 +6,13 @@ by this package) is written as is, anything else is escaped with
 :func:`mkdocs_onnx.render.escape.md_text`. A template therefore cannot forget to escape
 a model name or an LLM's sentence; it has to opt *out* (with a filter returning Markup).
 
+Large tables are written as raw HTML (``<table data-md-raw>``, see
+:mod:`mkdocs_onnx.render.rawhtml`): Python-Markdown then copies them through instead of
+parsing every cell. Values in them are escaped by the same :func:`_finalize` (the
+escapes of :mod:`mkdocs_onnx.render.escape` mean the same in HTML as in Markdown); a
+raw block has no blank line in it. ``RIGHT`` and ``CENTER`` are the cell alignment
+attributes that a Markdown table would have.
+
 Jinja's own autoescaping is off on purpose: with it on, ``~``, ``join`` and ``replace``
 would return Markup that is HTML-escaped but still live Markdown. With it off they
 return plain strings, which :func:`_finalize` escapes. The price is that a macro's
@@ -131,7 +138,12 @@ def make_env() -> jinja2.Environment:
         x_percent=_exact_percent,
         yesno=_yesno,
     )
-    env.globals.update(Markup=Markup, UNITS_NOTE=Markup(units.UNITS_NOTE))
+    env.globals.update(
+        Markup=Markup,
+        UNITS_NOTE=Markup(units.UNITS_NOTE),
+        RIGHT=Markup(' style="text-align: right;"'),
+        CENTER=Markup(' style="text-align: center;"'),
+    )
     return env
 
 
