@@ -7,6 +7,7 @@ of the JSON form are a public contract (see README, "Report JSON"): add, never r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -194,6 +195,13 @@ class Report:
         return cls.from_dict(json.loads(text))
 
 
+@functools.lru_cache(maxsize=None)
+def _field_types(tp: type) -> dict[str, Any]:
+    """A dataclass's field name -> resolved type (resolving is slow; a cache read does it per object)."""
+    hints = typing.get_type_hints(tp)
+    return {f.name: hints[f.name] for f in dataclasses.fields(tp)}
+
+
 def _build(tp: Any, value: Any) -> Any:
     """Rebuild a value of (possibly nested) dataclass type ``tp`` from its JSON form."""
     if value is None:
@@ -204,9 +212,8 @@ def _build(tp: Any, value: Any) -> Any:
         dataclass_args = [a for a in non_none if dataclasses.is_dataclass(a)]
         return _build(dataclass_args[0], value) if dataclass_args else value
     if dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
-        known = {f.name for f in dataclasses.fields(tp)}
-        return tp(**{k: _build(hints[k], v) for k, v in value.items() if k in known})
+        hints = _field_types(tp)
+        return tp(**{k: _build(hints[k], v) for k, v in value.items() if k in hints})
     if origin is list:
         (item,) = typing.get_args(tp)
         return [_build(item, v) for v in value]

@@ -138,9 +138,12 @@ def make_env() -> jinja2.Environment:
         x_percent=_exact_percent,
         yesno=_yesno,
     )
+    from mkdocs_onnx.hardware.estimate import WORKSPACE_FRACTION, WORKSPACE_MIN_BYTES
+
     env.globals.update(
         Markup=Markup,
         UNITS_NOTE=Markup(units.UNITS_NOTE),
+        WORKSPACE_NOTE=f"{WORKSPACE_FRACTION:.0%} of those two or {units.format_bytes(WORKSPACE_MIN_BYTES)}",
         RIGHT=Markup(' style="text-align: right;"'),
         CENTER=Markup(' style="text-align: center;"'),
     )
