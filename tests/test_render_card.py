@@ -109,7 +109,7 @@ def test_netron_link_with_site_url():
 def test_charts_are_embedded_with_alt_text(mnist_md):
     html = to_html(mnist_md)
     imgs = [a for t, a in scan(html) if t == "img"]
-    assert [i["src"] for i in imgs] == ["complexity.svg", "operators.svg", "params.svg", "flops.svg"]
+    assert [i["src"] for i in imgs] == ["complexity.svg", "operators.svg", "params.svg", "flops.svg", "batch_scaling.svg"]
     assert all(len(i["alt"]) > 20 for i in imgs)
     assert "Conv 2" in imgs[1]["alt"]
 

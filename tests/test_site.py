@@ -329,3 +329,27 @@ def test_compare_page_and_index_stay_inert_with_hostile_names():
     assert "<b>task</b>" in options  # the select's value is the task itself, decoded by the browser
     rows = [a for t, a in scan(html) if t == "tr" and "data-slug" in a]
     assert rows[0]["data-name"] in {c.entry.name for c in cards}
+
+
+def test_cards_show_the_batch_chart_and_the_per_layer_breakdown(site):
+    for slug in ("lenet", "squeezenet"):
+        card = site / "models" / slug
+        page = (card / "index.html").read_text(encoding="utf-8")
+        r = report(site, slug)
+        # the batch-scaling chart: one per card with batch rows, in Hardware Estimates
+        assert all(h["details"]["batches"] for h in r["hardware"]) and len(r["hardware"]) == len(DEVICES)
+        hw = page.split('id="hardware-estimates"', 1)[1].split('id="deployment-notes"', 1)[0]
+        imgs = [a for t, a in tags(card / "index.html", article_only=True) if t == "img" and a["src"] == "batch_scaling.svg"]
+        assert len(imgs) == 1 and 'src="batch_scaling.svg"' in hw
+        assert (card / "batch_scaling.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
+        for h in r["hardware"]:
+            assert h["device"] in imgs[0]["alt"]
+        # the breakdown: the node with the most FLOPs first, with its exact share
+        part = page.split('id="per-layer-breakdown"', 1)[1].split('id="architecture"', 1)[0]
+        counted = [n for n in r["nodes"] if n["flops"]]
+        top = max(counted, key=lambda n: n["flops"])
+        first_row = part.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+        assert f"<code>{html.escape(top['name'], quote=False)}</code>" in first_row.replace("&#95;", "_")
+        assert f'title="{top["flops"] / r["flops"]["total"]} exactly"' in first_row
+        assert 'href="#download-nodes-csv"' in part
+        assert re.search(r'<a [^>]*href="nodes.csv"[^>]*id="download-nodes-csv"|<a [^>]*id="download-nodes-csv"[^>]*href="nodes.csv"', page)

@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from mkdocs_onnx.analysis.report import HardwareEstimate, Report, TensorInfo
 from mkdocs_onnx.render import escape, units
-from mkdocs_onnx.render.charts import ChartRef
+from mkdocs_onnx.render.charts import BATCH_CHART, ChartRef
 from mkdocs_onnx.render.context import CardContext
 from mkdocs_onnx.render.templating import render
 
@@ -452,6 +452,124 @@ def _risks(report: Report) -> list[Any]:
     return sorted(report.risks, key=lambda r: (SEVERITY_ORDER.get(r.severity, 3), r.id))
 
 
+NOT_DETERMINED = "not determined"
+TOP_NODES = 10  # rows of each ranking of the Per-Layer Breakdown
+
+
+def _count_or_nd(v: Any) -> Markup:
+    return Markup(NOT_DETERMINED) if v is None else units.exact(v, units.format_count(v))
+
+
+def _bytes_or_nd(v: Any) -> Markup:
+    return Markup(NOT_DETERMINED) if v is None else units.exact(v, units.format_bytes(v), "bytes")
+
+
+def _bound_dims(report: Report) -> str:
+    bound = [f"{k} = {v}" for k, v in sorted(report.dims.items()) if v is not None]
+    return ", ".join(bound)
+
+
+def _transformer_rows(report: Report) -> list[tuple[str, Markup]]:
+    """The figures of ``report.architecture.transformer``: "not determined" where the graph
+    does not fix one (the analyzer never guesses them, nor does the card)."""
+    t = report.architecture.transformer
+    if t is None:
+        return []
+    rows: list[tuple[str, Markup]] = [("Layers", _count_or_nd(t.layers))]
+    if t.encoder_layers is not None or t.decoder_layers is not None:
+        rows.append(("Encoder layers", _count_or_nd(t.encoder_layers)))
+        rows.append(("Decoder layers", _count_or_nd(t.decoder_layers)))
+    rows += [
+        ("Hidden size", _count_or_nd(t.hidden_size)),
+        ("Attention heads", _count_or_nd(t.heads)),
+        ("Key/value heads", _count_or_nd(t.kv_heads)),
+        ("Head dimension", _count_or_nd(t.head_dim)),
+        ("Vocabulary size", _count_or_nd(t.vocab_size)),
+        ("Context length", Markup(NOT_DETERMINED + " (the graph does not fix it)") if t.context_length is None
+         else _count_or_nd(t.context_length)),
+        ("MLP width", _count_or_nd(t.intermediate_size)),
+        ("KV cache per token", _bytes_or_nd(t.kv_cache_bytes_per_token)),
+    ]
+    bound = _bound_dims(report)
+    label = "KV cache at the bound sequence length" + (f" ({bound})" if bound else "")
+    rows.append((label, _bytes_or_nd(t.kv_cache_bytes_at_bound_sequence)))
+    return rows
+
+
+@dataclass
+class _RankedNode:
+    rank: int
+    name: str
+    op_type: str
+    subgraph: str
+    value: Markup
+    share: Markup
+
+
+@dataclass
+class _Ranking:
+    key: str  # flops | params | activations
+    title: str  # the table's heading
+    column: str  # the value column's header
+    basis: str  # what the share is a share of
+    rows: list[_RankedNode]
+    candidates: int  # nodes that could be ranked (a non-zero, known value)
+    note: Markup = Markup("")  # the line under the table
+    noun: str = ""
+
+
+def _ranking(report: Report, key: str) -> _Ranking:
+    nodes = report.nodes
+    if key == "flops":
+        get = lambda n: n.flops  # noqa: E731
+        total: Optional[float] = report.flops.total
+        fmt = lambda v: units.exact(v, units.format_flops(v), "FLOPs")  # noqa: E731
+        title, column, basis, noun = "Top Nodes by FLOPs", "FLOPs", "of the FLOPs total", "FLOP count"
+        eligible = nodes
+    elif key == "params":
+        get = lambda n: n.params  # noqa: E731
+        total = report.params.total
+        fmt = lambda v: units.exact(v, units.format_count(v))  # noqa: E731
+        title, column, basis, noun = "Top Nodes by Parameters", "Parameters", "of the parameters total", "parameter count"
+        eligible = nodes
+    else:
+        get = lambda n: n.bytes_written  # noqa: E731
+        total = sum(n.bytes_written or 0 for n in nodes)
+        fmt = lambda v: units.exact(v, units.format_bytes(v), "bytes")  # noqa: E731
+        title, column, basis, noun = "Top Nodes by Activation Size", "Output size", "of the bytes written by all nodes", "output size"
+        if any(n.bytes_written is None for n in nodes):
+            basis += " whose output size is known"
+        eligible = [n for n in nodes if not n.folded]  # computed once at load: no per-inference output
+    ranked = [(i, n, get(n)) for i, n in enumerate(eligible)]
+    ranked = [(i, n, v) for i, n, v in ranked if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0]
+    ranked.sort(key=lambda t: (-t[2], t[0]))
+    rows = [
+        _RankedNode(
+            rank=k + 1,
+            name=n.name,
+            op_type=n.op_type,
+            subgraph=getattr(n, "subgraph", "") or "",
+            value=fmt(v),
+            share=units.exact(v / total, units.format_percent(v / total)) if total else Markup("n/a"),
+        )
+        for k, (_, n, v) in enumerate(ranked[:TOP_NODES])
+    ]
+    n = len(ranked)
+    if n > len(rows):
+        note = f"The top {len(rows)} of {units.exact(n)} nodes with a non-zero {noun}"
+    else:
+        note = f"All {units.exact(n)} {'node' if n == 1 else 'nodes'} with a non-zero {noun}"
+    note += f"; the share is {basis}"
+    if total:
+        note += f" ({fmt(total)})"
+    return _Ranking(key, title, column, basis, rows, n, Markup(note + "."), noun)
+
+
+def _rankings(report: Report) -> list[_Ranking]:
+    """The Per-Layer Breakdown: the top nodes by FLOPs, by parameters and by output size."""
+    return [_ranking(report, k) for k in ("flops", "params", "activations")]
+
+
 def _charts(charts: Sequence[ChartRef]) -> list[dict[str, Any]]:
     titles = {
         "complexity.svg": "Complexity Overview",
@@ -554,7 +672,11 @@ def render_card(
         flop_rows=_flop_rows(report),
         uncounted=flops_uncounted,
         uncounted_total=sum(r.count for r in flops_uncounted),
-        charts=_charts(charts),
+        charts=_charts([c for c in charts if c.filename != BATCH_CHART]),
+        batch_charts=_charts([c for c in charts if c.filename == BATCH_CHART]),
+        transformer=_transformer_rows(report),
+        rankings=_rankings(report) if report.nodes else [],
+        top_nodes=TOP_NODES,
         dims=_dims_rows(report, ctx),
         family_label=FAMILY_LABELS.get(report.architecture.family, report.architecture.family),
         devices=[_device_view(h, report) for h in report.hardware],

@@ -25,7 +25,7 @@ from mkdocs_onnx.render import units
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["ChartRef", "card_charts", "index_charts", "compare_chart", "compare_charts", "HASH_SALT"]
+__all__ = ["ChartRef", "BATCH_CHART", "batch_chart", "card_charts", "index_charts", "compare_chart", "compare_charts", "HASH_SALT"]
 
 HASH_SALT = "mkdocs-onnx"
 TEXT = "#888888"  # reads on white and on Material's slate background
@@ -322,10 +322,166 @@ def flops_chart(report: Report) -> ChartRef:
     return ChartRef("flops.svg", alt, _render(draw, _height(len(top))), "FLOPs Distribution")
 
 
+BATCH_CHART = "batch_scaling.svg"
+
+
+def _finite_positive(value) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    v = float(value)
+    return v if v > 0 and v == v and v != float("inf") else None
+
+
+@dataclass
+class _BatchSeries:
+    device: str
+    points: list[tuple[float, Optional[float], Optional[float]]]  # batch, throughput/s, memory bytes
+    device_memory: Optional[float]
+
+
+def _batch_series(report: Report) -> list[_BatchSeries]:
+    """Per estimate with batch rows: (batch, throughput, memory required), batch ascending.
+    Rows without a usable batch size are left out; a missing figure is None."""
+    out = []
+    for h in report.hardware:
+        rows = (h.details or {}).get("batches")
+        if not isinstance(rows, list):
+            continue
+        points = []
+        for row in rows:
+            if not isinstance(row, dict):
+                continue
+            b = _finite_positive(row.get("batch"))
+            if b is None:
+                continue
+            points.append((b, _finite_positive(row.get("throughput_per_s")),
+                           _finite_positive(row.get("memory_required_bytes"))))
+        if not points:
+            continue
+        points.sort(key=lambda p: p[0])
+        memory = _finite_positive((h.details or {}).get("device_memory_bytes"))
+        out.append(_BatchSeries(str(h.device or "device"), points, memory))
+    return out
+
+
+def _batch_text(b: float) -> str:
+    return str(int(b)) if float(b).is_integer() else units.sig3(b)
+
+
+def batch_chart(report: Report) -> Optional[ChartRef]:
+    """Throughput (inferences/s) and memory required against the batch size, one line per
+    device with batch rows in its estimate (``details["batches"]``), on a log-2 batch axis;
+    the memory panel marks each device's memory with a dashed line (batch_scaling.svg).
+    None when no estimate has batch rows."""
+    series = _batch_series(report)
+    if not series:
+        return None
+    batches = sorted({p[0] for s in series for p in s.points})
+    lo_b, hi_b = batches[0], batches[-1]
+    parts = []
+    missing = []
+    for s in series:
+        figures = []
+        for b, tp, mem in s.points:
+            bits = [f"{units.format_rate(tp, ' inferences/s')}" if tp is not None else "throughput unknown",
+                    f"{units.format_bytes(mem)}" if mem is not None else "memory unknown"]
+            figures.append(f"batch {_batch_text(b)} " + " and ".join(bits))
+            if tp is None or mem is None:
+                missing.append(f"{_alt_label(s.device)} batch {_batch_text(b)}")
+        text = f"{_alt_label(s.device)}: " + ", ".join(figures)
+        if s.device_memory is not None:
+            text += f"; device memory {units.format_bytes(s.device_memory)}"
+        parts.append(text)
+    alt = (
+        f"Two line charts against the batch size ({_batch_text(lo_b)} to {_batch_text(hi_b)}, log 2 scale): "
+        "throughput in inferences per second (top) and memory required (bottom, each device's memory as a "
+        "dashed line), per device. " + "; ".join(parts) + "."
+    )
+    if missing:
+        alt += " Figures unknown, not drawn: " + ", ".join(missing) + "."
+
+    import math
+
+    ticks = [float(2**k) for k in range(math.floor(math.log2(lo_b)), math.ceil(math.log2(hi_b)) + 1)]
+
+    def draw(fig: Figure) -> None:
+        ticker = _ticker()
+        top = fig.add_subplot(2, 1, 1)
+        bottom = fig.add_subplot(2, 1, 2, sharex=top)
+        markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
+        mem_values: list[float] = []
+        tp_values: list[float] = []
+        for i, s in enumerate(series):
+            color = PALETTE[i % len(PALETTE)]
+            marker = markers[i % len(markers)]
+            label = _plain(s.device, 30)
+            tp = [(b, v) for b, v, _ in s.points if v is not None]
+            mem = [(b, v) for b, _, v in s.points if v is not None]
+            if tp:
+                top.plot([b for b, _ in tp], [v for _, v in tp], color=color, marker=marker, markersize=4,
+                         linewidth=1.4, label=label)
+                tp_values += [v for _, v in tp]
+            if mem:
+                bottom.plot([b for b, _ in mem], [v for _, v in mem], color=color, marker=marker, markersize=4,
+                            linewidth=1.4, label=label)
+                mem_values += [v for _, v in mem]
+            if s.device_memory is not None:
+                bottom.axhline(s.device_memory, color=color, linestyle="--", linewidth=1.0)
+                mem_values.append(s.device_memory)
+        for ax, values, fmt, ylabel, base in (
+            (top, tp_values, lambda v: units.format_rate(v, "/s"), "inferences per second", 10),
+            (bottom, mem_values, units.format_bytes, "memory required", 2),
+        ):
+            ax.set_xscale("log", base=2)
+            if values:
+                ax.set_yscale("log", base=base)
+                ax.set_ylim(min(values) / 2, max(values) * 2)
+                ax.yaxis.set_major_locator(ticker.LogLocator(base=base, numticks=6))
+                ax.yaxis.set_major_formatter(_tick_formatter(fmt))
+                ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+            else:
+                ax.set_yticks([])
+                ax.text(0.5, 0.5, "no figures", transform=ax.transAxes, ha="center", va="center", color=TEXT)
+            ax.set_ylabel(ylabel)
+            ax.grid(True, which="major", color=GRID, linewidth=0.6)
+            ax.set_axisbelow(True)
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+            ax.tick_params(length=3)
+        top.set_xlim(ticks[0] / 1.3, ticks[-1] * 1.3)
+        bottom.xaxis.set_major_locator(ticker.FixedLocator(ticks))
+        bottom.xaxis.set_major_formatter(ticker.FixedFormatter([_batch_text(t) for t in ticks]))
+        bottom.xaxis.set_minor_locator(ticker.NullLocator())
+        top.xaxis.set_minor_locator(ticker.NullLocator())
+        top.tick_params(labelbottom=False)
+        bottom.set_xlabel("batch size (log 2 scale)")
+        legends = []
+        if top.get_legend_handles_labels()[0]:
+            legends.append(top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5, frameon=False))
+        if any(s.device_memory is not None for s in series):
+            from matplotlib.lines import Line2D
+
+            handle = Line2D([], [], color=TEXT, linestyle="--", linewidth=1.0)
+            legends.append(bottom.legend([handle], ["device memory"], loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                                         fontsize=7.5, frameon=False))
+        for leg in legends:
+            for text in leg.get_texts():
+                text.set_color(TEXT)
+        fig.subplots_adjust(left=0.14, right=0.66, top=0.97, bottom=0.1, hspace=0.12)
+
+    return ChartRef(BATCH_CHART, alt, _render(draw, 5.2), "Throughput and Memory by Batch Size")
+
+
 def card_charts(report: Report) -> list[ChartRef]:
-    """The four charts of a card: complexity overview, operator histogram, parameter and
-    FLOPs distributions (file names complexity.svg, operators.svg, params.svg, flops.svg)."""
-    return [complexity_chart(report), operator_chart(report), params_chart(report), flops_chart(report)]
+    """The charts of a card: complexity overview, operator histogram, parameter and FLOPs
+    distributions (file names complexity.svg, operators.svg, params.svg, flops.svg) and,
+    when a hardware estimate has batch rows, throughput and memory against the batch size
+    (:data:`BATCH_CHART`, shown in the Hardware Estimates section)."""
+    charts = [complexity_chart(report), operator_chart(report), params_chart(report), flops_chart(report)]
+    batch = batch_chart(report)
+    if batch is not None:
+        charts.append(batch)
+    return charts
 
 
 # --------------------------------------------------------------------------- index charts

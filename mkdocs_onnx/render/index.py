@@ -38,6 +38,7 @@ __all__ = [
     "NODES_CSV_COLUMNS",
     "UNATTRIBUTED",
     "devices_of",
+    "short_description",
 ]
 
 NO_TASK = "unspecified"
@@ -156,6 +157,15 @@ def _row(c: CardContext, devices: list[str]) -> _Row:
     return _Row(cells, attrs=_row_attrs(c))
 
 
+def short_description(c: CardContext) -> str:
+    """The line shown next to a model on the index: the manifest's description, else the
+    TL;DR of the card's executive summary, else "" (plain text; the template escapes it)."""
+    if c.entry.description:
+        return str(c.entry.description)
+    tldr = getattr(c.summary, "tldr", None)
+    return str(tldr) if isinstance(tldr, str) and tldr.strip() else ""
+
+
 def _by_task(cards: Sequence[CardContext]) -> list[tuple[str, list[CardContext]]]:
     groups: dict[str, list[CardContext]] = {}
     for c in _ordered(cards):
@@ -234,6 +244,7 @@ def render_index(
         by_task=_by_task(cards),
         variants=_variants(cards, compare_folder or default_compare_folder(cards)),
         card_href=_card_href,
+        describe=short_description,
         json_file=Markup(json_file),
         csv_file=Markup(csv_file),
     )
