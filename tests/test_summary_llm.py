@@ -13,9 +13,9 @@ import pytest
 from mkdocs_onnx.summary import Summary, SummaryConfig, summarize
 
 try:
-    from test_summary_support import FakeLLM, answer, cnn_entry, small_cnn_report
+    from test_summary_support import answer, cnn_entry, fake_llm, small_cnn_report
 except ImportError:  # pragma: no cover - run from another root
-    from tests.test_summary_support import FakeLLM, answer, cnn_entry, small_cnn_report
+    from tests.test_summary_support import answer, cnn_entry, fake_llm, small_cnn_report
 
 KEY_ENV = "MKDOCS_ONNX_TEST_LLM_KEY"
 GOOD = answer(
@@ -37,10 +37,7 @@ def report():
 
 @pytest.fixture
 def llm(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(KEY_ENV, "dummy-key")
-    with FakeLLM() as server:
+    with fake_llm(monkeypatch, KEY_ENV) as server:
         yield server
 
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from conftest import build_project, light_model, make_project
-from test_summary_support import FakeLLM, answer
+from test_summary_support import answer, fake_llm
 
 KEY_ENV = "MKDOCS_ONNX_SITE_TEST_KEY"
 GOOD = answer(
@@ -20,10 +20,7 @@ WRONG = answer("A multi-layer perceptron.", "SqueezeNet is a multi-layer percept
 
 @pytest.fixture
 def llm(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(KEY_ENV, "dummy-key")
-    with FakeLLM() as server:
+    with fake_llm(monkeypatch, KEY_ENV) as server:
         yield server
 
 

@@ -3,6 +3,8 @@ scriptable fake OpenAI-compatible chat-completions server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import threading
 import time
@@ -135,3 +137,13 @@ def completion(content: str, model_name: str = "test-model") -> dict[str, Any]:
 def answer(tldr: str, summary: str) -> str:
     return json.dumps({"tldr": tldr, "summary": summary})
 
+
+
+@contextlib.contextmanager
+def fake_llm(monkeypatch, key_env: str):
+    """A FakeLLM server, with a dummy key in ``key_env`` and no proxy in the way."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(key_env, "dummy-key")
+    with FakeLLM() as server:
+        yield server

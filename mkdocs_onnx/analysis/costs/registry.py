@@ -155,26 +155,23 @@ def _key(domain: str, op_type: str) -> tuple[str, str]:
     return ("" if domain in ("", "ai.onnx") else domain, op_type)
 
 
-def cost(*op_types: str, domain: str = "") -> Callable[[CostFn], CostFn]:
-    """Register ``fn`` as the FLOPs formula of ``op_types`` in ``domain``."""
-
-    def register(fn: CostFn) -> CostFn:
+def _registrar(table: dict, op_types: tuple[str, ...], domain: str) -> Callable:
+    def register(fn):
         for op in op_types:
-            _COSTS[_key(domain, op)] = fn
+            table[_key(domain, op)] = fn
         return fn
 
     return register
+
+
+def cost(*op_types: str, domain: str = "") -> Callable[[CostFn], CostFn]:
+    """Register ``fn`` as the FLOPs formula of ``op_types`` in ``domain``."""
+    return _registrar(_COSTS, op_types, domain)
 
 
 def shape(*op_types: str, domain: str = "") -> Callable[[ShapeFn], ShapeFn]:
     """Register ``fn`` as the output-type function of ``op_types`` in ``domain``."""
-
-    def register(fn: ShapeFn) -> ShapeFn:
-        for op in op_types:
-            _SHAPES[_key(domain, op)] = fn
-        return fn
-
-    return register
+    return _registrar(_SHAPES, op_types, domain)
 
 
 def cost_function(domain: str, op_type: str) -> Optional[CostFn]:
