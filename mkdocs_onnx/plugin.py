@@ -67,6 +67,7 @@ class SummaryConfig(base.Config):
 class OnnxPluginConfig(base.Config):
     manifest = c.Type(str, default="models.yml")
     device = c.Type((str, list, dict), default="auto")
+    device_fallback = c.Type(str, default="cpu-server")  # the profile "auto" uses without a GPU
     precision = c.Choice(PRECISIONS, default="fp32")
     summary = c.SubConfig(SummaryConfig)
     cache_dir = c.Type(str, default=".cache/mkdocs-onnx")
@@ -92,7 +93,7 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
         self.manifest_path = self._here(config, self.config.manifest)
         try:
             self.entries = load_manifest(self.manifest_path, display=self.config.manifest)
-            self.devices = resolve_hardware(self.config.device)
+            self.devices = resolve_hardware(self.config.device, self.config.device_fallback)
         except MkdocsOnnxError as exc:
             raise PluginError(str(exc)) from None
         for uri in ASSETS:
@@ -110,6 +111,7 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
         settings = ZooSettings(
             cache_dir=self._here(config, self.config.cache_dir),
             device=self.config.device,
+            device_fallback=self.config.device_fallback,
             precision=self.config.precision,
             summary=dict(self.config.summary),
             strict=self.config.strict,

@@ -40,6 +40,7 @@ class ZooError(MkdocsOnnxError):
 class ZooSettings:
     cache_dir: str
     device: Any = "auto"  # profile id | list of ids | custom mapping | "auto" | None (no estimates)
+    device_fallback: Optional[str] = "cpu-server"  # what "auto" uses without a GPU (None: no estimates)
     precision: str = "fp32"  # or "auto": the profile's best supported precision
     summary: dict[str, Any] = field(default_factory=dict)
     strict: bool = False
@@ -60,13 +61,13 @@ SiteContent = Union[str, bytes, FileCopy]
 # --- building the cards ---------------------------------------------------------------
 
 
-def resolve_hardware(device_setting: Any) -> list[tuple[Any, str, list[str]]]:
+def resolve_hardware(device_setting: Any, fallback: Optional[str] = "cpu-server") -> list[tuple[Any, str, list[str]]]:
     """The device profiles to estimate for (raises DeviceError for a bad setting)."""
     if device_setting in (None, [], {}):
         return []
     from mkdocs_onnx.hardware.profiles import resolve_devices
 
-    return list(resolve_devices(device_setting))
+    return list(resolve_devices(device_setting, fallback))
 
 
 def build_cards(
@@ -77,7 +78,7 @@ def build_cards(
 ) -> list[CardContext]:
     """One CardContext per entry, in manifest order."""
     if devices is None:
-        devices = resolve_hardware(settings.device)
+        devices = resolve_hardware(settings.device, settings.device_fallback)
     notes = _device_notes(devices, log)
     cache = ReportCache(settings.cache_dir)
     cards = []

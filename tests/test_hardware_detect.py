@@ -150,3 +150,13 @@ def test_resolve_auto_uses_detection(install):
     assert profile.id == "a100-sxm-80gb" and "NVML" in how and warnings == []
     both = resolve_devices(["auto", "t4"])
     assert [p.id for p, _, _ in both] == ["a100-sxm-80gb", "t4"]
+
+
+def test_the_plugin_fallback_setting_reaches_detection(tmp_path, monkeypatch):
+    from conftest import build_project, light_model, make_project
+
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # no NVML on this machine
+    root = make_project(tmp_path, {"SqueezeNet": light_model("squeezenet")},
+                        plugin={"device": "auto", "device_fallback": "jetson-orin-nano-8gb"})
+    card = (build_project(root) / "models" / "squeezenet" / "index.html").read_text()
+    assert "Jetson Orin Nano" in card and "cannot import pynvml" in card

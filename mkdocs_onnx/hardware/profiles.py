@@ -269,11 +269,13 @@ def get_profile(id_or_name: str) -> DeviceProfile:
 Resolved = tuple[DeviceProfile, str, list[str]]
 
 
-def resolve_devices(setting: Union[None, str, Mapping[str, Any], list[Any]]) -> list[Resolved]:
+def resolve_devices(setting: Union[None, str, Mapping[str, Any], list[Any]],
+                    fallback: Optional[str] = "cpu-server") -> list[Resolved]:
     """Turn the ``devices`` setting into (profile, how it was obtained, warnings) triples.
 
-    ``setting``: "auto" (NVML detection, with fallback), a device id or name, a mapping
-    (custom profile), or a list of these. None or an empty list gives no devices.
+    ``setting``: "auto" (NVML detection; without a GPU the ``fallback`` profile, or no
+    device when it is None), a device id or name, a mapping (custom profile), or a list
+    of these. None or an empty list gives no devices.
     A device listed twice is kept once, with a warning.
     """
     if setting is None:
@@ -285,7 +287,7 @@ def resolve_devices(setting: Union[None, str, Mapping[str, Any], list[Any]]) -> 
         if isinstance(item, str) and item.strip().lower() == "auto":
             from mkdocs_onnx.hardware.detect import detect_gpu  # detect imports this module
 
-            found = detect_gpu()
+            found = detect_gpu(fallback=fallback)
             if found.profile is None:
                 continue
             entry: Resolved = (found.profile, found.how, list(found.warnings))
