@@ -213,11 +213,9 @@ def _estimate(report: Report, profile: Any, precision: Optional[str]):
 
 
 def _summary(report: Report, entry: ModelEntry, settings: ZooSettings, log):
-    try:  # the summary stage is optional: without it a card simply has no summary
-        from mkdocs_onnx.summary import summarize
-    except ImportError:
-        return None
-    return summarize(report, entry, settings.summary, cache_dir=settings.cache_dir, log=log)
+    from mkdocs_onnx import summary  # looked up at call time, so that tests can stand in for it
+
+    return summary.summarize(report, entry, settings.summary, cache_dir=settings.cache_dir, log=log)
 
 
 def model_path(entry: ModelEntry, cache_dir: str) -> str:
