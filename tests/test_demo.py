@@ -58,3 +58,19 @@ def test_demo_shows_two_devices_and_latency_in_microseconds(demo_site):
     assert microseconds and all(len(v.replace(".", "").lstrip("0")) == 3 for v in microseconds)
     index = (site / "models" / "index.html").read_text()
     assert index.count("H100") >= 1 and index.count("T4") >= 1
+
+
+def test_model_zoo_mnist_card_prints_latencies_with_three_significant_figures(tmp_path):
+    from conftest import build_project, make_project
+    from helpers import MNIST, corpus_file
+
+    root = make_project(tmp_path, {"MNIST": str(corpus_file(MNIST))}, plugin={"device": ["h100-sxm", "t4"]})
+    card = (build_project(root) / "models" / "mnist" / "index.html").read_text()
+    report = json.loads((root / "site" / "models" / "mnist" / "report.json").read_text())
+    assert len(report["hardware"]) == 2
+    for estimate in report["hardware"]:
+        seconds = estimate["latency_s"]
+        scale, unit = (1e9, "ns") if seconds < 1e-6 else (1e6, "µs")
+        assert seconds < 1e-3  # sub-millisecond on both devices: never "0.00 ms"
+        digits = f"{seconds * scale:#.3g}".rstrip(".")  # three significant figures, zeros kept
+        assert f"{digits} {unit}" in card, (estimate["device"], digits, unit)
