@@ -636,18 +636,22 @@ def latency_chart(reports: Sequence[tuple[str, Report]]) -> Optional[ChartRef]:
         ax.xaxis.set_major_formatter(_log_axis_formatter(units.format_duration))
         ax.xaxis.set_minor_formatter(_ticker().NullFormatter())
         ax.set_xlabel("latency lower bound per inference (log scale)")
-        leg = ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False,
-                        ncol=min(k, 2))
-        for t in leg.get_texts():
-            t.set_color(TEXT)
-        _style(ax)
-        h = fig.get_figheight()
-        legend_rows = (k + 1) // 2
-        fig.subplots_adjust(left=_left_margin([_plain(m, 28) for m in models]), right=0.97,
-                            top=1 - (0.15 + 0.22 * legend_rows) / h, bottom=0.62 / h)
+        _legend_above(fig, ax, k, [_plain(m, 28) for m in models])
 
     height = 1.2 + 0.22 * ((len(devices) + 1) // 2) + 0.25 * max(1, len(models)) * max(1, min(len(devices), 3))
     return ChartRef("latency.svg", alt, _render(draw, min(height, 14.0)), "Latency per Device")
+
+
+def _legend_above(fig: Figure, ax, series: int, tick_labels: list[str]) -> None:
+    """Grouped horizontal bars: the legend above the axes in two columns, margins that fit it."""
+    leg = ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False, ncol=min(series, 2))
+    for t in leg.get_texts():
+        t.set_color(TEXT)
+    _style(ax)
+    h = fig.get_figheight()
+    legend_rows = (series + 1) // 2
+    fig.subplots_adjust(left=_left_margin(tick_labels), right=0.97,
+                        top=1 - (0.15 + 0.22 * legend_rows) / h, bottom=0.62 / h)
 
 
 def _ratio_text(ratio: float, compact: bool = False) -> str:
@@ -726,14 +730,7 @@ def compare_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
         ax.xaxis.set_major_formatter(_ticker().FuncFormatter(lambda v, _pos: _ratio_text(v, compact=True) if v > 0 else "0"))
         ax.xaxis.set_minor_formatter(_ticker().NullFormatter())
         ax.set_xlabel(_plain(f"multiple of {base_name} (log scale; 1 = same as the base)", 80))
-        leg = ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False, ncol=min(k, 2))
-        for t in leg.get_texts():
-            t.set_color(TEXT)
-        _style(ax)
-        h = fig.get_figheight()
-        legend_rows = (k + 1) // 2
-        fig.subplots_adjust(left=_left_margin([_plain(lab, 40) for lab in labels]), right=0.97,
-                            top=1 - (0.15 + 0.22 * legend_rows) / h, bottom=0.62 / h)
+        _legend_above(fig, ax, k, [_plain(lab, 40) for lab in labels])
 
     height = 1.2 + 0.22 * ((len(names) + 1) // 2) + 0.3 * max(1, len(labels)) * max(1, min(len(names), 3))
     return ChartRef("compare.svg", alt, _render(draw, min(height, 14.0)), "Variants Relative to the Base")
