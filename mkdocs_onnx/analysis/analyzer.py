@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+import math
 import os
-from collections import Counter
 from typing import Optional
 
 import onnx
 
 from mkdocs_onnx.analysis import architecture, risks
 from mkdocs_onnx.analysis.flops import count_flops
-from mkdocs_onnx.analysis.graphs import node_label, qualified_name, qualified_op, topological_order
+from mkdocs_onnx.analysis.graphs import execution_order, node_label, qualified_name, qualified_op, topological_order
 from mkdocs_onnx.analysis.index import IndexedModel, Node
 from mkdocs_onnx.analysis.loading import LoadedModel, load_bytes, load_model, measure_external_data
 from mkdocs_onnx.analysis.memory import TensorSizes, peak_activation
@@ -52,6 +53,10 @@ def _check_batch_size(where: str, batch_size: int) -> None:
 def _analyze_loaded(loaded: LoadedModel, name: Optional[str], dims: Optional[dict[str, int]],
                     batch_size: int) -> Report:
     path = loaded.path
+    # An analysis allocates many small objects that all live until it ends: the cyclic
+    # collector, triggered by their count, would only walk them (and every older object) in vain.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _analyze(loaded, name or _default_name(path), dims or {}, batch_size)
     except AnalysisError:
@@ -60,6 +65,9 @@ def _analyze_loaded(loaded: LoadedModel, name: Optional[str], dims: Optional[dic
         raise AnalysisError(f"{path}: the graph nests too deeply to analyse") from None
     except Exception as e:  # malformed models reach corners no check anticipated; say so in one line
         raise AnalysisError(f"{path}: analysis failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _default_name(path: str) -> str:
@@ -77,7 +85,8 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     measure_external_data(loaded, index.tensors())
     binding = bind_dims(index, dims, batch_size)
     _imply_default_opset(model, index, warnings)
-    warnings.extend(_structural_warnings(model, index))
+    _, unproduced = execution_order(index.main, where=loaded.path)  # _sort_in_place takes it from here
+    warnings.extend(_structural_warnings(model, index, unproduced))
     order = _sort_in_place(index, loaded.path)
     values = constant_values(index)
     uses = find_uses(order)
@@ -121,8 +130,11 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     return report
 
 
-def _structural_warnings(model: onnx.ModelProto, index: IndexedModel) -> list[str]:
-    """Defects that leave the file analysable but not runnable: say them, do not stop."""
+def _structural_warnings(model: onnx.ModelProto, index: IndexedModel, unproduced: set[str]) -> list[str]:
+    """Defects that leave the file analysable but not runnable: say them, do not stop.
+
+    ``unproduced``: the names the main graph's nodes read that none of them produces.
+    """
     found = []
     newest = onnx.defs.onnx_opset_version()
     for o in model.opset_import:
@@ -130,9 +142,7 @@ def _structural_warnings(model: onnx.ModelProto, index: IndexedModel) -> list[st
             found.append(f"the file asks for default-domain opset {o.version}, newer than the {newest} the installed "
                          "onnx package knows; operators are read with their latest known definitions")
     main = index.main
-    available = set(main.inputs) | {t.name for t in main.initializers}
-    available |= {o for n in main.nodes for o in n.output}
-    dangling = sorted({i for n in main.nodes for i in n.input if i and i not in available})
+    dangling = sorted(unproduced.difference(main.inputs, [t.name for t in main.initializers]))
     if dangling:
         shown = ", ".join(f"'{d}'" for d in dangling[:5]) + (", ..." if len(dangling) > 5 else "")
         found.append(f"{len(dangling)} tensor(s) are read but never produced: {shown}; what depends on them is uncounted")
@@ -147,7 +157,7 @@ def _sort_in_place(index: IndexedModel, where: str) -> list[Node]:
     """
     main = index.main
     order = topological_order(main, where=where)
-    if any(a is not b for a, b in zip(order, main.nodes)):
+    if order != main.nodes:  # Nodes compare by identity: another order, not a copy of the same
         position = {id(node.proto): i for i, node in enumerate(order)}
         main.proto.node.sort(key=lambda proto: position[id(proto)])
         index.set_main_order(order)
@@ -199,9 +209,10 @@ def _metadata(model: onnx.ModelProto) -> Metadata:
 
 
 def _graph_summary(index: IndexedModel, inputs: list[TensorInfo], outputs: list[TensorInfo]) -> GraphSummary:
-    op_counts = Counter()
+    op_counts: dict[str, int] = {}
     for (domain, op_type), n in index.op_counts().items():
-        op_counts[qualified_name(domain, op_type)] += n
+        op = qualified_name(domain, op_type)
+        op_counts[op] = op_counts.get(op, 0) + n
     return GraphSummary(
         node_count=sum(op_counts.values()),
         op_counts=dict(sorted(op_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
@@ -214,27 +225,37 @@ def _graph_summary(index: IndexedModel, inputs: list[TensorInfo], outputs: list[
 
 def _node_costs(order: list[Node], per_node_flops, params: ParamsResult, sizes: TensorSizes) -> list[NodeCost]:
     constants = params.constant_names
+    per_node_params = params.per_node
     rows = []
     for i, node in enumerate(order):
-        inputs = [n for n in node.input if n]
-        outputs = [n for n in node.output if n]
+        name = node.name or node_label(node, i)
+        op = node.op_type if not node.domain else qualified_op(node)
+        outputs = node.output
+        if "" in outputs:
+            outputs = [n for n in outputs if n]
+        # NodeCost's fields in order: name, op type, flops, params, bytes read, weight bytes read, bytes written, subgraph, folded
         if outputs and constants.issuperset(outputs):  # folded at load: nothing runs
-            rows.append(NodeCost(node_label(node, i), qualified_op(node), per_node_flops[i], params.per_node.get(i, 0),
-                                 bytes_read=0, weight_bytes_read=0, bytes_written=0, folded=True))
+            rows.append(NodeCost(name, op, per_node_flops[i], per_node_params.get(i, 0), 0, 0, 0, "", True))
             continue
-        read = [sizes[n] for n in inputs]
-        written = [sizes[n] for n in outputs]
-        weight_read = sum(b or 0 for n, b in zip(inputs, read) if n in constants)
-        rows.append(NodeCost(
-            name=node_label(node, i),
-            op_type=qualified_op(node),
-            flops=per_node_flops[i],
-            params=params.per_node.get(i, 0),
-            bytes_read=None if None in read else sum(read),
-            weight_bytes_read=weight_read,
-            bytes_written=None if None in written else sum(written),
-            subgraph="",
-        ))
+        read = weight_read = 0
+        for n in node.input:
+            if n:
+                b = sizes[n]
+                if b is None:
+                    read = None
+                else:
+                    if read is not None:
+                        read += b
+                    if n in constants:
+                        weight_read += b
+        written = 0
+        for n in outputs:
+            b = sizes[n]
+            if b is None:
+                written = None
+                break
+            written += b
+        rows.append(NodeCost(name, op, per_node_flops[i], per_node_params.get(i, 0), read, weight_read, written, "", False))
     return rows
 
 
@@ -245,7 +266,7 @@ def _strip_weight_data(index: IndexedModel) -> None:
     keep their data so that data propagation still works.
     """
     for t in index.tensors():
-        if t.numel > SMALL_CONSTANT_ELEMENTS and not t.external:
+        if math.prod(t.dims) > SMALL_CONSTANT_ELEMENTS and not t.external:  # t.numel, without a property call
             proto = t.proto
             for field in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data"):
                 proto.ClearField(field)

@@ -36,6 +36,7 @@ FUSED_ATTENTION_OPS = st.FUSED_ATTENTION_OPS
 STANDARD_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training"}
 TRANSFORMERS = {"transformer-encoder", "transformer-decoder", "encoder-decoder", "vision-transformer"}
 _MAX_STEM_CONVS = 4
+_KNOWN_DOMAINS = STANDARD_DOMAINS | {"com.microsoft"}
 
 
 def detect(model: onnx.ModelProto, types: Optional[dict] = None, values: Optional[dict] = None,
@@ -73,7 +74,7 @@ def _detect(model: onnx.ModelProto, types: Optional[dict], values: Optional[dict
     task, why = guess_task(
         family, declared_inputs, outputs,
         vocab_size=tf.vocab_size if tf else None, hidden_size=tf.hidden_size if tf else None,
-        detection_ops=any(n.op_type == "NonMaxSuppression" for n in found.nodes),
+        detection_ops="NonMaxSuppression" in ix.by_op,
     )
     if task:
         arch.task_guess = task
@@ -95,29 +96,40 @@ class _Found:
     """Everything found in the graph, once."""
 
     def __init__(self, ix: st.ModelIndex):
-        self.nodes = [n for g in ix.graphs for n in g.nodes]
         self.recurrences = st.recurrences(ix)
         inside = st.recurrent_bodies(ix, self.recurrences)
         self.inside_cells = inside
-        self.convs = [st.conv_info(ix, n) for n in self.nodes
-                      if n.op_type in st.CONV_OPS and id(n) not in inside and st.conv_has_weight(ix, n)]
-        self.spatial = [c for c in self.convs if not c.pointwise]
-        self.dense = {id(n): d for n in self.nodes if id(n) not in inside and (d := st.dense_layer(ix, n)) is not None}
+        self.convs = [st.conv_info(ix, n) for n in st.outside(ix.nodes_of(st.CONV_OPS), inside)
+                      if st.conv_has_weight(ix, n)]
+        self.spatial: list[st.ConvInfo] = []
+        self.pointwise: list[st.ConvInfo] = []
+        for c in self.convs:
+            (self.pointwise if c.pointwise else self.spatial).append(c)
+        self.dense = {id(n): d for n in st.outside(ix.nodes_of(st.DENSE_WEIGHT_SLOTS), inside)
+                      if (d := st.dense_layer(ix, n)) is not None}
         self.attention = sorted(st.find_attention(ix, inside), key=lambda a: ix.position.get(id(a.node), 0))
         self.tree_comparisons, self.tree_gathers = st.tree_traversal(ix)
         self.norms = st.find_norms(ix, inside)
         self.embeddings = st.find_embeddings(ix, self.tree_gathers)
         self.residuals = st.find_residuals(ix, inside)
         self.mlps = st.find_mlps(ix, self.dense)
-        known_domains = STANDARD_DOMAINS | {"com.microsoft"} | {f.domain for f in ix.model.functions}
-        self.ml_ops, self.custom, self.contrib = Counter(), Counter(), Counter()
+        # op type (custom: domain.op type) -> count
+        self.ml_ops: dict[str, int] = {}
+        self.custom: dict[str, int] = {}
+        self.contrib: dict[str, int] = {}
+        known_domains = None  # read only when some domain is not a standard one
         for (domain, op_type), n in ix.index.op_counts().items():
             if domain == "ai.onnx.ml":
-                self.ml_ops[op_type] += n
+                self.ml_ops[op_type] = self.ml_ops.get(op_type, 0) + n
             elif domain == "com.microsoft":
-                self.contrib[op_type] += n
+                self.contrib[op_type] = self.contrib.get(op_type, 0) + n
+            if domain in _KNOWN_DOMAINS:
+                continue
+            if known_domains is None:
+                known_domains = _KNOWN_DOMAINS | {f.domain for f in ix.model.functions}
             if domain not in known_domains:
-                self.custom[f"{domain}.{op_type}"] += n
+                name = f"{domain}.{op_type}"
+                self.custom[name] = self.custom.get(name, 0) + n
 
 
 def _plural(n: int, word: str, plural: str = "") -> str:
@@ -133,7 +145,7 @@ def _decide(ix: st.ModelIndex, f: _Found, ev: list[str]) -> str:
     if f.spatial:
         n = len(f.spatial)
         ev.append(f"{_plural(n, 'convolution node')} with spatial kernel{'s' * (n != 1)} ({_kernels(f.spatial)})")
-    pointwise = [c for c in f.convs if c.pointwise]
+    pointwise = f.pointwise
     if pointwise:
         ev.append(f"{_plural(len(pointwise), 'pointwise (kernel 1) convolution node')}")
     if f.recurrences:
@@ -247,7 +259,7 @@ def _decoder_signals(ix: st.ModelIndex, f: _Found) -> list[str]:
     cache = [n for n in names if st.is_cache_name(n)]
     if cache:
         signals.append("KV-cache inputs/outputs: " + ", ".join(cache[:4]) + (f" (+{len(cache) - 4} more)" if len(cache) > 4 else ""))
-    if any(a.rotary for a in f.attention) or any(n.op_type == "RotaryEmbedding" for n in f.nodes):
+    if any(a.rotary for a in f.attention) or "RotaryEmbedding" in ix.by_op:
         signals.append("rotary position embeddings on queries and keys")
     return signals
 
@@ -257,7 +269,7 @@ def _decoder_signals(ix: st.ModelIndex, f: _Found) -> list[str]:
 
 def _blocks(ix: st.ModelIndex, f: _Found, family: str) -> list[str]:
     blocks: list[str] = []
-    emb = [e for e in f.embeddings]
+    emb = f.embeddings
     if emb:
         parts = []
         for role in ("token", "position", "token type", "rotary (cos/sin)", "lookup"):
@@ -268,11 +280,8 @@ def _blocks(ix: st.ModelIndex, f: _Found, family: str) -> list[str]:
         blocks.extend(_transformer_layers(ix, f))
     if f.recurrences:
         blocks.extend(_recurrent_blocks(f))
-    stacks = Counter(" → ".join(st.conv_stack(ix, c.node)) for c in f.convs)
-    for stack, n in stacks.most_common(4):
-        blocks.append(f"{n} × {stack}")
-    if len(stacks) > 4:
-        blocks.append(f"{sum(n for _, n in stacks.most_common()[4:])} more convolutions in {len(stacks) - 4} other arrangements")
+    if f.convs:
+        blocks.extend(_conv_stacks(ix, f.convs))
     if f.residuals:
         proj = sum(1 for r in f.residuals if r.projection)
         blocks.append(f"{_plural(len(f.residuals), 'residual connection')} (Add of a shortcut and a path through weights"
@@ -292,6 +301,15 @@ def _blocks(ix: st.ModelIndex, f: _Found, family: str) -> list[str]:
     if f.custom:
         blocks.append("custom operators: " + ", ".join(f"{op}" + (f" ×{n}" if n > 1 else "") for op, n in sorted(f.custom.items())))
     return blocks
+
+
+def _conv_stacks(ix: st.ModelIndex, convs: list[st.ConvInfo]) -> list[str]:
+    """The four commonest conv stacks with their counts, and how many convolutions the others hold."""
+    stacks = Counter(" → ".join(st.conv_stack(ix, c.node)) for c in convs)
+    lines = [f"{n} × {stack}" for stack, n in stacks.most_common(4)]
+    if len(stacks) > 4:
+        lines.append(f"{sum(n for _, n in stacks.most_common()[4:])} more convolutions in {len(stacks) - 4} other arrangements")
+    return lines
 
 
 def _attention_text(a: st.AttentionBlock) -> str:
@@ -367,7 +385,7 @@ def _recurrent_blocks(f: _Found) -> list[str]:
 
 def _dense_chain(ix: st.ModelIndex, f: _Found) -> Optional[str]:
     """Dense layers outside attention, in order: '784 → 128 → 64 → 10 (ReLU)'."""
-    dense = sorted(f.dense.values(), key=lambda d: ix.position.get(id(d.node), 0))
+    dense = list(f.dense.values())  # in index order, as found
     if not dense:
         return None
     dims: list[Optional[int]] = [dense[0].in_dim]

@@ -13,9 +13,9 @@ def node_label(node: Node, index: int | None = None) -> str:
     """A node's name, or a stable stand-in for unnamed nodes (a ``Node`` or a ``NodeProto``)."""
     if node.name:
         return node.name
-    first_output = next((o for o in node.output if o), "")
-    if first_output:
-        return f"{node.op_type}->{first_output}"
+    for first_output in node.output:
+        if first_output:
+            return f"{node.op_type}->{first_output}"
     return f"{node.op_type}#{index}" if index is not None else node.op_type
 
 
@@ -37,17 +37,27 @@ def topological_order(graph: Graph, where: str = "graph") -> list[Node]:
     available from the start. The order is computed once per graph; several passes ask.
     """
     if graph._order is None:
-        graph._order = _order(graph.nodes, where)
+        graph._order = _order(graph.nodes, where, set())
     return graph._order
 
 
-def _order(nodes: list[Node], where: str) -> list[Node]:
+def execution_order(graph: Graph, where: str = "graph") -> tuple[list[Node], set[str]]:
+    """:func:`topological_order`, computed now, and the names the graph's nodes read as
+    inputs that none of them produces (graph inputs, initializers, outer-scope names, or
+    nothing at all): the walk that orders the nodes finds them too."""
+    unproduced: set[str] = set()
+    graph._order = _order(graph.nodes, where, unproduced)
+    unproduced.discard("")
+    return graph._order, unproduced
+
+
+def _order(nodes: list[Node], where: str, unproduced: set[str]) -> list[Node]:
     producer = {}
     for i, node in enumerate(nodes):
         for out in node.output:
-            if out:
-                producer.setdefault(out, i)
-    if _in_order(nodes, producer, where):  # the usual case: one pass, no dependency sets
+            if out and out not in producer:
+                producer[out] = i
+    if _in_order(nodes, producer, where, unproduced):  # the usual case: one pass, no dependency sets
         return list(nodes)
     deps = [set() for _ in nodes]
     for i, node in enumerate(nodes):
@@ -58,17 +68,25 @@ def _order(nodes: list[Node], where: str) -> list[Node]:
     return _kahn(nodes, deps, where)
 
 
-def _in_order(nodes: list[Node], producer: dict[str, int], where: str) -> bool:
-    """Whether every node comes after the producers of what it reads (a self-read is a cycle)."""
+def _in_order(nodes: list[Node], producer: dict[str, int], where: str, unproduced: set[str]) -> bool:
+    """Whether every node comes after the producers of what it reads (a self-read is a cycle);
+    adds to ``unproduced`` the inputs no node produces."""
     in_order = True
     for i, node in enumerate(nodes):
-        for name in _consumed_names(node) if node.subgraphs else node.input:
+        subgraphs = node.subgraphs
+        for name in _consumed_names(node) if subgraphs else node.input:
             j = producer.get(name)
-            if j is None or j < i:
+            if j is None:
+                if not subgraphs:
+                    unproduced.add(name)
+                continue
+            if j < i:
                 continue
             if j == i:
                 raise AnalysisError(f"{where}: node '{node_label(node, i)}' consumes its own output '{name}' (cycle)")
             in_order = False
+        if subgraphs:  # what they read from outside is not an input of the node
+            unproduced.update(name for name in node.input if name not in producer)
     return in_order
 
 

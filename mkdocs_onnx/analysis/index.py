@@ -8,8 +8,10 @@ below, and every pass works on those.
 
 :class:`Node` keeps the ``NodeProto`` field names (``op_type``, ``domain``, ``name``,
 ``input``, ``output``), so code written for a ``NodeProto`` (cost formulas, value
-evaluators, labels) reads either. Attributes are decoded once into a dict; graph-valued
-attributes of the operators that hold subgraphs become indexed :class:`Graph` objects.
+evaluators, labels) reads either. Attributes are gathered once into a dict by name and
+decoded when first read (most never are); graph-valued attributes of the operators that
+hold subgraphs become indexed :class:`Graph` objects, and tensor-valued ones
+:class:`Tensor` objects, at once.
 Each object keeps its protobuf (``proto``) for what still needs one: ONNX per-node
 inference and stripping weight data before whole-model inference.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import onnx
 from onnx import AttributeProto, TensorProto, helper
@@ -46,7 +48,7 @@ class Tensor:
     def __init__(self, proto: TensorProto):
         self.name: str = proto.name
         self.elem_type: int = proto.data_type
-        self.dims: tuple = tuple(proto.dims)
+        self.dims: tuple = tuple(proto.dims[:])
         self.external: bool = proto.data_location == TensorProto.EXTERNAL  # as in the file
         self.proto = proto
 
@@ -55,26 +57,8 @@ class Tensor:
         return math.prod(self.dims)
 
 
-class Undecodable:
-    """An attribute whose value cannot be read; reading it raises what ONNX raised."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: Exception):
-        self.error = error
-
-
-class Unread:
-    """A list attribute, decoded when first read: tables of thousands of numbers (tree
-    ensembles, label encoders) are common, and seldom read."""
-
-    __slots__ = ("proto", "field")
-
-    def __init__(self, proto: AttributeProto, field: str):
-        self.proto, self.field = proto, field
-
-    def read(self) -> list:
-        return list(getattr(self.proto, self.field))
+# What a node without subgraphs or tensor attributes shares with every other such node.
+_NONE: tuple = ()
 
 
 class Node:
@@ -89,21 +73,20 @@ class Node:
         self.name: str = proto.name
         self.input: list[str] = proto.input[:]
         self.output: list[str] = proto.output[:]
-        self.attrs: dict[str, Any] = {}  # first attribute of each name, decoded (lists: Unread until read)
-        self.subgraphs: list[Graph] = []  # in attribute order, as ONNX runs them
-        self.tensors: list[Tensor] = []  # tensors held in TENSOR/TENSORS attributes
-        self.has_graph_attribute = False  # any GRAPH/GRAPHS attribute, subgraph-holding op or not
         self.proto = proto
-        if proto.attribute:
-            _read_attributes(self, proto.attribute)
+        self.attrs: dict[str, Any] = {}  # first attribute of each name: its value, or its AttributeProto until read
+        self.subgraphs: Sequence[Graph] = _NONE  # in attribute order, as ONNX runs them
+        self.tensors: Sequence[Tensor] = _NONE  # tensors held in TENSOR/TENSORS attributes
+        self.has_graph_attribute = False  # any GRAPH/GRAPHS attribute, subgraph-holding op or not
+        attributes = proto.attribute[:]  # repeated fields are sliced: one call, where iterating reads item by item
+        if attributes:
+            _read_attributes(self, attributes)
 
     def attr(self, name: str, default: Any = None) -> Any:
         """The attribute's value (as ``onnx.helper.get_attribute_value``), or ``default`` when absent."""
         value = self.attrs.get(name, default)
-        if type(value) is Unread:
-            value = self.attrs[name] = value.read()
-        elif type(value) is Undecodable:
-            raise value.error
+        if type(value) is AttributeProto:
+            value = self.attrs[name] = _decode(value)  # raises what ONNX raises, at every read
         return value
 
     def tensor(self, name: str) -> Optional[Tensor]:
@@ -127,10 +110,10 @@ class Graph:
 
     def __init__(self, proto: onnx.GraphProto):
         self.name: str = proto.name
-        self.nodes: list[Node] = [Node(n) for n in proto.node]
-        self.initializers: list[Tensor] = [Tensor(t) for t in proto.initializer]
-        self.inputs: list[str] = [v.name for v in proto.input]  # IR < 4 lists initializers here too
-        self.outputs: list[str] = [v.name for v in proto.output]
+        self.nodes: list[Node] = [Node(n) for n in proto.node[:]]
+        self.initializers: list[Tensor] = [Tensor(t) for t in proto.initializer[:]]
+        self.inputs: list[str] = [v.name for v in proto.input[:]]  # IR < 4 lists initializers here too
+        self.outputs: list[str] = [v.name for v in proto.output[:]]
         self.proto = proto
         self._order: Optional[list[Node]] = None  # execution order, once computed (graphs.topological_order)
         self._outer_reads: Optional[set[str]] = None  # graphs.outer_scope_inputs, once computed
@@ -175,7 +158,8 @@ class IndexedModel:
         for graph in self.graphs:
             yield from graph.initializers
             for node in graph.nodes:
-                yield from node.tensors
+                if node.tensors:  # few nodes hold any
+                    yield from node.tensors
 
 
 def walk(graph: Graph) -> Iterator[Graph]:
@@ -191,23 +175,45 @@ def holds_subgraphs(node: Node) -> bool:
     return node.domain not in DEFAULT_DOMAINS or node.op_type in GRAPH_HOLDING_OPS
 
 
+# Attribute types read while indexing: subgraphs and tensors are indexed themselves, and
+# untyped attributes (IR version 1) are typed for ONNX inference. Every other attribute
+# stays an AttributeProto until read.
+_READ_AT_ONCE = frozenset({AttributeProto.UNDEFINED, AttributeProto.TENSOR, AttributeProto.TENSORS,
+                           AttributeProto.GRAPH, AttributeProto.GRAPHS})
+
+
 def _read_attributes(node: Node, attributes) -> None:
-    holder = holds_subgraphs(node)
     attrs = node.attrs
     for a in attributes:
         kind = a.type
-        if kind == AttributeProto.UNDEFINED:
-            kind = _type_untyped(a)
-        if kind in _GRAPH_TYPES:
-            node.has_graph_attribute = True
-            value = _graph_value(node, a, kind) if holder else _decode(a, kind)
-        else:
-            if kind == AttributeProto.TENSOR:
-                node.tensors.append(Tensor(a.t))
-            elif kind == AttributeProto.TENSORS:
-                node.tensors.extend(Tensor(t) for t in a.tensors)
-            value = _decode(a, kind)
-        attrs.setdefault(a.name, value)
+        value = _read_at_once(node, a, kind) if kind in _READ_AT_ONCE else a
+        name = a.name
+        if name not in attrs:
+            attrs[name] = value
+
+
+def _read_at_once(node: Node, a: AttributeProto, kind: int) -> Any:
+    """The value of an attribute that the index reads at once (an AttributeProto when it cannot)."""
+    if kind == AttributeProto.UNDEFINED:
+        kind = _type_untyped(a)
+    if kind in _GRAPH_TYPES:
+        node.has_graph_attribute = True
+        return _graph_value(node, a, kind) if holds_subgraphs(node) else _decoded_or_proto(a)
+    if kind == AttributeProto.TENSOR:
+        tensor = Tensor(a.t)
+        node.tensors = [*node.tensors, tensor]
+        return a if a.ref_attr_name else tensor.proto
+    if kind == AttributeProto.TENSORS:
+        node.tensors = [*node.tensors, *(Tensor(t) for t in a.tensors)]
+    return _decoded_or_proto(a)
+
+
+def _decoded_or_proto(a: AttributeProto) -> Any:
+    """The attribute's value, or the attribute itself when decoding fails (it fails again when read)."""
+    try:
+        return _decode(a)
+    except Exception:  # a reference attribute outside a function, an unknown type
+        return a
 
 
 def _type_untyped(a: AttributeProto) -> int:
@@ -223,10 +229,10 @@ def _type_untyped(a: AttributeProto) -> int:
 def _graph_value(node: Node, a: AttributeProto, kind: int) -> Any:
     if kind == AttributeProto.GRAPH:
         graph = Graph(a.g)
-        node.subgraphs.append(graph)
+        node.subgraphs = [*node.subgraphs, graph]
         return graph
-    graphs = [Graph(g) for g in a.graphs]
-    node.subgraphs.extend(graphs)
+    graphs = [Graph(g) for g in a.graphs[:]]
+    node.subgraphs = [*node.subgraphs, *graphs]
     return graphs
 
 
@@ -236,13 +242,12 @@ _SCALAR_FIELDS = {AttributeProto.INT: "i", AttributeProto.FLOAT: "f", AttributeP
 _LIST_FIELDS = {AttributeProto.INTS: "ints", AttributeProto.FLOATS: "floats", AttributeProto.STRINGS: "strings"}
 
 
-def _decode(a: AttributeProto, kind: int) -> Any:
-    if not a.ref_attr_name:  # the common types directly: this runs for every attribute of the model
+def _decode(a: AttributeProto) -> Any:
+    """``onnx.helper.get_attribute_value(a)``, the common types read directly."""
+    if not a.ref_attr_name:
+        kind = a.type
         if kind in _SCALAR_FIELDS:
             return getattr(a, _SCALAR_FIELDS[kind])
         if kind in _LIST_FIELDS:
-            return Unread(a, _LIST_FIELDS[kind])
-    try:
-        return helper.get_attribute_value(a)
-    except Exception as e:  # a reference attribute outside a function, an unknown type: fails when read
-        return Undecodable(e)
+            return getattr(a, _LIST_FIELDS[kind])[:]  # a list, as get_attribute_value gives
+    return helper.get_attribute_value(a)

@@ -29,14 +29,17 @@ class PeakMemory:
 
 def tensor_bytes(info: Optional[TypeInfo]) -> Optional[int]:
     """Bytes of a tensor with a static shape, None otherwise."""
-    if info is None or info[1] is None:
+    if info is None:
+        return None
+    elem_type, shape = info
+    if shape is None:
         return None
     n = 1
-    for d in info[1]:
+    for d in shape:
         if not isinstance(d, int):
             return None
         n *= d
-    return nbytes(info[0], n)
+    return nbytes(elem_type, n)
 
 
 class TensorSizes(dict):
@@ -45,44 +48,62 @@ class TensorSizes(dict):
     def __init__(self, types: dict[str, TypeInfo]):
         super().__init__()
         self.types = types
+        self._by_type: dict[Optional[TypeInfo], Optional[int]] = {}  # most tensors share their type with others
 
     def __missing__(self, name: str) -> Optional[int]:
-        size = self[name] = tensor_bytes(self.types.get(name))
+        info = self.types.get(name)
+        size = self._by_type.get(info, _UNKNOWN)
+        if size is _UNKNOWN:
+            size = self._by_type[info] = tensor_bytes(info)
+        self[name] = size
         return size
+
+
+_UNKNOWN = object()  # a type whose size is not computed yet (None: it has no static size)
 
 
 def peak_activation(graph: Graph, order: list[Node], sizes: TensorSizes,
                     uses: dict[str, list[Use]], constants: set[str]) -> PeakMemory:
     end = len(order)
     outputs = set(graph.outputs)
-
-    def last_use(name: str, produced: int) -> int:
-        if name in outputs:
-            return end
-        tensor_uses = uses.get(name)
-        return tensor_uses[-1].owner if tensor_uses else produced  # uses are recorded in execution order
-
-    size: dict[str, int] = {}
-    frees: dict[int, list[str]] = {}
+    size: dict[str, int] = {}  # bytes of each activation allocated so far
+    frees: dict[int, list[str]] = {}  # step -> the activations whose last reader it is
     unknown = 0
 
     def allocate(name: str, step: int) -> int:
         nonlocal unknown
         b = sizes[name]
+        tensor_uses = uses.get(name)
         if b is None:
             # An output nobody reads (Dropout's mask, say) changes nothing downstream: not a gap.
-            if name in outputs or uses.get(name):
+            if tensor_uses or name in outputs:
                 unknown += 1
             b = 0
         size[name] = b
-        frees.setdefault(last_use(name, step), []).append(name)
+        if name in outputs:
+            last = end
+        else:
+            last = tensor_uses[-1][2] if tensor_uses else step  # uses are recorded in execution order
+        freed = frees.get(last)
+        if freed is None:
+            frees[last] = [name]
+        else:
+            freed.append(name)
         return b
 
-    live = sum(allocate(name, 0) for name in graph.real_inputs() if name not in constants)
+    live = 0
+    for name in graph.real_inputs():
+        if name not in constants:
+            live += allocate(name, 0)
     peak, peak_at = live, None
     for step, node in enumerate(order):
-        live += sum(allocate(o, step) for o in node.output if o and o not in constants and o not in size)
+        for o in node.output:
+            if o and o not in constants and o not in size:
+                live += allocate(o, step)
         if peak_at is None or live > peak:
             peak, peak_at = live, node_label(node, step)
-        live -= sum(size[name] for name in frees.pop(step, []))
+        freed = frees.pop(step, None)
+        if freed:
+            for name in freed:
+                live -= size[name]
     return PeakMemory(peak_bytes=peak, peak_node=peak_at, unknown=unknown)

@@ -15,7 +15,7 @@ that training does not update: non-trainable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 import onnx
@@ -65,46 +65,61 @@ PASS_THROUGH = frozenset({
 })
 
 
-@dataclass
-class ConstTensor:
-    name: str
-    elem_type: int
-    numel: int
-    placeholder: bool  # a ConstantOfShape fill, not trained values
+# A constant tensor: (element type, elements, placeholder: a ConstantOfShape fill, not
+# trained values). A plain tuple: a model has thousands, and a tuple is the cheapest to build.
+ConstTensor = tuple[int, int, bool]
 
+# One read of a tensor: (node, slot, owner) = the reading node, the input slot it reads
+# at, and the index of the top-level node (in execution order) the read belongs to.
+# A plain tuple too: a model has one per node input.
+Use = tuple[Node, int, int]
 
-@dataclass(slots=True)
-class Use:
-    node: Node
-    slot: int
-    owner: int  # index of the top-level node (in execution order) this use belongs to
+# Element types of weights, unless only read as configuration; other types are weights
+# only where a quantized operator reads them as such.
+_WEIGHT_TYPES = FLOAT_TYPES | QUANTIZED_INT_TYPES
 
 
 @dataclass
 class ParamsResult:
     params: Params
-    weights: dict[str, ConstTensor]
     constant_names: set[str]  # weights, non-weight constants and tensors folded from them
     per_node: dict[int, int] = field(default_factory=dict)  # top-level node index -> weight elements
     weights_bytes: int = 0
     unused: list[str] = field(default_factory=list)
+    float64_weights: int = 0  # weight tensors stored as float64
+    largest_weight: tuple[str, int] = ("", 0)  # the weight of most bytes (the first of equals), and its bytes
 
 
 def find_constants(index: IndexedModel, values: Values) -> dict[str, ConstTensor]:
-    """Every constant tensor in the model and its subgraphs, by name."""
+    """Every constant tensor in the model and its subgraphs, by name (the first of a name wins)."""
     found: dict[str, ConstTensor] = {}
     for graph in index.graphs:
         for t in graph.initializers:
-            found.setdefault(t.name, ConstTensor(t.name, t.elem_type, _numel(t.dims), False))
+            if t.name not in found:
+                found[t.name] = (t.elem_type, _numel(t.dims), False)
         for node in graph.nodes:
+            op_type = node.op_type
+            if op_type != "Constant" and op_type != "ConstantOfShape":
+                continue
             if node.domain not in ("", "ai.onnx") or not node.output or not node.output[0]:
                 continue
-            if node.op_type == "Constant":
+            if op_type == "Constant":
                 found.setdefault(node.output[0], _constant_node_tensor(node))
-            elif node.op_type == "ConstantOfShape" and node.input and node.input[0] in values:
-                shape = values[node.input[0]].astype(np.int64).ravel().tolist()
-                found.setdefault(node.output[0], ConstTensor(node.output[0], _fill_type(node), _numel(shape), True))
+            elif node.input:
+                shape = values.get(node.input[0])  # reading a value may compute it, as it always did here
+                if shape is not None:
+                    found.setdefault(node.output[0], (_fill_type(node), _numel(_ints(shape)), True))
     return found
+
+
+_INT64 = np.dtype(np.int64)
+
+
+def _ints(value: np.ndarray) -> list[int]:
+    """A shape tensor's value as a list of ints (the usual 1-D int64 one without a copy)."""
+    if value.dtype is _INT64 and value.ndim == 1:
+        return value.tolist()
+    return value.astype(np.int64).ravel().tolist()
 
 
 def _fill_type(node: Node) -> int:
@@ -116,9 +131,12 @@ def _fill_type(node: Node) -> int:
 
 
 def _numel(dims) -> int:
+    """Elements of a tensor of ``dims``; a negative dim (a malformed file) holds none."""
     n = 1
     for d in dims:
-        n *= max(int(d), 0)
+        if d < 0:
+            return 0
+        n *= d
     return n
 
 
@@ -130,47 +148,54 @@ _CONSTANT_ATTRIBUTES = {  # Constant's value attributes: element type, and wheth
 
 
 def _constant_node_tensor(node: Node) -> ConstTensor:
-    name = node.output[0]
     for attr_name in node.attrs:
         if attr_name == "value":
             t = node.tensor(attr_name)
-            return ConstTensor(name, t.elem_type, _numel(t.dims), False) if t is not None else \
-                ConstTensor(name, onnx.TensorProto.UNDEFINED, 1, False)  # not a tensor: reads as an empty one
+            # not a tensor: reads as an empty one
+            return (t.elem_type, _numel(t.dims), False) if t is not None else (onnx.TensorProto.UNDEFINED, 1, False)
         if attr_name == "sparse_value":
             values = node.attr(attr_name).values
-            return ConstTensor(name, values.data_type, _numel(values.dims), False)
+            return values.data_type, _numel(values.dims), False
         if attr_name in _CONSTANT_ATTRIBUTES:
             elem_type, scalar = _CONSTANT_ATTRIBUTES[attr_name]
-            return ConstTensor(name, elem_type, 1 if scalar else len(node.attr(attr_name)), False)
-    return ConstTensor(name, onnx.TensorProto.UNDEFINED, 0, False)
+            return elem_type, 1 if scalar else len(node.attr(attr_name)), False
+    return onnx.TensorProto.UNDEFINED, 0, False
 
 
 def find_uses(order: list[Node]) -> dict[str, list[Use]]:
     """Who reads each tensor, with the top-level node each use belongs to, in execution order."""
     uses: dict[str, list[Use]] = {}
-
-    def record(node: Node, index: int) -> None:
-        for slot, name in enumerate(node.input):
-            if name:
-                uses.setdefault(name, []).append(Use(node, slot, index))
-
-    for index, top in enumerate(order):
-        record(top, index)
-        for body in top.subgraphs:
-            for graph in walk(body):
-                for node in graph.nodes:
-                    record(node, index)
+    for owner, top in enumerate(order):
+        for node in _with_subgraph_nodes(top) if top.subgraphs else (top,):
+            for slot, name in enumerate(node.input):
+                if name:
+                    tensor_uses = uses.get(name)
+                    if tensor_uses is None:
+                        uses[name] = [(node, slot, owner)]
+                    else:
+                        tensor_uses.append((node, slot, owner))
     return uses
 
 
-def folded_names(index: IndexedModel, constants: set[str]) -> set[str]:
+def _with_subgraph_nodes(top: Node) -> list[Node]:
+    """``top`` and every node of its subgraphs (nested ones too), in the order ONNX nests them."""
+    nodes = [top]
+    for body in top.subgraphs:
+        for graph in walk(body):
+            nodes.extend(graph.nodes)
+    return nodes
+
+
+def folded_names(index: IndexedModel, constants: Iterable[str]) -> set[str]:
     """Constants plus tensors computed only from constants (runtimes fold them at load)."""
     known = set(constants)
     for graph in index.graphs:
         for node in graph.nodes:
-            inputs = [i for i in node.input if i]
+            inputs, outputs = node.input, node.output
+            if "" in inputs:  # an absent optional input: the others decide
+                inputs = [i for i in inputs if i]
             if inputs and not node.has_graph_attribute and known.issuperset(inputs):
-                known.update(filter(None, node.output))
+                known.update(outputs if "" not in outputs else filter(None, outputs))
     return known
 
 
@@ -178,100 +203,93 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
     """Weights and other constants; ``uses`` is :func:`find_uses` of the main graph's execution order."""
     tensors = find_constants(index, values)
     outputs = set(index.main.outputs)
-    weights: dict[str, ConstTensor] = {}
-    constants_elements = 0
+    per_node: dict[int, int] = {}
+    by_type: dict[int, int] = {}  # weight elements by element type
+    total = non_trainable = placeholders = shared = constants_elements = weights_bytes = weight_tensors = float64 = 0
+    largest = None
     unused = []
-    for name, t in tensors.items():
-        tensor_uses = uses.get(name, [])
+    for name, (elem_type, numel, placeholder) in tensors.items():
+        tensor_uses = uses.get(name, ())
         if not tensor_uses and name not in outputs:
             unused.append(name)
-        elif _is_weight(t, tensor_uses):
-            weights[name] = t
-        else:  # shapes, indices, axes, and configuration values such as Resize scales
-            constants_elements += t.numel
-    result = ParamsResult(
-        params=_summarise(weights, uses, constants_elements),
-        weights=weights,
-        constant_names=folded_names(index, set(tensors)),
-        unused=sorted(unused),
-    )
-    result.weights_bytes = sum(nbytes(t.elem_type, t.numel) or 0 for t in weights.values())
-    for name, t in weights.items():
+            continue
+        if elem_type in _WEIGHT_TYPES:
+            is_weight = not _only_in(tensor_uses, CONFIG_SLOTS)
+        else:
+            is_weight = _any_in(tensor_uses, QUANTIZED_WEIGHT_SLOTS)
+        if not is_weight:  # shapes, indices, axes, and configuration values such as Resize scales
+            constants_elements += numel
+            continue
+        weight_tensors += 1
+        total += numel
+        by_type[elem_type] = by_type.get(elem_type, 0) + numel
+        if _any_in(tensor_uses, NON_TRAINABLE_SLOTS):
+            non_trainable += numel
+        if placeholder:
+            placeholders += numel
+        if len(tensor_uses) > 1 and _read_by_several_nodes(tensor_uses):
+            shared += 1
+        size = nbytes(elem_type, numel) or 0
+        weights_bytes += size
+        if largest is None or size > largest[1]:
+            largest = (name, size)
+        float64 += elem_type == onnx.TensorProto.DOUBLE
         owner = _attributed_owner(name, uses)
         if owner is not None:
-            result.per_node[owner] = result.per_node.get(owner, 0) + t.numel
-    return result
-
-
-def _is_weight(t: ConstTensor, tensor_uses: list[Use]) -> bool:
-    if t.elem_type in FLOAT_TYPES or t.elem_type in QUANTIZED_INT_TYPES:
-        return not _only_in(tensor_uses, CONFIG_SLOTS)
-    return _any_in(tensor_uses, QUANTIZED_WEIGHT_SLOTS)
-
-
-def _only_in(tensor_uses: list[Use], slots: dict[str, frozenset[int]]) -> bool:
-    """Every use (at least one) is at one of ``slots`` of its operator."""
-    if not tensor_uses:
-        return False
-    for u in tensor_uses:
-        if u.slot not in slots.get(u.node.op_type, ()):
-            return False
-    return True
-
-
-def _any_in(tensor_uses: list[Use], slots: dict[str, frozenset[int]]) -> bool:
-    """Some use is at one of ``slots`` of its operator."""
-    for u in tensor_uses:
-        if u.slot in slots.get(u.node.op_type, ()):
-            return True
-    return False
-
-
-def _read_by_several_nodes(tensor_uses: list[Use]) -> bool:
-    """A shared weight: more than one node reads it."""
-    first = tensor_uses[0].node if tensor_uses else None
-    for u in tensor_uses:
-        if u.node is not first:
-            return True
-    return False
-
-
-def _summarise(weights: dict[str, ConstTensor], uses: dict[str, list[Use]], constants_elements: int) -> Params:
+            per_node[owner] = per_node.get(owner, 0) + numel
     by_dtype: dict[str, int] = {}
-    non_trainable = placeholder = shared = 0
-    for name, t in weights.items():
-        dtype = dtype_name(t.elem_type)
-        by_dtype[dtype] = by_dtype.get(dtype, 0) + t.numel
-        tensor_uses = uses.get(name, [])
-        if _any_in(tensor_uses, NON_TRAINABLE_SLOTS):
-            non_trainable += t.numel
-        if t.placeholder:
-            placeholder += t.numel
-        if _read_by_several_nodes(tensor_uses):
-            shared += 1
-    total = sum(t.numel for t in weights.values())
-    return Params(
+    for elem_type, numel in by_type.items():
+        dtype = dtype_name(elem_type)
+        by_dtype[dtype] = by_dtype.get(dtype, 0) + numel
+    params = Params(
         total=total,
         trainable=total - non_trainable,
         non_trainable=non_trainable,
         constants=constants_elements,
         by_dtype=dict(sorted(by_dtype.items())),
-        placeholder=placeholder,
-        weight_tensors=len(weights),
+        placeholder=placeholders,
+        weight_tensors=weight_tensors,
         shared_tensors=shared,
     )
+    return ParamsResult(params, folded_names(index, tensors), per_node, weights_bytes, sorted(unused),
+                        float64, largest or ("", 0))
+
+
+def _only_in(tensor_uses: Sequence[Use], slots: dict[str, frozenset[int]]) -> bool:
+    """Every use (at least one) is at one of ``slots`` of its operator."""
+    if not tensor_uses:
+        return False
+    for node, slot, _ in tensor_uses:
+        if slot not in slots.get(node.op_type, ()):
+            return False
+    return True
+
+
+def _any_in(tensor_uses: Sequence[Use], slots: dict[str, frozenset[int]]) -> bool:
+    """Some use is at one of ``slots`` of its operator."""
+    for node, slot, _ in tensor_uses:
+        if slot in slots.get(node.op_type, ()):
+            return True
+    return False
+
+
+def _read_by_several_nodes(tensor_uses: Sequence[Use]) -> bool:
+    """A shared weight: more than one node reads it."""
+    first = tensor_uses[0][0]
+    for node, _, _ in tensor_uses:
+        if node is not first:
+            return True
+    return False
 
 
 def _attributed_owner(name: str, uses: dict[str, list[Use]], depth: int = 0) -> Optional[int]:
     """The top-level node that computes with weight ``name``, following pass-through ops."""
-    tensor_uses = uses.get(name, [])
+    tensor_uses = uses.get(name)
     if not tensor_uses:
         return None
-    first = tensor_uses[0]  # uses are recorded in execution order: the first has the smallest owner
-    node = first.node
-    if node.op_type in PASS_THROUGH and first.slot == 0 and node.output and depth < 16:
+    node, slot, owner = tensor_uses[0]  # uses are recorded in execution order: the first has the smallest owner
+    if slot == 0 and node.op_type in PASS_THROUGH and node.output and depth < 16:
         downstream = _attributed_owner(node.output[0], uses, depth + 1)
         if downstream is not None:
             return downstream
-    return first.owner
-
+    return owner

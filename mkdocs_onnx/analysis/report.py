@@ -127,7 +127,7 @@ class Architecture:
     task_evidence: str = ""  # why the task was guessed (also in evidence)
 
 
-@dataclass
+@dataclass(slots=True)  # one per node: the cheapest to build
 class NodeCost:
     """One node's share of the totals; the per-node table sums exactly to them."""
 

@@ -6,7 +6,6 @@ never appears on a model where what it says is false.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -15,7 +14,6 @@ import onnx
 from mkdocs_onnx.analysis.graphs import node_label
 from mkdocs_onnx.analysis.index import IndexedModel
 from mkdocs_onnx.analysis.report import Report, Risk
-from mkdocs_onnx.analysis.tensors import nbytes
 
 OLDEST_COMFORTABLE_OPSET = 11
 OLDEST_COMFORTABLE_IR = 4  # IR 3 and older: initializers doubled as inputs, attribute types optional
@@ -62,27 +60,27 @@ class Facts:
     @classmethod
     def from_index(cls, index: IndexedModel, params) -> "Facts":
         """Facts of an indexed model and its ``ParamsResult``."""
-        float64 = sum(1 for t in params.weights.values() if t.elem_type == onnx.TensorProto.DOUBLE)
-        largest = max(((n, nbytes(t.elem_type, t.numel) or 0) for n, t in params.weights.items()),
-                      key=lambda kv: kv[1], default=("", 0))
         local = {f.domain for f in index.model.functions}
-        custom, ml, custom_domains = Counter(), Counter(), set()
+        custom: dict[str, int] = {}
+        ml: dict[str, int] = {}
+        custom_domains = set()
         default_nodes = 0
         for (domain, op_type), n in index.op_counts().items():
             if domain not in STANDARD_DOMAINS and domain not in local:
-                custom[f"{domain}.{op_type}"] += n
+                op = f"{domain}.{op_type}"
+                custom[op] = custom.get(op, 0) + n
                 custom_domains.add(domain)
             elif domain == "ai.onnx.ml":
-                ml[op_type] += n
+                ml[op_type] = ml.get(op_type, 0) + n
             elif domain in ("", "ai.onnx"):
                 default_nodes += n
         # a constant a subgraph returns as its output is used, though no node reads it
         subgraph_outputs = {name for g in index.graphs for name in g.outputs}
         unused = [u for u in params.unused if u not in subgraph_outputs]
         loops, unknown = _loops(index, params.constant_names)
-        return cls(float64, largest, unused, sorted(custom_domains), unknown, loops=loops, custom_ops=dict(sorted(custom.items())),
-                   ml_ops=dict(sorted(ml.items())), default_domain_nodes=default_nodes,
-                   constant_names=set(params.constant_names))
+        return cls(params.float64_weights, params.largest_weight, unused, sorted(custom_domains), unknown, loops=loops,
+                   custom_ops=dict(sorted(custom.items())), ml_ops=dict(sorted(ml.items())),
+                   default_domain_nodes=default_nodes, constant_names=params.constant_names)
 
 
 def _loops(index: IndexedModel, constant_names: set[str]) -> tuple[list[LoopInfo], int]:
@@ -252,9 +250,9 @@ CHECKS: list[Check] = [
 def assess(report: Report, facts: Facts, types: Optional[dict] = None, values: Optional[dict] = None) -> list[Risk]:
     """The notes that hold for ``report``; ``types`` and ``values`` (inferred) refine loop and dtype facts."""
     if types is not None:
+        double, constants = onnx.TensorProto.DOUBLE, facts.constant_names
         facts.float64_activations = sorted(
-            name for name, (elem, _) in types.items()
-            if elem == onnx.TensorProto.DOUBLE and name not in facts.constant_names
+            [name for name, (elem, _) in types.items() if elem == double and name not in constants]
         )
     if facts.loops is not None and (types is not None or values is not None):
         facts.dynamic_loops = [lp.label for lp in facts.loops if not _runs_known_times(lp, types or {}, values or {})]

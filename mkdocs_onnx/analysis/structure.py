@@ -10,7 +10,7 @@ one path, and so on.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
 
@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 
 from mkdocs_onnx.analysis.graphs import outer_scope_inputs
-from mkdocs_onnx.analysis.index import Graph, IndexedModel, Node, walk
+from mkdocs_onnx.analysis.index import Graph, IndexedModel, Node, Tensor, walk
 from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, QUANTIZED_INT_TYPES
 
 CONV_OPS = {"Conv", "ConvTranspose", "QLinearConv", "ConvInteger", "FusedConv", "NhwcConv", "QLinearConvTranspose"}
@@ -72,6 +72,7 @@ _MLP_REGION = {"Add", "Mul", "Div", "Sub", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoi
                "HardSigmoid", "Mish", "Clip", "Cast", "Identity", "Dropout", "Reshape", "DequantizeLinear",
                "QuantizeLinear", "Swish", "Split", "Slice", "Neg", "Exp", "Log"}
 _MAX_BFS = 400
+_NOTHING: frozenset = frozenset()
 
 
 # --- The index over one graph ------------------------------------------------------------------
@@ -82,6 +83,8 @@ class ModelIndex:
 
     Built on the analyzer's :class:`~mkdocs_onnx.analysis.index.IndexedModel` (read from
     protobuf once); nodes here are its :class:`~mkdocs_onnx.analysis.index.Node` objects.
+    Every table is filled in one loop over the nodes; the finders below start from
+    :meth:`nodes_of` (the nodes of a few op types) instead of walking the whole graph.
     """
 
     def __init__(self, index: IndexedModel, types: Optional[dict] = None, values: Optional[dict] = None):
@@ -92,50 +95,92 @@ class ModelIndex:
         self._decoded: dict[str, np.ndarray] = {}  # constants decoded here
         self.graphs: list[Graph] = index.graphs
         self.main: Graph = index.main
-        self.producer: dict[str, Node] = {}
-        self.consumers: dict[str, list[Node]] = {}
-        self.position: dict[int, int] = {}
-        self.dims: dict[str, tuple] = {}  # shapes of constants as stored
-        self.elem: dict[str, int] = {}
-        self.tensors: dict[str, onnx.TensorProto] = {}
-        constants: set[str] = set()
-        counter = 0
+        self._position: Optional[dict[int, int]] = None
+        self.dense_cache: dict[int, Optional[Dense]] = {}  # id(node) -> dense_layer(node)
+        main_initializers = {t.name for t in self.main.initializers}
+        self.graph_inputs = {name for name in self.main.inputs if name not in main_initializers}
+        self.graph_outputs = set(self.main.outputs)
+        self._index_nodes(main_initializers)
+
+    def _index_nodes(self, main_initializers: set[str]) -> None:
+        """Producers, consumers, nodes by op type, constant tensors and folded constants, in one loop.
+
+        The loop runs once per node of the model, so it is kept tight: absent ('') inputs
+        and outputs are indexed like any name and their entries dropped at the end.
+        """
+        producer: dict[str, Node] = {}
+        consumers: dict[str, Node | list[Node]] = {}  # a name read once maps to its node: no list to build
+        by_op: defaultdict[str, list[Node]] = defaultdict(list)  # op type -> its nodes, in index order
+        tensors: dict[str, Tensor] = {}  # constant tensors as stored (initializers, Constant values)
+        constants = set(main_initializers)  # initializers and Constant outputs
+        for graph in self.graphs[1:]:
+            constants.update(t.name for t in graph.initializers)
+        # ``known`` folds as it goes: constants plus tensors computed from constants only. It
+        # holds '' so that absent inputs pass the subset test, as if filtered out.
+        known = constants | {""}
+        late_constant = False  # a Constant read before it is defined: fold again, the careful way
         for graph in self.graphs:
-            for t in graph.initializers:
-                constants.add(t.name)
-                self._constant(t.name, t.elem_type, t.dims, t.proto)
+            tensors.update({t.name: t for t in graph.initializers})
             for node in graph.nodes:
-                self.position[id(node)] = counter
-                counter += 1
-                for o in node.output:
-                    if o:
-                        self.producer[o] = node
-                for i in node.input:
-                    if i:
-                        self.consumers.setdefault(i, []).append(node)
-                for sub in node.subgraphs:  # outer-scope names a subgraph reads count as consumed by the node
-                    for name in outer_scope_inputs(sub):
-                        self.consumers.setdefault(name, []).append(node)
-                if node.op_type == "Constant" and node.output and node.domain in ("", "ai.onnx"):
-                    constants.add(node.output[0])
+                op = node.op_type
+                ins = node.input
+                outs = node.output
+                by_op[op].append(node)
+                for o in outs:
+                    producer[o] = node
+                for i in ins:
+                    if i in consumers:
+                        _add_consumer(consumers, i, node)
+                    else:
+                        consumers[i] = node
+                if node.subgraphs:  # outer-scope names a subgraph reads count as consumed by the node
+                    for sub in node.subgraphs:
+                        for name in outer_scope_inputs(sub):
+                            if name in consumers:
+                                _add_consumer(consumers, name, node)
+                            else:
+                                consumers[name] = node
+                if op == "Constant" and outs and node.domain in ("", "ai.onnx"):
+                    name = outs[0]
+                    late_constant = late_constant or name in consumers
+                    constants.add(name)
+                    known.add(name)
                     value = node.tensor("value")
                     if value is not None:
-                        self._constant(node.output[0], value.elem_type, value.dims, value.proto)
-        self.graph_inputs = set(self.main.real_inputs())
-        self.graph_outputs = set(self.main.outputs)
-        self.constants = _fold(self.graphs, constants)
+                        tensors[name] = value
+                # most nodes fail the subset test at their first input, before a method call
+                if (not ins or ins[0] in known) and known.issuperset(ins) and op not in _NOT_FOLDED \
+                        and not node.has_graph_attribute and (any(ins) or op in _SOURCE_OPS):
+                    known.update(outs)
+        producer.pop("", None)
+        consumers.pop("", None)
+        known.discard("")
+        self.producer, self.consumers, self.by_op, self.tensors = producer, consumers, by_op, tensors
+        self.constants = _fold(self.graphs, constants) if late_constant else known
 
-    def _constant(self, name: str, elem_type: int, dims: tuple, proto: onnx.TensorProto) -> None:
-        self.dims[name] = dims
-        self.elem[name] = elem_type
-        self.tensors[name] = proto
+    @property
+    def position(self) -> dict[int, int]:
+        """id(node) -> its place in the index (graph by graph); built when first needed."""
+        if self._position is None:
+            self._position = {id(n): k for k, n in enumerate(n for g in self.graphs for n in g.nodes)}
+        return self._position
+
+    def nodes_of(self, ops) -> list[Node]:
+        """The nodes whose op type is in ``ops``, in index order (a shared list: do not modify it)."""
+        found = [nodes for op, nodes in self.by_op.items() if op in ops]
+        if not found:
+            return []
+        if len(found) == 1:
+            return found[0]
+        return [n for g in self.graphs for n in g.nodes if n.op_type in ops]  # cheaper than sorting by position
 
     # shapes and values
     def shape(self, name: str) -> Optional[tuple]:
         info = self.types.get(name)
         if info is not None and info[1] is not None:
             return tuple(info[1])
-        return self.dims.get(name)
+        t = self.tensors.get(name)
+        return t.dims if t is not None else None
 
     def static_shape(self, name: str) -> Optional[tuple]:
         s = self.shape(name)
@@ -145,7 +190,8 @@ class ModelIndex:
         info = self.types.get(name)
         if info is not None and info[0]:
             return info[0]
-        return self.elem.get(name)
+        t = self.tensors.get(name)
+        return t.elem_type if t is not None else None
 
     def value(self, name: str) -> Optional[np.ndarray]:
         if name in self.values:
@@ -153,9 +199,9 @@ class ModelIndex:
         if name in self._decoded:
             return self._decoded[name]
         t = self.tensors.get(name)
-        if t is not None and not _stripped(t):
+        if t is not None and not _stripped(t.proto):
             try:
-                v = onnx.numpy_helper.to_array(t) if _numel(t.dims) <= 1 << 22 else None
+                v = onnx.numpy_helper.to_array(t.proto) if _numel(t.dims) <= 1 << 22 else None
             except Exception:
                 v = None
             if v is not None:
@@ -186,8 +232,16 @@ class ModelIndex:
             name = p.input[0]
         return name
 
+    def several_users(self, name: str) -> bool:
+        """Whether two or more reads of ``name`` are indexed (a list holds every name read more than once)."""
+        return type(self.consumers.get(name)) is list
+
     def users(self, name: str) -> list[Node]:
-        return self.consumers.get(name, [])
+        """The nodes that read ``name``, in index order (once per read)."""
+        found = self.consumers.get(name)
+        if found is None:
+            return []
+        return found if type(found) is list else [found]
 
     def attr(self, node: Node, name: str, default=None):
         return node.attr(name, default)
@@ -199,14 +253,14 @@ class ModelIndex:
         Only nodes whose op is in ``allowed`` (all when None) are walked through; a node
         for which ``stop(node)`` is true is yielded but not walked through.
         """
+        producer = self.producer
+        skipped = _NOTHING if into_constants else self.constants  # names never queued
         seen: set[int] = set()
-        queue = deque((n, 1) for n in names if n)
+        queue = deque((n, 1) for n in names if n and n not in skipped)
         count = 0
         while queue and count < limit:
             name, depth = queue.popleft()
-            if not into_constants and self.is_const(name):
-                continue
-            p = self.producer.get(name)
+            p = producer.get(name)
             if p is None or id(p) in seen:
                 continue
             seen.add(id(p))
@@ -216,9 +270,10 @@ class ModelIndex:
                 continue
             if allowed is not None and p.op_type not in allowed:
                 continue
+            depth += 1
             for i in p.input:
-                if i:
-                    queue.append((i, depth + 1))
+                if i and i not in skipped:
+                    queue.append((i, depth))
 
     def depends_on(self, name: str, target: str, limit: int = _MAX_BFS) -> bool:
         if name == target:
@@ -237,15 +292,33 @@ def _numel(dims) -> int:
     return n
 
 
+def _add_consumer(consumers: dict, name: str, node: Node) -> None:
+    """A further reader of ``name``: its one node becomes a list."""
+    found = consumers[name]
+    if type(found) is list:
+        found.append(node)
+    else:
+        consumers[name] = [found, node]
+
+
+# Ops whose output is not fixed by constant inputs, and ops that make a constant from none.
+_NOT_FOLDED = frozenset({"RandomNormal", "RandomUniform", "Range", "Shape", "Size"})
+_SOURCE_OPS = ("ConstantOfShape", "EyeLike")
+
+
 def _fold(graphs: list[Graph], constants: set[str]) -> set[str]:
-    """Constants plus tensors computed from constants only."""
+    """Constants plus tensors computed from constants only (every constant known up front).
+
+    :class:`ModelIndex` folds in its one loop; this slower walk is for models that read a
+    Constant's output before the Constant comes.
+    """
     known = set(constants)
     for graph in graphs:
         for node in graph.nodes:
             inputs = [i for i in node.input if i]
-            if node.op_type in ("RandomNormal", "RandomUniform", "Range", "Shape", "Size"):
+            if node.op_type in _NOT_FOLDED:
                 continue
-            if (inputs or node.op_type in ("ConstantOfShape", "EyeLike")) and known.issuperset(inputs) \
+            if (inputs or node.op_type in _SOURCE_OPS) and known.issuperset(inputs) \
                     and not node.has_graph_attribute:
                 known.update(filter(None, node.output))
     return known
@@ -263,9 +336,24 @@ class Dense:
 
 
 def dense_layer(ix: ModelIndex, node: Node) -> Optional[Dense]:
-    """The node as a dense layer (a matrix multiply by a weight), or None."""
+    """The node as a dense layer (a matrix multiply by a weight), or None.
+
+    Found once per node: the walks over residual paths and projections ask again and again.
+    """
     slots = DENSE_WEIGHT_SLOTS.get(node.op_type)
-    if slots is None or (node.op_type == "Einsum" and len(node.input) != 2):
+    if slots is None:
+        return None
+    found = ix.dense_cache.get(id(node), _UNSET)
+    if found is _UNSET:
+        found = ix.dense_cache[id(node)] = _dense_layer(ix, node, slots)
+    return found
+
+
+_UNSET = object()
+
+
+def _dense_layer(ix: ModelIndex, node: Node, slots: tuple[int, ...]) -> Optional[Dense]:
+    if node.op_type == "Einsum" and len(node.input) != 2:
         return None
     data = (node.input[0], node.input[3]) if node.op_type in ("QLinearMatMul", "QGemm") and len(node.input) > 3 \
         else tuple(node.input[:2])
@@ -316,21 +404,21 @@ class ConvInfo:
 
 
 def conv_info(ix: ModelIndex, node: Node) -> ConvInfo:
-    kernel = ix.attr(node, "kernel_shape")
+    kernel = node.attr("kernel_shape")
     slot = CONV_WEIGHT_SLOT.get(node.op_type, 1)
     wshape = ix.shape(node.input[slot]) if slot < len(node.input) else None
     if not kernel and wshape is not None and len(wshape) > 2:
         kernel = list(wshape[2:])
-    kernel = tuple(int(k) for k in kernel) if kernel and all(isinstance(k, int) for k in kernel) else None
-    strides = tuple(ix.attr(node, "strides") or ([1] * len(kernel) if kernel else []))
+    kernel = tuple(map(int, kernel)) if kernel and all(isinstance(k, int) for k in kernel) else None
+    strides = tuple(node.attr("strides") or ([1] * len(kernel) if kernel else []))
     out_channels = None
-    groups = int(ix.attr(node, "group", 1) or 1)
+    groups = int(node.attr("group", 1) or 1)
     if wshape is not None and len(wshape) >= 2:
         if node.op_type in ("ConvTranspose", "QLinearConvTranspose"):
             out_channels = wshape[1] * groups if isinstance(wshape[1], int) else None
         else:
             out_channels = wshape[0] if isinstance(wshape[0], int) else None
-    return ConvInfo(node, kernel, strides, int(ix.attr(node, "group", 1) or 1), out_channels)
+    return ConvInfo(node, kernel, strides, groups, out_channels)
 
 
 # --- Recurrence -------------------------------------------------------------------------------------------
@@ -345,18 +433,20 @@ class Recurrence:
     cell_ops: list[str] = field(default_factory=list)
 
 
+_RECURRENCE_OPS = RNN_OPS | {"Loop", "Scan"}
+
+
 def recurrences(ix: ModelIndex) -> list[Recurrence]:
     found = []
-    for graph in ix.graphs:
-        for node in graph.nodes:
-            if node.op_type in RNN_OPS:
-                direction = ix.attr(node, "direction", b"forward")
-                found.append(Recurrence(node, node.op_type.replace("DynamicQuantize", ""), ix.attr(node, "hidden_size"),
-                                        direction.decode() if isinstance(direction, bytes) else str(direction)))
-            elif node.op_type in ("Loop", "Scan") and node.domain in ("", "ai.onnx"):
-                cell = _recurrent_cell(ix, node)
-                if cell is not None:
-                    found.append(Recurrence(node, node.op_type, None, "forward", cell))
+    for node in ix.nodes_of(_RECURRENCE_OPS):
+        if node.op_type in RNN_OPS:
+            direction = ix.attr(node, "direction", b"forward")
+            found.append(Recurrence(node, node.op_type.replace("DynamicQuantize", ""), ix.attr(node, "hidden_size"),
+                                    direction.decode() if isinstance(direction, bytes) else str(direction)))
+        elif node.domain in ("", "ai.onnx"):
+            cell = _recurrent_cell(ix, node)
+            if cell is not None:
+                found.append(Recurrence(node, node.op_type, None, "forward", cell))
     return found
 
 
@@ -505,14 +595,21 @@ def _value_matmul(ix: ModelIndex, node: Node, depth: int) -> Optional[Node]:
 
 
 def find_attention(ix: ModelIndex, skip: set[int]) -> list[AttentionBlock]:
+    """Fused attention nodes, then MatMul → Softmax → MatMul patterns (each in index order)."""
     blocks: list[AttentionBlock] = []
-    nodes = [n for g in ix.graphs for n in g.nodes if id(n) not in skip]
-    for node in nodes:
-        if node.op_type in FUSED_ATTENTION_OPS or (node.op_type == "Attention" and node.domain in ("", "ai.onnx")):
-            blocks.append(_fused_attention(ix, node))
-    for score, softmax, value in attention_patterns(ix, nodes):
+    for node in outside(ix.nodes_of(FUSED_ATTENTION_OPS), skip):  # the default domain's Attention too
+        blocks.append(_fused_attention(ix, node))
+    for score, softmax, value in attention_patterns(ix, outside(ix.nodes_of(_SOFTMAX), skip)):
         blocks.append(_pattern_attention(ix, score, softmax, value))
     return blocks
+
+
+_SOFTMAX = ("Softmax",)
+
+
+def outside(nodes: list[Node], skip: set[int]) -> list[Node]:
+    """``nodes`` less those whose id is in ``skip`` (the bodies of recurrent loops)."""
+    return [n for n in nodes if id(n) not in skip] if skip else nodes
 
 
 def _fused_attention(ix: ModelIndex, node: Node) -> AttentionBlock:
@@ -789,13 +886,13 @@ def _from_range(ix: ModelIndex, name: str) -> bool:
 
 
 def _triangular_constant(ix: ModelIndex, name: str) -> Optional[str]:
-    shape = ix.dims.get(name)
+    t = ix.tensors.get(name)
+    shape = t.dims if t is not None else None
     if shape is None or len(shape) < 2 or shape[-1] != shape[-2] or shape[-1] < 2:
         return None
     n = shape[-1]
-    t = ix.tensors.get(name)
-    if t is not None and _stripped(t):  # data not loaded: only the shape and type are known
-        if t.data_type in (onnx.TensorProto.BOOL, onnx.TensorProto.UINT8):
+    if _stripped(t.proto):  # data not loaded: only the shape and type are known
+        if t.elem_type in (onnx.TensorProto.BOOL, onnx.TensorProto.UINT8):
             return f"a constant square {n} × {n} boolean mask buffer on the scores (values not read)"
         return None
     v = ix.value(name)
@@ -831,27 +928,29 @@ def _has_rotary(ix: ModelIndex, name: str) -> bool:
 def find_norms(ix: ModelIndex, skip: set[int]) -> list[tuple[Node, str]]:
     """(node, kind) for fused normalization ops and the decomposed LayerNorm/RMSNorm of exporters."""
     found = []
-    for g in ix.graphs:
-        for node in g.nodes:
-            if id(node) in skip:
+    for node in outside(ix.nodes_of(_NORM_STARTS), skip):
+        if node.op_type in NORM_OPS:
+            found.append((node, NORM_OPS[node.op_type]))
+        elif node.op_type == "Sub":
+            if len(node.input) != 2:
                 continue
-            if node.op_type in NORM_OPS:
-                found.append((node, NORM_OPS[node.op_type]))
-            elif node.op_type == "Sub" and len(node.input) == 2:
-                p = ix.producer.get(node.input[1])
-                if p is not None and p.op_type == "ReduceMean" and p.input[0] == node.input[0] and \
-                        _leads_to_division(ix, node):
-                    found.append((node, "LayerNorm (decomposed: ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div)"))
-            elif node.op_type == "ReduceMean" and node.input:
-                p = ix.producer.get(node.input[0])
-                if p is not None and _is_square(ix, p):
-                    x = p.input[0]
-                    sub = ix.producer.get(x)
-                    if sub is not None and sub.op_type == "Sub":
-                        continue  # the variance of a decomposed LayerNorm
-                    if _scales_by_rsqrt(ix, node, x):
-                        found.append((node, "RMSNorm (decomposed: Pow, ReduceMean, Add, Sqrt, Div)"))
+            p = ix.producer.get(node.input[1])
+            if p is not None and p.op_type == "ReduceMean" and p.input[0] == node.input[0] and \
+                    _leads_to_division(ix, node):
+                found.append((node, "LayerNorm (decomposed: ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div)"))
+        elif node.input:  # ReduceMean
+            p = ix.producer.get(node.input[0])
+            if p is not None and _is_square(ix, p):
+                x = p.input[0]
+                sub = ix.producer.get(x)
+                if sub is not None and sub.op_type == "Sub":
+                    continue  # the variance of a decomposed LayerNorm
+                if _scales_by_rsqrt(ix, node, x):
+                    found.append((node, "RMSNorm (decomposed: Pow, ReduceMean, Add, Sqrt, Div)"))
     return found
+
+
+_NORM_STARTS = frozenset(NORM_OPS) | {"Sub", "ReduceMean"}
 
 
 def _is_square(ix: ModelIndex, p: Node) -> bool:
@@ -899,26 +998,28 @@ class Embedding:
 
 def find_embeddings(ix: ModelIndex, tree_gathers: set[int]) -> list[Embedding]:
     found = []
-    for g in ix.graphs:
-        for node in g.nodes:
-            if node.op_type == "EmbedLayerNormalization":
-                for slot, role in ((2, "token"), (3, "position"), (4, "token type")):
-                    if slot < len(node.input) and node.input[slot]:
-                        s = ix.shape(node.input[slot])
-                        if s is not None and len(s) == 2:
-                            found.append(Embedding(node, _int(s[0]), _int(s[1]), role))
-                continue
-            if node.op_type not in ("Gather", "GatherBlockQuantized") or id(node) in tree_gathers or len(node.input) < 2:
-                continue
-            data, idx = node.input[0], node.input[1]
-            if (ix.attr(node, "axis", 0) or 0) != 0 or not ix.is_weight(data) or ix.is_const(idx):
-                continue
-            s = ix.shape(ix.through(data, LAYOUT_OPS))
-            if s is None or len(s) != 2 or not isinstance(s[1], int) or s[1] < 2:
-                continue
-            role = "rotary (cos/sin)" if _feeds_rotary(ix, node) else _embedding_role(ix, idx)
-            found.append(Embedding(node, _int(s[0]), _int(s[1]), role))
+    for node in ix.nodes_of(_EMBEDDING_OPS):
+        if node.op_type == "EmbedLayerNormalization":
+            for slot, role in ((2, "token"), (3, "position"), (4, "token type")):
+                if slot < len(node.input) and node.input[slot]:
+                    s = ix.shape(node.input[slot])
+                    if s is not None and len(s) == 2:
+                        found.append(Embedding(node, _int(s[0]), _int(s[1]), role))
+            continue
+        if id(node) in tree_gathers or len(node.input) < 2:
+            continue
+        data, idx = node.input[0], node.input[1]
+        if (ix.attr(node, "axis", 0) or 0) != 0 or not ix.is_weight(data) or ix.is_const(idx):
+            continue
+        s = ix.shape(ix.through(data, LAYOUT_OPS))
+        if s is None or len(s) != 2 or not isinstance(s[1], int) or s[1] < 2:
+            continue
+        role = "rotary (cos/sin)" if _feeds_rotary(ix, node) else _embedding_role(ix, idx)
+        found.append(Embedding(node, _int(s[0]), _int(s[1]), role))
     return found
+
+
+_EMBEDDING_OPS = frozenset({"EmbedLayerNormalization", "Gather", "GatherBlockQuantized"})
 
 
 def _feeds_rotary(ix: ModelIndex, gather: Node) -> bool:
@@ -966,6 +1067,7 @@ class Residual:
     projection: bool  # the shortcut itself goes through a weight op
 
 
+_WEIGHT_OPS = CONV_OPS | FUSED_ATTENTION_OPS | RNN_OPS  # never dense layers: no need to ask
 _SHORTCUT_OPS = {"Identity", "Cast", "Reshape", "Transpose", "Dropout", "BatchNormalization", "AveragePool",
                  "MaxPool", "Conv", "Gemm", "MatMul", "Relu", "DequantizeLinear", "QuantizeLinear", "Squeeze",
                  "Unsqueeze", "Flatten", "Pad"}
@@ -979,23 +1081,25 @@ def find_residuals(ix: ModelIndex, skip: set[int]) -> list[Residual]:
     SiLU (x · sigmoid(x)) is not an Add; x + c·x³ (GELU's tanh form) has no weight on either path.
     """
     found = []
-    for g in ix.graphs:
-        for node in g.nodes:
-            if id(node) in skip or node.op_type not in ("Add", "Sum", "SkipLayerNormalization",
-                                                        "SkipSimplifiedLayerNormalization", "QLinearAdd"):
-                continue
-            ins = [node.input[0], node.input[3]] if node.op_type == "QLinearAdd" and len(node.input) > 3 else \
-                [i for i in node.input[:2] if i]
-            if len(ins) != 2 or any(ix.is_const(i) for i in ins):
-                continue
-            a, b = ix.shape(ins[0]), ix.shape(ins[1])
-            if a is not None and b is not None and (len(a) != len(b) or any(
-                    x != y for x, y in zip(a, b) if x is not None and y is not None)):
-                continue  # a broadcast Add (a mask, a bias computed at run time) is not a shortcut
-            r = _residual(ix, node, ins)
-            if r is not None:
-                found.append(r)
+    for node in outside(ix.nodes_of(_RESIDUAL_OPS), skip):
+        ins = node.input[:2]
+        if node.op_type == "QLinearAdd" and len(node.input) > 3:
+            ins = [node.input[0], node.input[3]]
+        elif "" in ins:
+            ins = [i for i in ins if i]
+        if len(ins) != 2 or ix.is_const(ins[0]) or ix.is_const(ins[1]):
+            continue
+        a, b = ix.shape(ins[0]), ix.shape(ins[1])
+        if a is not None and b is not None and (len(a) != len(b) or any(
+                x != y for x, y in zip(a, b) if x is not None and y is not None)):
+            continue  # a broadcast Add (a mask, a bias computed at run time) is not a shortcut
+        r = _residual(ix, node, ins)
+        if r is not None:
+            found.append(r)
     return found
+
+
+_RESIDUAL_OPS = frozenset({"Add", "Sum", "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "QLinearAdd"})
 
 
 def _residual(ix: ModelIndex, node: Node, ins: list[str]) -> Optional[Residual]:
@@ -1007,11 +1111,11 @@ def _residual(ix: ModelIndex, node: Node, ins: list[str]) -> Optional[Residual]:
             p = ix.producer.get(name)
             if p is None or p.op_type not in _SHORTCUT_OPS or not p.input:
                 break
-            weighted = weighted or dense_layer(ix, p) is not None or p.op_type == "Conv"
+            weighted = weighted or p.op_type == "Conv" or dense_layer(ix, p) is not None
             name = p.input[0]
             chain.append((name, weighted))
         for fork, projection in chain:
-            if len(ix.users(fork)) < 2 or ix.is_const(fork):
+            if not ix.several_users(fork) or ix.is_const(fork):
                 continue
             if _reaches_through_weights(ix, other, fork):
                 return Residual(node, fork, projection)
@@ -1019,8 +1123,16 @@ def _residual(ix: ModelIndex, node: Node, ins: list[str]) -> Optional[Residual]:
 
 
 def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int = 300) -> bool:
-    """``start`` computes from ``fork`` along a path with a weight op (bounded walk)."""
-    seen: set[int] = set()
+    """``start`` computes from ``fork`` along a path with a weight op (bounded walk).
+
+    ``fork`` is not a constant, so constants (the weights of every op on the way) are
+    not queued at all: the walk goes from ``start``, itself no constant, through producers.
+    """
+    if start == fork or ix.is_const(start):
+        return False
+    constants, producer = ix.constants, ix.producer
+    seen_plain: set[int] = set()  # producers reached without a weight op on the way
+    seen_weighted: set[int] = set()  # and with one
     queue = deque([(start, False)])
     steps = 0
     while queue and steps < limit:
@@ -1029,17 +1141,17 @@ def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int =
             if weighted:
                 return True
             continue
-        if ix.is_const(name):
+        p = producer.get(name)
+        if p is None:
             continue
-        p = ix.producer.get(name)
-        if p is None or (id(p), weighted) in seen:
+        seen = seen_weighted if weighted else seen_plain
+        if id(p) in seen:
             continue
-        seen.add((id(p), weighted))
+        seen.add(id(p))
         steps += 1
-        w = weighted or dense_layer(ix, p) is not None or p.op_type in CONV_OPS or p.op_type in FUSED_ATTENTION_OPS \
-            or p.op_type in RNN_OPS
+        w = weighted or p.op_type in _WEIGHT_OPS or dense_layer(ix, p) is not None
         for i in p.input:
-            if i:
+            if i and i not in constants:
                 queue.append((i, w))
     return False
 
@@ -1053,22 +1165,23 @@ def conv_stack(ix: ModelIndex, conv: Node) -> list[str]:
     name = conv.output[0]
     for _ in range(5):
         users = ix.users(name)
-        if not users:
-            break
-        u = users[0]
-        if len(users) == 2 and {x.op_type for x in users} == {"Sigmoid", "Mul"}:
-            mul = next(x for x in users if x.op_type == "Mul")
-            sig = next(x for x in users if x.op_type == "Sigmoid")
-            if sig.output[0] in mul.input:
-                parts.append("SiLU")
-                name = mul.output[0]
+        if len(users) == 2:  # x · sigmoid(x) or x · hardsigmoid(x), else a fork: the stack ends
+            kinds = {x.op_type for x in users}
+            if kinds == {"Sigmoid", "Mul"}:
+                mul = next(x for x in users if x.op_type == "Mul")
+                sig = next(x for x in users if x.op_type == "Sigmoid")
+                if sig.output[0] in mul.input:
+                    parts.append("SiLU")
+                    name = mul.output[0]
+                    continue
+            if kinds == {"HardSigmoid", "Mul"}:
+                parts.append("HardSwish")
+                name = next(x for x in users if x.op_type == "Mul").output[0]
                 continue
-        if len(users) == 2 and {x.op_type for x in users} == {"HardSigmoid", "Mul"}:
-            parts.append("HardSwish")
-            name = next(x for x in users if x.op_type == "Mul").output[0]
-            continue
+            break
         if len(users) != 1:
             break
+        u = users[0]
         if u.op_type == "Add" and any(ix.is_const(i) for i in u.input):
             name = u.output[0]
             continue
@@ -1148,24 +1261,23 @@ def tree_traversal(ix: ModelIndex) -> tuple[int, set[int]]:
     """
     count = 0
     gathers: set[int] = set()
-    for g in ix.graphs:
-        for node in g.nodes:
-            if node.op_type not in COMPARISONS or len(node.input) < 2:
-                continue
-            if not any(_threshold(ix, i) for i in node.input[:2]):
-                continue
-            hit = False
-            for u, _ in _downstream(ix, node.output[0], {"Not", "Cast", "Reshape", "Add", "Mul", "Sub", "Unsqueeze",
-                                                         "Squeeze", "Where", "Flatten"}, 6):
-                if u.op_type in ("Gather", "GatherElements", "GatherND") and len(u.input) > 1 and \
-                        ix.is_const(u.input[0]):
-                    gathers.add(id(u))
-                    hit = True
-                elif u.op_type in ("MatMul", "Gemm") and any(ix.is_const(i) for i in u.input[:2]):
-                    hit = True
-                elif u.op_type == "Where" and any(ix.is_const(i) for i in u.input[1:3]):
-                    hit = True
-            count += hit
+    for node in ix.nodes_of(COMPARISONS):
+        if len(node.input) < 2:
+            continue
+        if not any(_threshold(ix, i) for i in node.input[:2]):
+            continue
+        hit = False
+        for u, _ in _downstream(ix, node.output[0], {"Not", "Cast", "Reshape", "Add", "Mul", "Sub", "Unsqueeze",
+                                                     "Squeeze", "Where", "Flatten"}, 6):
+            if u.op_type in ("Gather", "GatherElements", "GatherND") and len(u.input) > 1 and \
+                    ix.is_const(u.input[0]):
+                gathers.add(id(u))
+                hit = True
+            elif u.op_type in ("MatMul", "Gemm") and any(ix.is_const(i) for i in u.input[:2]):
+                hit = True
+            elif u.op_type == "Where" and any(ix.is_const(i) for i in u.input[1:3]):
+                hit = True
+        count += hit
     return count, gathers
 
 

@@ -23,6 +23,9 @@ from mkdocs_onnx.analysis.tensors import SMALL_CONSTANT_ELEMENTS, to_array
 
 Value = Optional[np.ndarray]
 Evaluator = Callable[[Node, list[Value], list], list[Value]]
+# Deferred work: (its rank in deferral order, the outputs it sets, the inputs it reads, the
+# function). A plain tuple: thousands are made per model, and most never run.
+_Deferred = tuple[int, list[str], list[str], Callable[[], None]]
 
 _EVALUATORS: dict[str, Evaluator] = {}
 
@@ -46,7 +49,7 @@ class Values:
 
     def defer(self, outputs: list[str], inputs: list[str], compute: Callable[[], None]) -> None:
         """Run ``compute`` (which sets the values of ``outputs`` from those of ``inputs``) on first read."""
-        deferred = _Deferred(self._deferrals, outputs, inputs, compute)
+        deferred = (self._deferrals, outputs, inputs, compute)
         self._deferrals += 1
         for name in outputs:
             if name:
@@ -58,18 +61,29 @@ class Values:
         stack = [name]
         while stack:
             deferred = self._pending.get(stack.pop())
-            if deferred is not None and deferred.order not in needed:
-                needed[deferred.order] = deferred
-                stack.extend(deferred.inputs)
+            if deferred is not None and deferred[0] not in needed:
+                needed[deferred[0]] = deferred
+                stack.extend(deferred[2])
         for order in sorted(needed):
-            deferred = needed[order]
-            for output in deferred.outputs:
+            _, outputs, _, compute = needed[order]
+            for output in outputs:
                 self._pending.pop(output, None)
-            deferred.compute()
+            compute()
 
     def holds(self, name: str) -> bool:
         """Whether ``name`` has a value or a deferred one (without computing it)."""
         return name in self._known or name in self._pending
+
+    def knows_all(self, names: list[str]) -> bool:
+        """``all(name in self for name in names if name)``, without a call per name."""
+        known, pending = self._known, self._pending
+        for name in names:
+            if name:
+                if name in pending:
+                    self._force(name)
+                if name not in known:
+                    return False
+        return True
 
     def __contains__(self, name: object) -> bool:
         if name in self._pending:
@@ -91,13 +105,6 @@ class Values:
 
     def __len__(self) -> int:
         return len(self._known) + len(self._pending)
-
-
-class _Deferred:
-    __slots__ = ("order", "outputs", "inputs", "compute")
-
-    def __init__(self, order: int, outputs: list[str], inputs: list[str], compute: Callable[[], None]):
-        self.order, self.outputs, self.inputs, self.compute = order, outputs, inputs, compute
 
 
 def evaluator(*op_types: str):

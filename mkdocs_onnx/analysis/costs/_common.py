@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional, Sequence
 
 from mkdocs_onnx.analysis.costs.registry import NodeContext, Shape, Uncountable, numel
@@ -48,8 +49,32 @@ def broadcast_numel(ctx: NodeContext, inputs: Optional[Sequence[int]] = None) ->
     """Elements of output 0, falling back to the numpy broadcast of the (present) inputs."""
     if ctx.attr("broadcast") == 1:  # opset < 7: B is broadcast onto A, the output has A's shape
         return numel(shape_or_compute(ctx, lambda: ctx.input_shape(0)))
-    idx = [i for i in (inputs if inputs is not None else range(len(ctx.node.input))) if ctx.has_input(i)]
-    return numel(shape_or_compute(ctx, lambda: broadcast_shapes(*(ctx.input_shape(i) for i in idx))))
+    known = _static_numel(ctx, 0)
+    if known is not None:  # the usual case, without the calls that the fallback needs
+        return known
+
+    def from_inputs() -> Shape:  # only asked when the output's own shape is not static
+        idx = [i for i in (inputs if inputs is not None else range(len(ctx.node.input))) if ctx.has_input(i)]
+        return broadcast_shapes(*(ctx.input_shape(i) for i in idx))
+
+    return numel(shape_or_compute(ctx, from_inputs))
+
+
+def _static_numel(ctx: NodeContext, i: int) -> Optional[int]:
+    """Elements of output ``i`` when inference gave it a static shape, else None."""
+    outputs = ctx.node.output
+    if i >= len(outputs) or not outputs[i]:
+        return None
+    shape = ctx.types.get(outputs[i], _UNTYPED)[1]
+    if shape is None:
+        return None
+    for dim in shape:
+        if not isinstance(dim, int):
+            return None
+    return math.prod(shape)
+
+
+_UNTYPED = (None, None)
 
 
 def norm_axis(axis: int, rank: int) -> int:

@@ -38,7 +38,7 @@ class SubgraphCost:
     uncounted: int  # nodes in the subgraph (recursively) whose cost is unknown
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeContext:
     """What a cost or shape function may know about one node.
 
@@ -57,9 +57,15 @@ class NodeContext:
         return self.node.op_type
 
     def attr(self, name: str, default: Any = None) -> Any:
-        value = node_attr(self.node, name, _ABSENT)
-        if value is _ABSENT:
-            return default
+        node = self.node
+        if type(node) is Node:
+            if name not in node.attrs:  # the usual case: the attribute is not set
+                return default
+            value = node.attr(name)
+        else:
+            value = node_attr(node, name, _ABSENT)
+            if value is _ABSENT:
+                return default
         if isinstance(value, list):  # e.g. an RNN's 'activations': strings, not bytes
             return [v.decode() if isinstance(v, bytes) else v for v in value]
         return value.decode() if isinstance(value, bytes) else value
@@ -70,27 +76,30 @@ class NodeContext:
     def has_output(self, i: int) -> bool:
         return i < len(self.node.output) and self.node.output[i] != ""
 
-    def _static_shape(self, name: str, what: str) -> Shape:
-        elem_type, shape = self.types.get(name, (None, None))
+    def _static_shape(self, name: str, what: str, i: int) -> Shape:
+        """The static shape of tensor ``name``, ``what`` (input or output) ``i`` of the node."""
+        shape = self.types.get(name, _UNTYPED)[1]
         if shape is None:
-            raise Uncountable(f"shape of {what} '{name}' is unknown")
+            raise Uncountable(f"shape of {what} {i} '{name}' is unknown")
         for dim in shape:
             if not isinstance(dim, int):  # the first dim that is not a size says why
                 if isinstance(dim, str):
-                    raise Uncountable(f"{what} '{name}' has symbolic dim '{dim}' (bind it with --dim {dim}=N)")
-                raise Uncountable(f"{what} '{name}' has a dim of unknown size")
+                    raise Uncountable(f"{what} {i} '{name}' has symbolic dim '{dim}' (bind it with --dim {dim}=N)")
+                raise Uncountable(f"{what} {i} '{name}' has a dim of unknown size")
         return tuple(shape)
 
     def input_shape(self, i: int) -> Shape:
         """Static shape of input ``i``; raises :class:`Uncountable` when absent or not static."""
-        if not self.has_input(i):
+        inputs = self.node.input
+        if i >= len(inputs) or not inputs[i]:
             raise Uncountable(f"{self.op_type} input {i} is missing")
-        return self._static_shape(self.node.input[i], f"input {i}")
+        return self._static_shape(inputs[i], "input", i)
 
     def output_shape(self, i: int = 0) -> Shape:
-        if not self.has_output(i):
+        outputs = self.node.output
+        if i >= len(outputs) or not outputs[i]:
             raise Uncountable(f"{self.op_type} output {i} is missing")
-        return self._static_shape(self.node.output[i], f"output {i}")
+        return self._static_shape(outputs[i], "output", i)
 
     def input_type(self, i: int) -> TypeInfo:
         if not self.has_input(i):
@@ -115,6 +124,7 @@ class NodeContext:
 
 
 _ABSENT = object()
+_UNTYPED = (None, None)  # the TypeInfo of a tensor inference knows nothing of
 
 
 def node_attr(node: Node | onnx.NodeProto, name: str, default: Any = None) -> Any:
