@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-import math
+import operator
 import os
 from typing import Optional
 
@@ -19,10 +19,8 @@ from mkdocs_onnx.analysis.params import ParamsResult, count_params, find_uses
 from mkdocs_onnx.analysis.report import (
     GraphSummary, Memory, Metadata, ModelInfo, NodeCost, Report, TensorInfo,
 )
-from mkdocs_onnx.analysis.shapes import (
-    bind_dims, constant_values, graph_inputs, infer_types, refine, type_info,
-)
-from mkdocs_onnx.analysis.tensors import SMALL_CONSTANT_ELEMENTS, dtype_name
+from mkdocs_onnx.analysis.shapes import bind_dims, constant_values, infer_types, refine, type_info
+from mkdocs_onnx.analysis.tensors import dtype_name
 from mkdocs_onnx.errors import AnalysisError
 
 
@@ -79,22 +77,22 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
 
     model = loaded.model
     warnings: list[str] = []
-    inputs = [_tensor_info(v) for v in graph_inputs(model.graph)]  # before binding: keep symbolic names
-    declared_outputs = [_tensor_info(v) for v in model.graph.output]
     index = IndexedModel(model)  # every node read once (untyped IR-1 attributes typed on the way)
+    inputs = _real_inputs(model, index)  # before binding: keep symbolic names
+    declared_outputs = [_tensor_info(v) for v in model.graph.output]
     measure_external_data(loaded, index.tensors())
     binding = bind_dims(index, dims, batch_size)
-    _imply_default_opset(model, index, warnings)
+    opsets = [(o.domain, o.version) for o in model.opset_import[:]]  # read once, for three uses
+    _imply_default_opset(model, opsets, index, warnings)
     _, unproduced = execution_order(index.main, where=loaded.path)  # _sort_in_place takes it from here
-    warnings.extend(_structural_warnings(model, index, unproduced))
+    warnings.extend(_structural_warnings(opsets, index, unproduced))
     order = _sort_in_place(index, loaded.path)
     values = constant_values(index)
     uses = find_uses(order)
     params = count_params(index, values, uses)
     facts = risks.Facts.from_index(index, params)
-    _strip_weight_data(index)
 
-    types, settled = infer_types(model, index, warnings)
+    types, settled = infer_types(model, index, warnings, source=loaded.data)
     refine(index, types, values, settled)
 
     flops = count_flops(order, types, values)
@@ -108,7 +106,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
             external_data_files=loaded.external_data_files,
             missing_external_data=loaded.missing_external_data,
         ),
-        metadata=_metadata(model),
+        metadata=_metadata(model, opsets),
         graph=_graph_summary(index, inputs, _outputs(declared_outputs, types)),
         params=params.params,
         flops=flops.flops,
@@ -130,19 +128,23 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     return report
 
 
-def _structural_warnings(model: onnx.ModelProto, index: IndexedModel, unproduced: set[str]) -> list[str]:
+def _structural_warnings(opsets: list[tuple[str, int]], index: IndexedModel, unproduced: set[str]) -> list[str]:
     """Defects that leave the file analysable but not runnable: say them, do not stop.
 
-    ``unproduced``: the names the main graph's nodes read that none of them produces.
+    ``opsets``: the model's (domain, version) imports; ``unproduced``: the names the main
+    graph's nodes read that none of them produces.
     """
     found = []
-    newest = onnx.defs.onnx_opset_version()
-    for o in model.opset_import:
-        if o.domain in ("", "ai.onnx") and o.version > newest:
-            found.append(f"the file asks for default-domain opset {o.version}, newer than the {newest} the installed "
+    newest = _NEWEST_OPSET
+    for domain, version in opsets:
+        if domain in ("", "ai.onnx") and version > newest:
+            found.append(f"the file asks for default-domain opset {version}, newer than the {newest} the installed "
                          "onnx package knows; operators are read with their latest known definitions")
     main = index.main
-    dangling = sorted(unproduced.difference(main.inputs, [t.name for t in main.initializers]))
+    dangling = unproduced.difference(main.inputs)  # files before IR 4 list their initializers as inputs too
+    if dangling:
+        dangling.difference_update([t.name for t in main.initializers])
+    dangling = sorted(dangling)
     if dangling:
         shown = ", ".join(f"'{d}'" for d in dangling[:5]) + (", ..." if len(dangling) > 5 else "")
         found.append(f"{len(dangling)} tensor(s) are read but never produced: {shown}; what depends on them is uncounted")
@@ -164,18 +166,36 @@ def _sort_in_place(index: IndexedModel, where: str) -> list[Node]:
     return main.nodes
 
 
-def _imply_default_opset(model: onnx.ModelProto, index: IndexedModel, warnings: list[str]) -> None:
-    """Files from before IR version 3 may omit the default opset, which then is opset 1."""
-    if any(o.domain in ("", "ai.onnx") for o in model.opset_import):
+_NEWEST_OPSET = onnx.defs.onnx_opset_version()  # of the installed onnx package
+
+
+def _imply_default_opset(model: onnx.ModelProto, opsets: list[tuple[str, int]], index: IndexedModel,
+                         warnings: list[str]) -> None:
+    """Files from before IR version 3 may omit the default opset, which then is opset 1
+    (added to the model and to ``opsets``, its (domain, version) imports)."""
+    if any(domain in ("", "ai.onnx") for domain, _ in opsets):
         return
     if any(n.domain in ("", "ai.onnx") for n in index.main.nodes):
         model.opset_import.add(domain="", version=1)
+        opsets.append(("", 1))
         warnings.append("the file imports no default-domain opset; read as opset 1, as the ONNX spec implies for old files")
 
 
+def _real_inputs(model: onnx.ModelProto, index: IndexedModel) -> list[TensorInfo]:
+    """The main graph's inputs that are not initializers (IR < 4 files list both), as
+    :func:`~mkdocs_onnx.analysis.shapes.graph_inputs` gives them, chosen by the indexed
+    names so that only the real inputs are read from protobuf."""
+    initializers = {t.name for t in index.main.initializers}
+    protos = model.graph.input
+    if not initializers:
+        return [_tensor_info(v) for v in protos]
+    return [_tensor_info(protos[i]) for i, name in enumerate(index.main.inputs) if name not in initializers]
+
+
 def _tensor_info(value_info: onnx.ValueInfoProto) -> TensorInfo:
-    elem, shape = type_info(value_info.type)
-    kind = value_info.type.WhichOneof("value")
+    tp = value_info.type
+    elem, shape = type_info(tp)
+    kind = tp.WhichOneof("value")
     dtype = dtype_name(elem) if kind == "tensor_type" else (kind or "unknown").replace("_type", "")
     return TensorInfo(value_info.name, dtype, list(shape) if shape is not None else None)
 
@@ -191,16 +211,16 @@ def _outputs(declared: list[TensorInfo], types) -> list[TensorInfo]:
     return result
 
 
-def _metadata(model: onnx.ModelProto) -> Metadata:
+def _metadata(model: onnx.ModelProto, imports: list[tuple[str, int]]) -> Metadata:
     opsets = {}
-    for o in model.opset_import:
-        opsets["ai.onnx" if o.domain in ("", "ai.onnx") else o.domain] = int(o.version)
+    for domain, version in imports:
+        opsets["ai.onnx" if domain in ("", "ai.onnx") else domain] = version
     return Metadata(
-        ir_version=int(model.ir_version),
+        ir_version=model.ir_version,
         producer_name=model.producer_name,
         producer_version=model.producer_version,
         domain=model.domain,
-        model_version=int(model.model_version),
+        model_version=model.model_version,
         opsets=dict(sorted(opsets.items())),
         doc_string=model.doc_string,
         metadata_props={p.key: p.value for p in model.metadata_props},
@@ -211,11 +231,12 @@ def _metadata(model: onnx.ModelProto) -> Metadata:
 def _graph_summary(index: IndexedModel, inputs: list[TensorInfo], outputs: list[TensorInfo]) -> GraphSummary:
     op_counts: dict[str, int] = {}
     for (domain, op_type), n in index.op_counts().items():
-        op = qualified_name(domain, op_type)
+        op = op_type if domain in ("", "ai.onnx") else qualified_name(domain, op_type)
         op_counts[op] = op_counts.get(op, 0) + n
+    by_name = sorted(op_counts.items())
     return GraphSummary(
         node_count=sum(op_counts.values()),
-        op_counts=dict(sorted(op_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+        op_counts=dict(sorted(by_name, key=_count, reverse=True)),  # most frequent first, then by name (a stable sort)
         inputs=inputs,
         outputs=outputs,
         initializer_count=sum(len(g.initializers) for g in index.graphs),
@@ -223,14 +244,19 @@ def _graph_summary(index: IndexedModel, inputs: list[TensorInfo], outputs: list[
     )
 
 
+_count = operator.itemgetter(1)  # of an (op, count) item
+
+
 def _node_costs(order: list[Node], per_node_flops, params: ParamsResult, sizes: TensorSizes) -> list[NodeCost]:
     constants = params.constant_names
     per_node_params = params.per_node
     rows = []
     for i, node in enumerate(order):
-        name = node.name or node_label(node, i)
-        op = node.op_type if not node.domain else qualified_op(node)
         outputs = node.output
+        name = node.name
+        if not name:  # node_label(node, i), its usual case without the call: the first output names the node
+            name = f"{node.op_type}->{outputs[0]}" if outputs and outputs[0] else node_label(node, i)
+        op = node.op_type if not node.domain else qualified_op(node)
         if "" in outputs:
             outputs = [n for n in outputs if n]
         # NodeCost's fields in order: name, op type, flops, params, bytes read, weight bytes read, bytes written, subgraph, folded
@@ -257,19 +283,3 @@ def _node_costs(order: list[Node], per_node_flops, params: ParamsResult, sizes: 
             written += b
         rows.append(NodeCost(name, op, per_node_flops[i], per_node_params.get(i, 0), read, weight_read, written, "", False))
     return rows
-
-
-def _strip_weight_data(index: IndexedModel) -> None:
-    """Drop the data of large tensors: shape inference needs only their dims and type.
-
-    Everything that reads weight values has run by now; small tensors (shapes, axes)
-    keep their data so that data propagation still works.
-    """
-    for t in index.tensors():
-        if math.prod(t.dims) > SMALL_CONSTANT_ELEMENTS and not t.external:  # t.numel, without a property call
-            proto = t.proto
-            for field in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data"):
-                proto.ClearField(field)
-            proto.data_location = onnx.TensorProto.EXTERNAL
-            del proto.external_data[:]
-            proto.external_data.add(key="location", value="__stripped__")

@@ -16,6 +16,7 @@ Families are decided from what the graph does, never from operator-count thresho
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from typing import Optional
 
@@ -69,10 +70,9 @@ def _detect(model: onnx.ModelProto, types: Optional[dict], values: Optional[dict
     if family in TRANSFORMERS or (family == "hybrid" and found.attention):
         arch.transformer = transformer_facts(ix, family, found.attention, found.embeddings, found.mlps, inputs)
     declared_inputs = inputs if inputs is not None else [_info(v) for v in graph_inputs(model.graph)]
-    outputs = [_info(v, types) for v in model.graph.output]
     tf = arch.transformer
     task, why = guess_task(
-        family, declared_inputs, outputs,
+        family, declared_inputs, lambda: [_info(v, types) for v in model.graph.output],  # read if needed
         vocab_size=tf.vocab_size if tf else None, hidden_size=tf.hidden_size if tf else None,
         detection_ops="NonMaxSuppression" in ix.by_op,
     )
@@ -84,52 +84,74 @@ def _detect(model: onnx.ModelProto, types: Optional[dict], values: Optional[dict
 
 
 def _info(v: onnx.ValueInfoProto, types: Optional[dict] = None) -> TensorInfo:
-    elem, shape = type_info(v.type)
+    tp = v.type
+    elem, shape = type_info(tp)
     if shape is None and types and v.name in types and types[v.name][1] is not None:
         elem, shape = types[v.name]
-    kind = v.type.WhichOneof("value")
-    dtype = dtype_name(elem) if kind == "tensor_type" else (kind or "unknown").replace("_type", "")
+    kind = tp.WhichOneof("value")
+    if kind == "tensor_type":
+        dtype = _DTYPE_NAMES.get(elem) or dtype_name(elem)
+    else:
+        dtype = (kind or "unknown").replace("_type", "")
     return TensorInfo(v.name, dtype, list(shape) if shape is not None else None)
 
 
+# dtype_name of every element type ONNX names, looked up once (the enum's name lookup is slow)
+_DTYPE_NAMES = {elem: dtype_name(elem) for elem in onnx.TensorProto.DataType.values()}
+
+
 class _Found:
-    """Everything found in the graph, once."""
+    """Everything found in the graph, once.
+
+    A finder runs only when the model holds an op type it starts from (most models hold
+    few of them): the nodes-by-op-type table answers that without a walk.
+    """
 
     def __init__(self, ix: st.ModelIndex):
-        self.recurrences = st.recurrences(ix)
-        inside = st.recurrent_bodies(ix, self.recurrences)
-        self.inside_cells = inside
-        self.convs = [st.conv_info(ix, n) for n in st.outside(ix.nodes_of(st.CONV_OPS), inside)
-                      if st.conv_has_weight(ix, n)]
+        holds = ix.holds
+        self.recurrences = st.recurrences(ix) if holds(st.RECURRENCE_OPS) else []
+        inside = st.recurrent_bodies(ix, self.recurrences) if self.recurrences else _NO_IDS
+        self.convs = st.weighted_convs(ix, inside) if holds(st.CONV_OPS) else []
         self.spatial: list[st.ConvInfo] = []
         self.pointwise: list[st.ConvInfo] = []
         for c in self.convs:
             (self.pointwise if c.pointwise else self.spatial).append(c)
-        self.dense = {id(n): d for n in st.outside(ix.nodes_of(st.DENSE_WEIGHT_SLOTS), inside)
-                      if (d := st.dense_layer(ix, n)) is not None}
-        self.attention = sorted(st.find_attention(ix, inside), key=lambda a: ix.position.get(id(a.node), 0))
-        self.tree_comparisons, self.tree_gathers = st.tree_traversal(ix)
-        self.norms = st.find_norms(ix, inside)
-        self.embeddings = st.find_embeddings(ix, self.tree_gathers)
-        self.residuals = st.find_residuals(ix, inside)
-        self.mlps = st.find_mlps(ix, self.dense)
-        # op type (custom: domain.op type) -> count
-        self.ml_ops: dict[str, int] = {}
-        self.custom: dict[str, int] = {}
-        self.contrib: dict[str, int] = {}
-        known_domains = None  # read only when some domain is not a standard one
-        for (domain, op_type), n in ix.index.op_counts().items():
+        self.dense = _dense_layers(ix, inside) if holds(st.DENSE_OPS) else {}
+        self.attention = st.find_attention(ix, inside) if holds(st.ATTENTION_STARTS) else []
+        if len(self.attention) > 1:  # fused ones first, then patterns: in index order together
+            self.attention.sort(key=lambda a: ix.position.get(id(a.node), 0))
+        self.tree_comparisons, self.tree_gathers = st.tree_traversal(ix) if holds(st.COMPARISONS) else (0, _NO_IDS)
+        self.norms = st.find_norms(ix, inside) if holds(st.NORM_STARTS) else []
+        self.embeddings = st.find_embeddings(ix, self.tree_gathers) if holds(st.EMBEDDING_OPS) else []
+        self.residuals = st.find_residuals(ix, inside) if holds(st.RESIDUAL_OPS) else []
+        self.mlps = st.find_mlps(ix, self.dense) if self.dense else []
+        self.ml_ops, self.custom = _op_domains(ix)
+
+
+_NO_IDS: frozenset = frozenset()  # no node ids: nothing to skip
+
+
+def _dense_layers(ix: st.ModelIndex, inside: set[int]) -> dict[int, st.Dense]:
+    """id(node) -> its dense layer, for the matrix multiplies by a weight (outside ``inside``), in index order."""
+    return {id(n): d for n in st.outside(ix.nodes_of(st.DENSE_OPS), inside) if (d := st.dense_layer(ix, n)) is not None}
+
+
+def _op_domains(ix: st.ModelIndex) -> tuple[dict[str, int], dict[str, int]]:
+    """(ai.onnx.ml op type -> count, custom-domain 'domain.op type' -> count)."""
+    ml_ops: dict[str, int] = {}
+    custom: dict[str, int] = {}
+    known_domains = None  # read only when some domain is not a standard one
+    for (domain, op_type), n in ix.index.op_counts().items():
+        if domain in _KNOWN_DOMAINS:
             if domain == "ai.onnx.ml":
-                self.ml_ops[op_type] = self.ml_ops.get(op_type, 0) + n
-            elif domain == "com.microsoft":
-                self.contrib[op_type] = self.contrib.get(op_type, 0) + n
-            if domain in _KNOWN_DOMAINS:
-                continue
-            if known_domains is None:
-                known_domains = _KNOWN_DOMAINS | {f.domain for f in ix.model.functions}
-            if domain not in known_domains:
-                name = f"{domain}.{op_type}"
-                self.custom[name] = self.custom.get(name, 0) + n
+                ml_ops[op_type] = ml_ops.get(op_type, 0) + n
+            continue
+        if known_domains is None:
+            known_domains = _KNOWN_DOMAINS | {f.domain for f in ix.model.functions}
+        if domain not in known_domains:
+            name = f"{domain}.{op_type}"
+            custom[name] = custom.get(name, 0) + n
+    return ml_ops, custom
 
 
 def _plural(n: int, word: str, plural: str = "") -> str:
@@ -137,8 +159,9 @@ def _plural(n: int, word: str, plural: str = "") -> str:
 
 
 def _kernels(convs: list[st.ConvInfo]) -> str:
-    kernels = Counter("×".join(map(str, c.kernel)) for c in convs if c.kernel)
-    return ", ".join(f"{k}" for k, _ in kernels.most_common(3))
+    kernels = Counter([c.kernel for c in convs])  # tuples: written out for the three commonest only
+    kernels.pop(None, None)
+    return ", ".join("×".join(map(str, k)) for k, _ in kernels.most_common()[:3])  # a sort: nlargest costs more
 
 
 def _decide(ix: st.ModelIndex, f: _Found, ev: list[str]) -> str:
@@ -305,10 +328,11 @@ def _blocks(ix: st.ModelIndex, f: _Found, family: str) -> list[str]:
 
 def _conv_stacks(ix: st.ModelIndex, convs: list[st.ConvInfo]) -> list[str]:
     """The four commonest conv stacks with their counts, and how many convolutions the others hold."""
-    stacks = Counter(" → ".join(st.conv_stack(ix, c.node)) for c in convs)
-    lines = [f"{n} × {stack}" for stack, n in stacks.most_common(4)]
+    stacks = Counter([tuple(st.conv_stack(ix, c.node)) for c in convs])  # written out for the four commonest
+    ranked = stacks.most_common()  # most_common(4) would be the same four, through heapq.nlargest
+    lines = [f"{n} × {' → '.join(stack)}" for stack, n in ranked[:4]]
     if len(stacks) > 4:
-        lines.append(f"{sum(n for _, n in stacks.most_common()[4:])} more convolutions in {len(stacks) - 4} other arrangements")
+        lines.append(f"{sum(n for _, n in ranked[4:])} more convolutions in {len(stacks) - 4} other arrangements")
     return lines
 
 
@@ -344,9 +368,14 @@ def _transformer_layers(ix: st.ModelIndex, f: _Found) -> list[str]:
             layers[-1][1].append(_attention_text(a))
         else:
             layers.append((pos.get(id(a.value or a.node), 0), [_attention_text(a)]))
+    starts = [start for start, _ in layers]
+    ascending = all(a <= b for a, b in zip(starts, starts[1:]))  # as attention comes in index order
     for m in sorted(f.mlps, key=lambda m: pos.get(id(m.last.node), 0)):
         at = pos.get(id(m.last.node), 0)
-        idx = max((k for k, (start, _) in enumerate(layers) if start < at), default=None)
+        if ascending:  # the last layer that starts before the MLP: found by bisection, not a scan per MLP
+            idx = bisect_left(starts, at) - 1 if starts and starts[0] < at else None
+        else:
+            idx = max((k for k, start in enumerate(starts) if start < at), default=None)
         if idx is not None and not any(p.startswith("MLP") for p in layers[idx][1]):
             layers[idx][1].append(_mlp_text(m))
     lines: list[str] = []

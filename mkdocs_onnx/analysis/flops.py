@@ -7,13 +7,15 @@ with the reason; it is never taken as zero.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import prod
 from typing import Optional
 
 import numpy as np
 
 from mkdocs_onnx.analysis.costs import NodeContext, SubgraphCost, Uncountable, cost_function
+from mkdocs_onnx.analysis.costs._common import static_shape
 from mkdocs_onnx.analysis.costs.data_movement import no_arithmetic
-from mkdocs_onnx.analysis.costs.registry import CostFn
+from mkdocs_onnx.analysis.costs.registry import CostFn, generation as registry_generation
 from mkdocs_onnx.analysis.graphs import node_label, qualified_op, topological_order
 from mkdocs_onnx.analysis.index import Graph, Node
 from mkdocs_onnx.analysis.report import Flops, UncountedNode
@@ -36,6 +38,7 @@ class _Counter:
         self.notes: list[str] = []
         self._subgraphs: dict[int, SubgraphCost] = {}
         self._formulas: dict = {}  # registry lookups by op type (default domain) or (domain, op type)
+        self._subgraph_cost = self.subgraph_cost  # bound once: every NodeContext gets it
 
     def formula(self, node: Node) -> Optional[CostFn]:
         key = node.op_type if not node.domain else (node.domain, node.op_type)
@@ -54,7 +57,7 @@ class _Counter:
             return None, f"no cost formula for {qualified_op(node)}"
         if fn is no_arithmetic:  # data movement costs 0 whatever the node: no context to build
             return 0, ""
-        ctx = NodeContext(node, self.types, self.constants, self.subgraph_cost)
+        ctx = NodeContext(node, self.types, self.constants, self._subgraph_cost)
         try:
             flops = int(fn(ctx))
         except Uncountable as e:
@@ -83,22 +86,26 @@ class _Counter:
 def count_flops(order: list[Node], types: dict[str, TypeInfo],
                 constants: dict[str, np.ndarray]) -> FlopsResult:
     counter = _Counter(types, constants)
-    ops: dict = {}  # op key (as the counter's) -> (qualified op, formula)
     by_op: dict[str, int] = {}
     uncounted_ops: dict[str, int] = {}
     uncounted: list[UncountedNode] = []
-    per_node: list[Optional[int]] = []
+    per_node: list[Optional[int]] = [0] * len(order)
+    ops = _op_table()
     for i, node in enumerate(order):
         key = node.op_type if not node.domain else (node.domain, node.op_type)
-        op_and_formula = ops.get(key)
-        if op_and_formula is None:
-            op_and_formula = ops[key] = (qualified_op(node), counter.formula(node))
-        op, fn = op_and_formula
-        if fn is no_arithmetic:  # the most common case, decided here without a call
-            flops = 0
+        op, fn, per_element = ops.get(key) or _op_info(ops, node, key)
+        if fn is no_arithmetic:  # the most common case: 0, as per_node already says
+            if op not in by_op:
+                by_op[op] = 0
+            continue
+        shape = _simple_output_shape(node, types) if per_element is not None else None
+        if shape is not None:  # what the formula computes first, done without building its context
+            flops = per_element * prod(shape)
+        elif fn is None:
+            flops, reason = None, f"no cost formula for {op}"  # as counter.cost says it
         else:
             flops, reason = counter.cost(fn, node, i)
-        per_node.append(flops)
+        per_node[i] = flops
         if flops is None:
             uncounted_ops[op] = uncounted_ops.get(op, 0) + 1
             uncounted.append(UncountedNode(node_label(node, i), op, reason))
@@ -114,3 +121,36 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo],
         ),
         per_node=per_node,
     )
+
+
+# What count_flops needs of each operator, by op key (op type in the default domain, else
+# (domain, op type)): its qualified name, its formula, and the formula's FLOPs per output
+# element when it is that simple (see elementwise.per_element). The registry is filled at
+# import; a later registration (registry.generation changes) empties this.
+_OpInfo = tuple[str, Optional[CostFn], Optional[int]]
+_OPS: dict = {}
+_ops_generation = -1
+
+
+def _op_table() -> dict:
+    """``_OPS``, emptied first if formulas were registered since it was filled."""
+    global _ops_generation
+    if _ops_generation != registry_generation():
+        _OPS.clear()
+        _ops_generation = registry_generation()
+    return _OPS
+
+
+def _op_info(ops: dict, node: Node, key) -> _OpInfo:
+    fn = cost_function(node.domain, node.op_type)
+    info = ops[key] = (qualified_op(node), fn, getattr(fn, "flops_per_element", None))
+    return info
+
+
+def _simple_output_shape(node: Node, types: dict[str, TypeInfo]) -> Optional[tuple]:
+    """The static shape of an elementwise node's output 0, unless the legacy ``broadcast``
+    attribute is set (then the formula decides) or the shape is not static."""
+    outputs = node.output
+    if not outputs or not outputs[0] or "broadcast" in node.attrs:
+        return None
+    return static_shape(types, outputs[0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Iterator
 
 from mkdocs_onnx.analysis.index import Graph, Node
@@ -52,59 +51,79 @@ def execution_order(graph: Graph, where: str = "graph") -> tuple[list[Node], set
 
 
 def _order(nodes: list[Node], where: str, unproduced: set[str]) -> list[Node]:
-    producer = {}
-    for i, node in enumerate(nodes):
-        for out in node.output:
-            if out and out not in producer:
-                producer[out] = i
-    if _in_order(nodes, producer, where, unproduced):  # the usual case: one pass, no dependency sets
+    producer, in_order = _producers_in_order(nodes, where, unproduced)
+    if in_order:  # the usual case: one pass, no dependency sets
         return list(nodes)
-    deps = [set() for _ in nodes]
+    return _kahn(nodes, producer, where)
+
+
+def _producers_in_order(nodes: list[Node], where: str, unproduced: set[str]) -> tuple[dict[str, int], bool]:
+    """Each name's first producer (by node index), and whether every node comes after the
+    producers of what it reads; a node reading its own output is a cycle. Adds to
+    ``unproduced`` the inputs no node produces.
+
+    One pass: a name read before any node produced it is either produced later (the file
+    is out of order) or by no node at all, which only the whole pass can tell.
+    """
+    producer: dict[str, int] = {}
+    early: list[str] = []  # inputs read before their producer, if any: graph inputs, initializers, later outputs
+    early_outer: list[str] = []  # the same for what subgraphs read from outside (never inputs of the node)
     for i, node in enumerate(nodes):
-        for name in _consumed_names(node):
+        outputs = node.output
+        for name in node.input:
+            if name not in producer and name:
+                if name in outputs:
+                    raise _self_read(node, i, name, where)
+                early.append(name)
+        if node.subgraphs:
+            for sub in node.subgraphs:
+                for name in outer_scope_inputs(sub):
+                    if name not in producer and name:
+                        if name in outputs:
+                            raise _self_read(node, i, name, where)
+                        early_outer.append(name)
+        for out in outputs:
+            if out not in producer:
+                producer[out] = i
+    producer.pop("", None)  # an absent optional output produces nothing
+    in_order = True
+    for name in early:
+        if name in producer:
+            in_order = False
+        else:
+            unproduced.add(name)
+    if in_order:
+        for name in early_outer:
+            if name in producer:
+                in_order = False
+                break
+    return producer, in_order
+
+
+def _self_read(node: Node, i: int, name: str, where: str) -> AnalysisError:
+    return AnalysisError(f"{where}: node '{node_label(node, i)}' consumes its own output '{name}' (cycle)")
+
+
+def _kahn(nodes: list[Node], producer: dict[str, int], where: str) -> list[Node]:
+    """Kahn's sort, ready nodes first come first served (so a valid file order is kept).
+
+    A node reading several outputs of one producer waits for it once per read, and is
+    released once per read: the order is that of counting each producer once.
+    """
+    users: list[list[int]] = [[] for _ in nodes]
+    waiting = [0] * len(nodes)
+    for i, node in enumerate(nodes):
+        for name in _consumed_names(node) if node.subgraphs else node.input:
             j = producer.get(name)
             if j is not None and j != i:
-                deps[i].add(j)
-    return _kahn(nodes, deps, where)
-
-
-def _in_order(nodes: list[Node], producer: dict[str, int], where: str, unproduced: set[str]) -> bool:
-    """Whether every node comes after the producers of what it reads (a self-read is a cycle);
-    adds to ``unproduced`` the inputs no node produces."""
-    in_order = True
-    for i, node in enumerate(nodes):
-        subgraphs = node.subgraphs
-        for name in _consumed_names(node) if subgraphs else node.input:
-            j = producer.get(name)
-            if j is None:
-                if not subgraphs:
-                    unproduced.add(name)
-                continue
-            if j < i:
-                continue
-            if j == i:
-                raise AnalysisError(f"{where}: node '{node_label(node, i)}' consumes its own output '{name}' (cycle)")
-            in_order = False
-        if subgraphs:  # what they read from outside is not an input of the node
-            unproduced.update(name for name in node.input if name not in producer)
-    return in_order
-
-
-def _kahn(nodes, deps, where) -> list[Node]:
-    users = [[] for _ in nodes]
-    waiting = [len(d) for d in deps]
-    for i, d in enumerate(deps):
-        for j in d:
-            users[j].append(i)
-    ready = deque(i for i, w in enumerate(waiting) if w == 0)
-    order = []
-    while ready:
-        i = ready.popleft()
-        order.append(i)
+                users[j].append(i)
+                waiting[i] += 1
+    order = [i for i, w in enumerate(waiting) if w == 0]  # the queue: walked while it grows
+    for i in order:
         for u in users[i]:
             waiting[u] -= 1
             if waiting[u] == 0:
-                ready.append(u)
+                order.append(u)
     if len(order) < len(nodes):
         stuck = [node_label(nodes[i], i) for i, w in enumerate(waiting) if w > 0]
         shown = ", ".join(f"'{s}'" for s in stuck[:5])

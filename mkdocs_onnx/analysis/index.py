@@ -67,20 +67,25 @@ class Node:
     __slots__ = ("op_type", "domain", "name", "input", "output", "attrs", "subgraphs", "tensors",
                  "has_graph_attribute", "proto")
 
-    def __init__(self, proto: onnx.NodeProto):
+    def __init__(self, proto: onnx.NodeProto, edits: Optional[list[str]] = None):
         self.op_type: str = proto.op_type
         self.domain: str = proto.domain
         self.name: str = proto.name
         self.input: list[str] = proto.input[:]
         self.output: list[str] = proto.output[:]
         self.proto = proto
-        self.attrs: dict[str, Any] = {}  # first attribute of each name: its value, or its AttributeProto until read
         self.subgraphs: Sequence[Graph] = _NONE  # in attribute order, as ONNX runs them
         self.tensors: Sequence[Tensor] = _NONE  # tensors held in TENSOR/TENSORS attributes
         self.has_graph_attribute = False  # any GRAPH/GRAPHS attribute, subgraph-holding op or not
-        attributes = proto.attribute[:]  # repeated fields are sliced: one call, where iterating reads item by item
-        if attributes:
-            _read_attributes(self, attributes)
+        # First attribute of each name: its value, or its AttributeProto until read.
+        attrs: dict[str, Any] = {}
+        self.attrs = attrs
+        for a in proto.attribute[:]:  # repeated fields are sliced: one call, where iterating reads item by item
+            kind = a.type
+            value = _read_at_once(self, a, kind, edits) if kind in _READ_AT_ONCE else a
+            name = a.name
+            if name not in attrs:
+                attrs[name] = value
 
     def attr(self, name: str, default: Any = None) -> Any:
         """The attribute's value (as ``onnx.helper.get_attribute_value``), or ``default`` when absent."""
@@ -108,9 +113,10 @@ class Graph:
 
     __slots__ = ("name", "nodes", "inputs", "outputs", "initializers", "proto", "_order", "_outer_reads")
 
-    def __init__(self, proto: onnx.GraphProto):
+    def __init__(self, proto: onnx.GraphProto, edits: Optional[list[str]] = None):
+        """``edits``, when given, collects what indexing changes in the protobuf (see :class:`IndexedModel`)."""
         self.name: str = proto.name
-        self.nodes: list[Node] = [Node(n) for n in proto.node[:]]
+        self.nodes: list[Node] = [Node(n, edits) for n in proto.node[:]]
         self.initializers: list[Tensor] = [Tensor(t) for t in proto.initializer[:]]
         self.inputs: list[str] = [v.name for v in proto.input[:]]  # IR < 4 lists initializers here too
         self.outputs: list[str] = [v.name for v in proto.output[:]]
@@ -128,19 +134,44 @@ class Graph:
 
 
 class IndexedModel:
-    """Every graph of a model (the main graph first, subgraphs depth first, as ONNX nests them)."""
+    """Every graph of a model (the main graph first, subgraphs depth first, as ONNX nests them).
+
+    It also keeps a record of the changes made to the model's protobuf (attributes typed
+    while indexing, dims bound, nodes sorted, weight data stripped, an opset imported):
+    while there are none, the file's own bytes still describe the model, and shape
+    inference can take them as they are instead of a fresh serialization.
+    """
 
     def __init__(self, model: onnx.ModelProto):
         self.model = model
-        self.main = Graph(model.graph)
-        self.graphs: list[Graph] = list(walk(self.main))
+        self._edits: list[str] = []  # what has changed in the protobuf since it was parsed
+        self._opsets = len(model.opset_import)  # an opset imported later shows as a longer list
+        self.main = Graph(model.graph, self._edits)
+        self.graphs: list[Graph] = [self.main] if not self._any_subgraphs() else list(walk(self.main))
         self._op_counts: Optional[Counter] = None
+        self._tensors: Optional[tuple[Tensor, ...]] = None
+
+    def _any_subgraphs(self) -> bool:
+        for node in self.main.nodes:
+            if node.subgraphs:
+                return True
+        return False
 
     def set_main_order(self, order: list[Node]) -> None:
         """Take ``order`` as the main graph's node order (the analyzer sorts the protobuf the same way)."""
         self.main.nodes = order
         self.main._order = order
         self.graphs = list(walk(self.main))
+        self._tensors = None
+        self.note_edit("nodes sorted")
+
+    def note_edit(self, what: str) -> None:
+        """Record that the model's protobuf was changed (``what``: how, for whoever debugs it)."""
+        self._edits.append(what)
+
+    def as_parsed(self) -> bool:
+        """Whether the model's protobuf is still exactly what was parsed from the file."""
+        return not self._edits and len(self.model.opset_import) == self._opsets
 
     def nodes(self) -> Iterator[Node]:
         """Every node of every graph, graph by graph."""
@@ -153,13 +184,20 @@ class IndexedModel:
             self._op_counts = Counter((n.domain, n.op_type) for n in self.nodes())
         return self._op_counts
 
-    def tensors(self) -> Iterator[Tensor]:
-        """Every constant tensor: initializers and the tensors nodes hold, graph by graph."""
-        for graph in self.graphs:
-            yield from graph.initializers
-            for node in graph.nodes:
-                if node.tensors:  # few nodes hold any
-                    yield from node.tensors
+    def tensors(self) -> tuple[Tensor, ...]:
+        """Every constant tensor: initializers and the tensors nodes hold, graph by graph.
+
+        Listed once (several passes read them all), again after the nodes are reordered.
+        """
+        if self._tensors is None:
+            tensors: list[Tensor] = []
+            for graph in self.graphs:
+                tensors += graph.initializers
+                for node in graph.nodes:
+                    if node.tensors:  # few nodes hold any
+                        tensors += node.tensors
+            self._tensors = tuple(tensors)
+        return self._tensors
 
 
 def walk(graph: Graph) -> Iterator[Graph]:
@@ -182,27 +220,19 @@ _READ_AT_ONCE = frozenset({AttributeProto.UNDEFINED, AttributeProto.TENSOR, Attr
                            AttributeProto.GRAPH, AttributeProto.GRAPHS})
 
 
-def _read_attributes(node: Node, attributes) -> None:
-    attrs = node.attrs
-    for a in attributes:
-        kind = a.type
-        value = _read_at_once(node, a, kind) if kind in _READ_AT_ONCE else a
-        name = a.name
-        if name not in attrs:
-            attrs[name] = value
-
-
-def _read_at_once(node: Node, a: AttributeProto, kind: int) -> Any:
+def _read_at_once(node: Node, a: AttributeProto, kind: int, edits: Optional[list[str]]) -> Any:
     """The value of an attribute that the index reads at once (an AttributeProto when it cannot)."""
     if kind == AttributeProto.UNDEFINED:
         kind = _type_untyped(a)
-    if kind in _GRAPH_TYPES:
-        node.has_graph_attribute = True
-        return _graph_value(node, a, kind) if holds_subgraphs(node) else _decoded_or_proto(a)
-    if kind == AttributeProto.TENSOR:
+        if kind != AttributeProto.UNDEFINED and edits is not None:
+            edits.append("attribute typed")
+    if kind == AttributeProto.TENSOR:  # the common case (Constant, ConstantOfShape)
         tensor = Tensor(a.t)
         node.tensors = [*node.tensors, tensor]
         return a if a.ref_attr_name else tensor.proto
+    if kind in _GRAPH_TYPES:
+        node.has_graph_attribute = True
+        return _graph_value(node, a, kind, edits) if holds_subgraphs(node) else _decoded_or_proto(a)
     if kind == AttributeProto.TENSORS:
         node.tensors = [*node.tensors, *(Tensor(t) for t in a.tensors)]
     return _decoded_or_proto(a)
@@ -226,12 +256,12 @@ def _type_untyped(a: AttributeProto) -> int:
     return AttributeProto.UNDEFINED
 
 
-def _graph_value(node: Node, a: AttributeProto, kind: int) -> Any:
+def _graph_value(node: Node, a: AttributeProto, kind: int, edits: Optional[list[str]]) -> Any:
     if kind == AttributeProto.GRAPH:
-        graph = Graph(a.g)
+        graph = Graph(a.g, edits)
         node.subgraphs = [*node.subgraphs, graph]
         return graph
-    graphs = [Graph(g) for g in a.graphs[:]]
+    graphs = [Graph(g, edits) for g in a.graphs[:]]
     node.subgraphs = [*node.subgraphs, *graphs]
     return graphs
 

@@ -21,6 +21,11 @@ from mkdocs_onnx.errors import AnalysisError
 # as parsing them or longer. Below this size, starting a thread costs more than it saves.
 _HASH_IN_BACKGROUND_BYTES = 1 << 20
 
+# Files up to this size keep their bytes for the analysis: shape inference reads them
+# instead of serializing the model again while nothing has changed it. Larger files hold
+# weights, which are stripped before inference, so their bytes would only take memory.
+_KEEP_BYTES = 64 << 20
+
 
 class _Digest:
     """The sha256 of some bytes, computed on a thread when they are large."""
@@ -59,6 +64,7 @@ class LoadedModel:
     external_data_bytes: int = 0
     external_data_files: list[str] = field(default_factory=list)
     missing_external_data: list[str] = field(default_factory=list)
+    data: Optional[bytes] = field(default=None, repr=False)  # the bytes parsed, when kept (see _KEEP_BYTES)
 
     @property
     def sha256(self) -> str:
@@ -85,7 +91,7 @@ def load_bytes(data: bytes, path: str) -> LoadedModel:
         raise AnalysisError(f"{path}: the file is empty (0 bytes)")
     digest = _Digest(data)
     model = _parse(path, data)
-    return LoadedModel(model, path, digest, len(data))
+    return LoadedModel(model, path, digest, len(data), data=data if len(data) <= _KEEP_BYTES else None)
 
 
 def _parse(path: str, data: bytes) -> onnx.ModelProto:

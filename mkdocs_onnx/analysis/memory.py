@@ -43,20 +43,24 @@ def tensor_bytes(info: Optional[TypeInfo]) -> Optional[int]:
 
 
 class TensorSizes(dict):
-    """``tensor_bytes`` of each tensor by name, computed on first ask (several passes ask)."""
+    """``tensor_bytes`` of each tensor by name (None for a tensor inference gave no type).
+
+    Computed for every typed tensor at once: most are asked for by several passes, and
+    filling the dict in one loop costs less than computing each on first ask. Most
+    tensors share their type with others, so each type is sized once.
+    """
 
     def __init__(self, types: dict[str, TypeInfo]):
         super().__init__()
-        self.types = types
-        self._by_type: dict[Optional[TypeInfo], Optional[int]] = {}  # most tensors share their type with others
+        by_type: dict[Optional[TypeInfo], Optional[int]] = {}
+        for name, info in types.items():
+            size = by_type.get(info, _UNKNOWN)
+            if size is _UNKNOWN:
+                size = by_type[info] = tensor_bytes(info)
+            self[name] = size
 
-    def __missing__(self, name: str) -> Optional[int]:
-        info = self.types.get(name)
-        size = self._by_type.get(info, _UNKNOWN)
-        if size is _UNKNOWN:
-            size = self._by_type[info] = tensor_bytes(info)
-        self[name] = size
-        return size
+    def __missing__(self, name: str) -> None:
+        return None
 
 
 _UNKNOWN = object()  # a type whose size is not computed yet (None: it has no static size)
@@ -67,10 +71,11 @@ def peak_activation(graph: Graph, order: list[Node], sizes: TensorSizes,
     end = len(order)
     outputs = set(graph.outputs)
     size: dict[str, int] = {}  # bytes of each activation allocated so far
-    frees: dict[int, list[str]] = {}  # step -> the activations whose last reader it is
+    frees: list[Optional[list[str]]] = [None] * (end + 1)  # by step: the activations whose last reader it is
     unknown = 0
 
     def allocate(name: str, step: int) -> int:
+        """Make ``name`` live from ``step`` to its last reader; its bytes (0 when unknown)."""
         nonlocal unknown
         b = sizes[name]
         tensor_uses = uses.get(name)
@@ -84,7 +89,7 @@ def peak_activation(graph: Graph, order: list[Node], sizes: TensorSizes,
             last = end
         else:
             last = tensor_uses[-1][2] if tensor_uses else step  # uses are recorded in execution order
-        freed = frees.get(last)
+        freed = frees[last]
         if freed is None:
             frees[last] = [name]
         else:
@@ -98,11 +103,11 @@ def peak_activation(graph: Graph, order: list[Node], sizes: TensorSizes,
     peak, peak_at = live, None
     for step, node in enumerate(order):
         for o in node.output:
-            if o and o not in constants and o not in size:
+            if o not in size and o not in constants and o:
                 live += allocate(o, step)
-        if peak_at is None or live > peak:
+        if live > peak or peak_at is None:
             peak, peak_at = live, node_label(node, step)
-        freed = frees.pop(step, None)
+        freed = frees[step]
         if freed:
             for name in freed:
                 live -= size[name]

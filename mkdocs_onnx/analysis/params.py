@@ -22,7 +22,7 @@ import onnx
 
 from mkdocs_onnx.analysis.index import IndexedModel, Node, walk
 from mkdocs_onnx.analysis.report import Params
-from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, QUANTIZED_INT_TYPES, dtype_name, nbytes
+from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, QUANTIZED_INT_TYPES, bits_per_element, dtype_name
 from mkdocs_onnx.analysis.values import Values
 
 # Inputs that configure an operator rather than carry data, by op type and input index.
@@ -108,24 +108,29 @@ def find_constants(index: IndexedModel, values: Values) -> dict[str, ConstTensor
             elif node.input:
                 shape = values.get(node.input[0])  # reading a value may compute it, as it always did here
                 if shape is not None:
-                    found.setdefault(node.output[0], (_fill_type(node), _numel(_ints(shape)), True))
+                    found.setdefault(node.output[0], (_fill_type(node), _shape_numel(shape), True))
     return found
 
 
 _INT64 = np.dtype(np.int64)
+_ABSENT = object()
 
 
-def _ints(value: np.ndarray) -> list[int]:
-    """A shape tensor's value as a list of ints (the usual 1-D int64 one without a copy)."""
+def _shape_numel(value: np.ndarray) -> int:
+    """Elements of a tensor whose shape is ``value`` (the usual 1-D int64 one read without a copy)."""
     if value.dtype is _INT64 and value.ndim == 1:
-        return value.tolist()
-    return value.astype(np.int64).ravel().tolist()
+        return _numel(value.tolist())
+    return _numel(value.astype(np.int64).ravel().tolist())
 
 
 def _fill_type(node: Node) -> int:
     """Element type of a ConstantOfShape: its 'value' tensor's, float32 by default."""
-    if "value" not in node.attrs:
+    value = node.attrs.get("value", _ABSENT)
+    if value is _ABSENT:
         return onnx.TensorProto.FLOAT
+    tensors = node.tensors
+    if tensors and tensors[0].proto is value:  # the usual case: its one tensor attribute
+        return tensors[0].elem_type
     fill = node.tensor("value")
     return fill.elem_type if fill is not None else onnx.TensorProto.UNDEFINED
 
@@ -166,15 +171,25 @@ def find_uses(order: list[Node]) -> dict[str, list[Use]]:
     """Who reads each tensor, with the top-level node each use belongs to, in execution order."""
     uses: dict[str, list[Use]] = {}
     for owner, top in enumerate(order):
-        for node in _with_subgraph_nodes(top) if top.subgraphs else (top,):
-            for slot, name in enumerate(node.input):
-                if name:
-                    tensor_uses = uses.get(name)
-                    if tensor_uses is None:
-                        uses[name] = [(node, slot, owner)]
-                    else:
-                        tensor_uses.append((node, slot, owner))
+        if top.subgraphs:
+            for node in _with_subgraph_nodes(top):
+                _record_uses(uses, node, owner)
+        else:
+            _record_uses(uses, top, owner)
     return uses
+
+
+def _record_uses(uses: dict[str, list[Use]], node: Node, owner: int) -> None:
+    """Add ``node``'s reads, on behalf of top-level node ``owner``, to ``uses``."""
+    slot = 0  # counted by hand: an enumerate per node costs more than the loop it drives
+    for name in node.input:
+        if name:
+            tensor_uses = uses.get(name)
+            if tensor_uses is None:
+                uses[name] = [(node, slot, owner)]
+            else:
+                tensor_uses.append((node, slot, owner))
+        slot += 1
 
 
 def _with_subgraph_nodes(top: Node) -> list[Node]:
@@ -205,36 +220,58 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
     outputs = set(index.main.outputs)
     per_node: dict[int, int] = {}
     by_type: dict[int, int] = {}  # weight elements by element type
+    bits_of: dict[int, Optional[int]] = {}  # bits per element of each element type met
     total = non_trainable = placeholders = shared = constants_elements = weights_bytes = weight_tensors = float64 = 0
     largest = None
     unused = []
     for name, (elem_type, numel, placeholder) in tensors.items():
-        tensor_uses = uses.get(name, ())
-        if not tensor_uses and name not in outputs:
-            unused.append(name)
-            continue
-        if elem_type in _WEIGHT_TYPES:
-            is_weight = not _only_in(tensor_uses, CONFIG_SLOTS)
+        tensor_uses = uses.get(name)
+        if tensor_uses is None:
+            if name not in outputs:
+                unused.append(name)
+                continue
+            tensor_uses = ()
+        if len(tensor_uses) == 1:  # the usual constant: one reader, whose operator and slot decide
+            reader, slot, owner = tensor_uses[0]
+            op_type = reader.op_type
+            if elem_type in _WEIGHT_TYPES:
+                is_weight = slot not in CONFIG_SLOTS.get(op_type, _NO_SLOTS)
+            else:
+                is_weight = slot in QUANTIZED_WEIGHT_SLOTS.get(op_type, _NO_SLOTS)
+            if not is_weight:  # shapes, indices, axes, and configuration values such as Resize scales
+                constants_elements += numel
+                continue
+            if slot in NON_TRAINABLE_SLOTS.get(op_type, _NO_SLOTS):
+                non_trainable += numel
+            if slot == 0 and op_type in PASS_THROUGH:
+                owner = _attributed_owner(name, uses)
         else:
-            is_weight = _any_in(tensor_uses, QUANTIZED_WEIGHT_SLOTS)
-        if not is_weight:  # shapes, indices, axes, and configuration values such as Resize scales
-            constants_elements += numel
-            continue
+            if elem_type in _WEIGHT_TYPES:
+                is_weight = not _only_in(tensor_uses, CONFIG_SLOTS)
+            else:
+                is_weight = _any_in(tensor_uses, QUANTIZED_WEIGHT_SLOTS)
+            if not is_weight:
+                constants_elements += numel
+                continue
+            if _any_in(tensor_uses, NON_TRAINABLE_SLOTS):
+                non_trainable += numel
+            if _read_by_several_nodes(tensor_uses):
+                shared += 1
+            owner = _attributed_owner(name, uses)
         weight_tensors += 1
         total += numel
         by_type[elem_type] = by_type.get(elem_type, 0) + numel
-        if _any_in(tensor_uses, NON_TRAINABLE_SLOTS):
-            non_trainable += numel
         if placeholder:
             placeholders += numel
-        if len(tensor_uses) > 1 and _read_by_several_nodes(tensor_uses):
-            shared += 1
-        size = nbytes(elem_type, numel) or 0
+        bits = bits_of.get(elem_type, _UNSET)
+        if bits is _UNSET:
+            bits = bits_of[elem_type] = bits_per_element(elem_type)
+        size = (numel * bits + 7) // 8 if bits is not None else 0  # nbytes(elem_type, numel) or 0
         weights_bytes += size
         if largest is None or size > largest[1]:
             largest = (name, size)
-        float64 += elem_type == onnx.TensorProto.DOUBLE
-        owner = _attributed_owner(name, uses)
+        if elem_type == _DOUBLE:
+            float64 += 1
         if owner is not None:
             per_node[owner] = per_node.get(owner, 0) + numel
     by_dtype: dict[str, int] = {}
@@ -253,6 +290,11 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
     )
     return ParamsResult(params, folded_names(index, tensors), per_node, weights_bytes, sorted(unused),
                         float64, largest or ("", 0))
+
+
+_NO_SLOTS: frozenset[int] = frozenset()
+_UNSET = object()  # an element type whose bits are not looked up yet
+_DOUBLE = onnx.TensorProto.DOUBLE
 
 
 def _only_in(tensor_uses: Sequence[Use], slots: dict[str, frozenset[int]]) -> bool:
@@ -275,6 +317,8 @@ def _any_in(tensor_uses: Sequence[Use], slots: dict[str, frozenset[int]]) -> boo
 
 def _read_by_several_nodes(tensor_uses: Sequence[Use]) -> bool:
     """A shared weight: more than one node reads it."""
+    if len(tensor_uses) < 2:
+        return False
     first = tensor_uses[0][0]
     for node, _, _ in tensor_uses:
         if node is not first:

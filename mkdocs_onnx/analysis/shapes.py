@@ -10,6 +10,7 @@ contrib operators through the registry's shape functions, standard operators thr
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import sys
@@ -26,8 +27,8 @@ from onnx.onnx_cpp2py_export.shape_inference import infer_shapes as _infer_shape
 from mkdocs_onnx.analysis.costs import NodeContext, shape_function
 from mkdocs_onnx.analysis.graphs import topological_order
 from mkdocs_onnx.analysis.index import DEFAULT_DOMAINS, Graph, IndexedModel, Node
-from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, PLAIN_RAW, small_value
-from mkdocs_onnx.analysis.values import Values, evaluate, evaluator_for
+from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, PLAIN_RAW, SMALL_CONSTANT_ELEMENTS, small_value
+from mkdocs_onnx.analysis.values import EVALUATED_OPS, Values, evaluate
 
 TypeInfo = tuple[Optional[int], Optional[tuple]]
 
@@ -66,6 +67,7 @@ def bind_dims(index: IndexedModel, dims: dict[str, int], batch_size: int) -> Dim
                 binding.values[label] = dims.get(label, batch_size)
                 binding.batch_dims.append(label)
                 dim.dim_value = binding.values[label]
+                index.note_edit("dims bound")
                 continue
             if not dim.HasField("dim_param"):
                 continue
@@ -80,6 +82,7 @@ def bind_dims(index: IndexedModel, dims: dict[str, int], batch_size: int) -> Dim
                 binding.values.setdefault(name, None)
     bound = {k: v for k, v in binding.values.items() if v is not None}
     if bound:
+        index.note_edit("dims bound")
         for graph in index.graphs:
             proto = graph.proto
             for value_info in (*proto.input, *proto.output, *proto.value_info):
@@ -110,18 +113,50 @@ def _substitute(tp: onnx.TypeProto, bound: dict[str, int]) -> None:
         _substitute(getattr(tp, kind).elem_type, bound)
 
 
-def infer(model: onnx.ModelProto, warnings: list[str]) -> Optional[_LiteModel]:
-    """ONNX shape inference with data propagation: the types of the inferred model, None on failure."""
+def infer(model: onnx.ModelProto, warnings: list[str], source: Optional[bytes] = None,
+          subgraphs: bool = True) -> Optional[_LiteModel]:
+    """ONNX shape inference with data propagation: the types of the inferred model, None on failure.
+
+    ``source``: serialized bytes that parse to ``model`` as it is now (the file's own, while
+    nothing has changed it); inference reads them instead of a fresh serialization.
+    ``subgraphs``: whether to read the types of subgraphs too (else the nodes are skipped).
+    """
+    lite = _LiteModel if subgraphs else _LiteGraphModel
     try:
-        data = model.SerializeToString()  # once: inference takes the bytes, the size check reads their length
+        # once: inference takes the bytes, the size check reads their length
+        data = source if source is not None else model.SerializeToString()
         if len(data) > _PROTOBUF_LIMIT:
-            return _LiteModel.FromString(_infer_via_path(model))
+            return lite.FromString(_infer_via_path(model))
         # The C++ entry point takes and gives bytes: only the types are parsed back, not the model.
         # (No type check, no strict mode, data propagation.)
-        return _LiteModel.FromString(_infer_shapes(data, False, False, True))
+        return lite.FromString(_infer_shapes(data, False, False, True))
     except Exception as e:  # inference is best effort; the second pass fills what it can
         warnings.append(f"ONNX shape inference failed ({_first_line(e)}); shapes come from the file and per-node inference")
         return None
+
+
+# A file's bytes stand for its model only well below the size limit: serializing the parsed
+# model again may take more bytes (a packed list is written unpacked), and a model past the
+# limit takes another way through inference.
+_SOURCE_LIMIT = _PROTOBUF_LIMIT // 4
+
+
+def strip_weight_data(index: IndexedModel) -> None:
+    """Drop the data of large tensors: shape inference needs only their dims and type.
+
+    Everything that reads weight values has run by now; small tensors (shapes, axes)
+    keep their data so that data propagation still works. Stripping twice changes
+    nothing more.
+    """
+    for t in index.tensors():
+        if math.prod(t.dims) > SMALL_CONSTANT_ELEMENTS and not t.external:  # t.numel, without a property call
+            proto = t.proto
+            for name in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data"):
+                proto.ClearField(name)
+            proto.data_location = onnx.TensorProto.EXTERNAL
+            del proto.external_data[:]
+            proto.external_data.add(key="location", value="__stripped__")
+            index.note_edit("weight data stripped")
 
 
 def _infer_via_path(model: onnx.ModelProto) -> bytes:
@@ -133,15 +168,15 @@ def _infer_via_path(model: onnx.ModelProto) -> bytes:
             return f.read()
 
 
-def _lite_model_class() -> type:
+def _lite_model_class(subgraphs: bool) -> type:
     """A message class that reads, from a serialized ModelProto, only what :func:`collect_types` needs.
 
     Its value infos keep their ``type`` as the serialized ``TypeProto``: the bytes key a
     cache of decoded types (a model repeats a few shapes over thousands of tensors), and
     parsing skips the nodes' other fields and the tensors. Field numbers are onnx.proto's.
+    Without ``subgraphs``, it skips the nodes altogether (a third of the time, where no
+    node holds a graph).
     """
-    file = descriptor_pb2.FileDescriptorProto(name="mkdocs_onnx_types.proto", package="mkdocs_onnx_types",
-                                              syntax="proto2")
     field = descriptor_pb2.FieldDescriptorProto
     one, many = field.LABEL_OPTIONAL, field.LABEL_REPEATED
     messages = {  # message: (field name, number, label, type or message name)
@@ -152,20 +187,26 @@ def _lite_model_class() -> type:
                   ("value_info", 13, many, "ValueInfo")],
         "Model": [("graph", 7, one, "Graph")],
     }
+    if not subgraphs:
+        del messages["Attribute"], messages["Node"]
+        messages["Graph"] = messages["Graph"][1:]
+    package = "mkdocs_onnx_types" if subgraphs else "mkdocs_onnx_graph_types"
+    file = descriptor_pb2.FileDescriptorProto(name=f"{package}.proto", package=package, syntax="proto2")
     for name, fields in messages.items():
         message = file.message_type.add(name=name)
         for field_name, number, label, kind in fields:
             if isinstance(kind, str):
                 message.field.add(name=field_name, number=number, label=label, type=field.TYPE_MESSAGE,
-                                  type_name=f".mkdocs_onnx_types.{kind}")
+                                  type_name=f".{package}.{kind}")
             else:
                 message.field.add(name=field_name, number=number, label=label, type=kind)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("mkdocs_onnx_types.Model"))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.Model"))
 
 
-_LiteModel = _lite_model_class()
+_LiteModel = _lite_model_class(subgraphs=True)
+_LiteGraphModel = _lite_model_class(subgraphs=False)  # the main graph's types only
 
 
 def _first_line(e: Exception) -> str:
@@ -173,13 +214,21 @@ def _first_line(e: Exception) -> str:
     return text[0][:200] if text else type(e).__name__
 
 
-def infer_types(model: onnx.ModelProto, index: IndexedModel, warnings: list[str]) -> tuple[dict[str, TypeInfo], set[str]]:
+def infer_types(model: onnx.ModelProto, index: IndexedModel, warnings: list[str],
+                source: Optional[bytes] = None) -> tuple[dict[str, TypeInfo], set[str]]:
     """Whole-model ONNX inference: every tensor's type, and the names whose type it computed.
 
     The second are the tensors inference wrote a value info for that the file did not
     declare (empty when inference failed); :func:`refine` trusts those.
+
+    Weight data is stripped first (:func:`strip_weight_data`). ``source``: the bytes the
+    model was parsed from; while no pass has changed the model (``index.as_parsed()``),
+    inference reads them, and the model is not serialized again.
     """
-    inferred = infer(model, warnings)
+    strip_weight_data(index)
+    if source is not None and not (index.as_parsed() and len(source) <= _SOURCE_LIMIT):
+        source = None
+    inferred = infer(model, warnings, source, subgraphs=len(index.graphs) > 1)
     if inferred is None:  # the file's own declarations are all there is
         return collect_types(model, index)[0], set()
     types, described = collect_types(inferred, index)
@@ -210,17 +259,8 @@ def collect_types(inferred, index: IndexedModel) -> tuple[dict[str, TypeInfo], s
             known = types.get(name)
             if known is None or known[1] is None:
                 _add_type(types, name, inputs[position].type, decoded)
-        for value_info in proto.value_info[:]:
-            name = value_info.name
-            described.add(name)
-            known = types.get(name)
-            if known is None or known[1] is None:
-                _add_type(types, name, value_info.type, decoded)
-        for value_info in proto.output[:]:
-            name = value_info.name
-            known = types.get(name)
-            if known is None or known[1] is None:
-                _add_type(types, name, value_info.type, decoded)
+        _add_value_infos(types, proto.value_info[:], decoded, described)
+        _add_value_infos(types, proto.output[:], decoded, None)
     return types, described
 
 
@@ -231,12 +271,94 @@ def _add_type(types: dict[str, TypeInfo], name: str, tp: bytes | onnx.TypeProto,
     A model's tensors share a few types: looking up the serialized TypeProto in ``decoded``
     costs a fraction of reading its shape dim by dim (the same bytes decode the same way).
     """
-    data = tp if type(tp) is bytes else tp.SerializeToString()  # bytes: what :func:`infer` gives
-    info = decoded.get(data)
+    info = decoded.get(tp) if type(tp) is bytes else None  # bytes: what :func:`infer` gives
     if info is None:
-        info = decoded[data] = type_info(onnx.TypeProto.FromString(data))
+        info = _decoded_type(tp, decoded)
     if info[0] is not None:
         types[name] = info
+
+
+def _add_value_infos(types: dict[str, TypeInfo], value_infos: list, decoded: dict[bytes, TypeInfo],
+                     described: Optional[set[str]]) -> None:
+    """:func:`_add_type` for each value info whose tensor has no shape yet (written out: a model
+    has thousands); their names go to ``described`` when given."""
+    known_type, decoded_type = types.get, decoded.get  # looked up once, not per value info
+    for value_info in value_infos:
+        name = value_info.name
+        if described is not None:
+            described.add(name)
+        known = known_type(name)
+        if known is None or known[1] is None:
+            tp = value_info.type
+            info = decoded_type(tp) if type(tp) is bytes else None
+            if info is None:
+                info = _decoded_type(tp, decoded)
+            if info[0] is not None:
+                types[name] = info
+
+
+def _decoded_type(tp: bytes | onnx.TypeProto, decoded: dict[bytes, TypeInfo]) -> TypeInfo:
+    """The type ``tp`` describes, decoded once per distinct serialized TypeProto."""
+    data = tp if type(tp) is bytes else tp.SerializeToString()
+    info = decoded.get(data)
+    if info is None:
+        info = _read_tensor_type(data)
+        if info is None:
+            info = type_info(onnx.TypeProto.FromString(data))
+        decoded[data] = info
+    return info
+
+
+def _read_tensor_type(data: bytes) -> Optional[TypeInfo]:
+    """:func:`type_info` of a serialized TypeProto, read from its bytes when they hold a tensor
+    type as a serializer writes one (short fields, each dim sized, named or empty); else None.
+
+    A model has tens to hundreds of distinct shapes: reading their few bytes here costs a
+    fraction of parsing each into a TypeProto and reading that field by field. Field numbers
+    are onnx.proto's: TypeProto.tensor_type 1; its elem_type 1 and shape 2; the shape's dim 1;
+    a dim's dim_value 1 or dim_param 2.
+    """
+    end = len(data)
+    if end < 2 or data[0] != 0x0A or data[1] != end - 2 or data[1] >= 0x80:  # tensor_type, and nothing else
+        return None
+    i, elem = 2, 0
+    if i < end and data[i] == 0x08:  # elem_type, below 128
+        elem = data[i + 1]
+        if elem >= 0x80:
+            return None
+        i += 2
+    if i == end:
+        return (elem or None, None)
+    if data[i] != 0x12 or data[i + 1] != end - i - 2 or data[i + 1] >= 0x80:  # shape, the last field
+        return None
+    i += 2
+    dims = []
+    while i < end:
+        if data[i] != 0x0A or data[i + 1] >= 0x80:  # a dim
+            return None
+        start, i = i + 2, i + 2 + data[i + 1]
+        if i > end:
+            return None
+        if start == i:  # neither set: unknown
+            dims.append(None)
+        elif data[start] == 0x08:  # dim_value, a varint
+            value, shift, k = 0, 0, start + 1
+            while k < i:
+                byte = data[k]
+                k += 1
+                value |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+            if k != i or byte >= 0x80:
+                return None
+            dims.append(value if value < 1 << 63 else None)  # past 2**63: a negative int64, unknown
+        elif data[start] == 0x12 and data[start + 1] == i - start - 2 and data[start:i].isascii():  # dim_param
+            name = data[start + 2:i].decode()
+            dims.append(name if name and not name.startswith("unk__") else None)  # as _rare_dim reads it
+        else:
+            return None
+    return (elem or None, tuple(dims))
 
 
 def _declared_names(index: IndexedModel) -> set[str]:
@@ -336,13 +458,14 @@ def constant_values(index: IndexedModel) -> Values:
     earlier one when it decodes, as if all were read in order.
     """
     values = Values()
+    shared: dict = {}  # equal integer constants decoded once (see small_value)
     for graph in index.graphs:
         for t in graph.initializers:
             name = t.name
             if t.elem_type in FLOAT_TYPES or values.holds(name):
                 _add_constant(values, name, small_value, t, t.elem_type in FLOAT_TYPES)
             else:  # the common case, in short: an integer constant decoded now
-                value = small_value(t)
+                value = small_value(t, shared)
                 if value is not None:
                     values[name] = value
         for node in graph.nodes:
@@ -356,12 +479,9 @@ def _add_constant(values: Values, name: str, decode: Callable, source, defer: bo
     if values.holds(name):  # a name defined twice: decode both, in order
         values.get(name)
     elif defer:
-        values.defer([name], [], lambda: _set_value(values, name, decode(source)))
+        values.defer_decoding(name, decode, source)
         return
-    _set_value(values, name, decode(source))
-
-
-def _set_value(values: Values, name: str, value: Optional[np.ndarray]) -> None:
+    value = decode(source)
     if value is not None:
         values[name] = value
 
@@ -387,8 +507,8 @@ def refine(index: IndexedModel, types: dict[str, TypeInfo], values: Values, sett
     tensors gained a type or shape.
     """
     schemas: Optional[_SchemaInference] = None  # built for the first node asked (most models ask none)
-    as_inferred = dict(types)  # a type that refine replaces is no longer what inference saw
-    initializers: Optional[set[str]] = None  # likewise
+    inferred: Optional[_Inferred] = None  # likewise, for the first node whose outputs inference left open
+    retyped: dict[str, Optional[TypeInfo]] = {}  # the types values replaced before then, as inference left them
     improved = 0
     for graph in index.graphs:
         try:
@@ -396,12 +516,22 @@ def refine(index: IndexedModel, types: dict[str, TypeInfo], values: Values, sett
         except Exception:  # a cyclic graph is reported by the analyzer itself
             return improved
         for node in order:
-            if _propagate_values(node, values, types) or _all_static(node.output, types):
+            if node.op_type in EVALUATED_OPS and node.domain in DEFAULT_DOMAINS:  # shape arithmetic, maybe
+                if _all_static(node.output, types):  # its values can only matter to their readers: on first read
+                    if not values.knows_all(node.output):
+                        values.defer(node.output, node.input, _assign_values, node, values, types)
+                    continue
+                if not values.knows_all(node.output):  # a value gives its tensor a type: inference needs it now
+                    if settled and inferred is None:
+                        for name in node.output:
+                            retyped.setdefault(name, types.get(name))
+                    _assign_values(node, values, types)
+            if _all_static(node.output, types):  # most nodes: inference left nothing open
                 continue
             if settled:
-                if initializers is None:
-                    initializers = {t.name for g in index.graphs for t in g.initializers}
-                if _unchanged_since_inference(node, settled, types, as_inferred, values, initializers):
+                if inferred is None:
+                    inferred = _Inferred(index, settled, types, retyped)
+                if _unchanged_since_inference(node, graph, inferred, types, values):
                     continue
             if schemas is None:
                 schemas = _SchemaInference(list(index.model.opset_import))
@@ -413,8 +543,32 @@ def refine(index: IndexedModel, types: dict[str, TypeInfo], values: Values, sett
     return improved
 
 
-def _unchanged_since_inference(node: Node, settled: set[str], types: dict[str, TypeInfo],
-                               as_inferred: dict[str, TypeInfo], values: Values, initializers: set[str]) -> bool:
+class _Inferred:
+    """What whole-model inference computed (``settled``: see :func:`refine`), and what it saw."""
+
+    def __init__(self, index: IndexedModel, settled: set[str], types: dict[str, TypeInfo],
+                 retyped: dict[str, Optional[TypeInfo]]):
+        self.settled = settled
+        # The types as inference left them (``retyped``: those refine has replaced so far, as
+        # they were): a type that refine replaces is no longer what inference saw.
+        self.types = dict(types)
+        for name, info in retyped.items():
+            if info is None:
+                self.types.pop(name, None)
+            else:
+                self.types[name] = info
+        self.initializers = {t.name for g in index.graphs for t in g.initializers}  # likewise their data
+        self.main = index.main
+        # Whether inference of the model saw each main-graph input exactly as per-node inference
+        # does: with IR version 4 or later it takes the type of an initializer that is not a graph
+        # input from the initializer, and it reads each domain's opset from one import only.
+        domains = [o.domain for o in index.model.opset_import]
+        self.same_view = index.model.ir_version >= 4 and len(set(domains)) == len(domains)
+        self.main_inputs = set(index.main.inputs)
+
+
+def _unchanged_since_inference(node: Node, graph: Graph, inferred: _Inferred, types: dict[str, TypeInfo],
+                               values: Values) -> bool:
     """Whether inferring ``node`` alone again can only repeat what ONNX inference of the model gave.
 
     Per-node inference is the same ONNX function the whole-model pass applied, given
@@ -423,37 +577,48 @@ def _unchanged_since_inference(node: Node, settled: set[str], types: dict[str, T
     beyond the initializer data it had then, asking again gives nothing better: it only
     costs (most of all on graphs whose dims stay symbolic, where every node is asked).
     Nodes holding subgraphs are always asked (the pass saw their outer scope too).
+
+    An output that pass typed but could not shape (its rank depends on data) is not
+    shaped by asking again either, as long as the node sees no more than that pass saw
+    (see ``_Inferred.same_view``) and no shape function of the registry would be tried
+    in its place. An output it could not type is always asked: the answer is recorded.
     """
     if node.subgraphs:
         return False
+    settled = inferred.settled
+    shapeless = False
     for name in node.output:
-        if name and (name not in settled or types.get(name, (None, None))[1] is None):
-            return False
+        if name:
+            if name not in settled:
+                return False
+            info = types.get(name)
+            if info is None or info[1] is None:
+                if info is None or info[0] is None:
+                    return False
+                shapeless = True
+    if shapeless and not _sees_what_inference_saw(node, graph, inferred):
+        return False
+    as_inferred = inferred.types
     for name in node.input:
         if not name:
             continue
         info = types.get(name)
         if info is None or info[0] is None or info is not as_inferred.get(name):
             return False
-        if values.holds(name) and name not in initializers:
+        if name not in inferred.initializers and values.holds(name):
             return False
     return True
 
 
-def _propagate_values(node: Node, values: Values, types: dict[str, TypeInfo]) -> bool:
-    """Compute the values of a shape-arithmetic node's outputs, or defer them; whether deferred.
-
-    They are deferred only when the outputs' shapes are all static already.
-    """
-    if evaluator_for(node) is None:  # most operators compute no shape arithmetic: skip them at once
+def _sees_what_inference_saw(node: Node, graph: Graph, inferred: _Inferred) -> bool:
+    """Whether per-node inference of ``node`` is given no more than inference of the model was
+    (and no registry shape function could follow it)."""
+    if graph is not inferred.main or not inferred.same_view or shape_function(node.domain, node.op_type) is not None:
         return False
-    if values.knows_all(node.output):
-        return False
-    if _all_static(node.output, types):  # the values can only matter to their readers
-        values.defer(node.output, node.input, lambda: _assign_values(node, values, types))
-        return True
-    _assign_values(node, values, types)  # a value gives its tensor a type: downstream inference needs it now
-    return False
+    for name in node.input:  # an initializer also listed as a graph input was typed from the input
+        if name in inferred.initializers and name in inferred.main_inputs:
+            return False
+    return True
 
 
 def _assign_values(node: Node, values: Values, types: dict[str, TypeInfo]) -> None:
@@ -474,10 +639,18 @@ def _static(info: Optional[TypeInfo]) -> bool:
 
 
 def _all_static(names: list[str], types: dict[str, TypeInfo]) -> bool:
-    """Every named tensor (absent ones, named '', aside) has a static shape."""
+    """Every named tensor (absent ones, named '', aside) has a static shape.
+
+    (:func:`_static` written out: this runs for every node.)
+    """
     for name in names:
-        if name and not _static(types.get(name)):
-            return False
+        if name:
+            info = types.get(name)
+            if info is None or info[1] is None:
+                return False
+            for d in info[1]:
+                if not isinstance(d, int):
+                    return False
     return True
 
 

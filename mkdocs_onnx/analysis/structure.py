@@ -10,8 +10,11 @@ one path, and so on.
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import chain, count
+from operator import attrgetter
 from typing import Iterable, Iterator, Optional
 
 import numpy as np
@@ -30,6 +33,7 @@ DENSE_WEIGHT_SLOTS = {
     "QLinearMatMul": (3, 0), "QGemm": (3, 0), "MatMulNBits": (1,), "DynamicQuantizeMatMul": (1,),
     "MatMulIntegerToFloat": (1, 0), "MatMulBnb4": (1,), "MatMulFpQ4": (1,), "Einsum": (1, 0),
 }
+DENSE_OPS = frozenset(DENSE_WEIGHT_SLOTS)
 RNN_OPS = {"LSTM", "GRU", "RNN", "DynamicQuantizeLSTM"}
 FUSED_ATTENTION_OPS = {
     "Attention", "MultiHeadAttention", "GroupQueryAttention", "PackedAttention", "PackedMultiHeadAttention",
@@ -72,6 +76,7 @@ _MLP_REGION = {"Add", "Mul", "Div", "Sub", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoi
                "HardSigmoid", "Mish", "Clip", "Cast", "Identity", "Dropout", "Reshape", "DequantizeLinear",
                "QuantizeLinear", "Swish", "Split", "Slice", "Neg", "Exp", "Log"}
 _MAX_BFS = 400
+_name = attrgetter("name")
 _NOTHING: frozenset = frozenset()
 
 
@@ -83,7 +88,9 @@ class ModelIndex:
 
     Built on the analyzer's :class:`~mkdocs_onnx.analysis.index.IndexedModel` (read from
     protobuf once); nodes here are its :class:`~mkdocs_onnx.analysis.index.Node` objects.
-    Every table is filled in one loop over the nodes; the finders below start from
+    The tables every detection reads (producers, consumers, nodes by op type, folded
+    constants) are filled in one loop over the nodes; those only some models need (constant
+    tensors by name, node positions) when first asked. The finders below start from
     :meth:`nodes_of` (the nodes of a few op types) instead of walking the whole graph.
     """
 
@@ -93,34 +100,32 @@ class ModelIndex:
         self.types = types or {}
         self.values = values if values is not None else {}  # the analyzer's: read, never written
         self._decoded: dict[str, np.ndarray] = {}  # constants decoded here
+        self._int_lists: dict[str, Optional[list[int]]] = {}  # int_list(name): every layer asks for the same
         self.graphs: list[Graph] = index.graphs
         self.main: Graph = index.main
-        self._position: Optional[dict[int, int]] = None
         self.dense_cache: dict[int, Optional[Dense]] = {}  # id(node) -> dense_layer(node)
-        main_initializers = {t.name for t in self.main.initializers}
-        self.graph_inputs = {name for name in self.main.inputs if name not in main_initializers}
-        self.graph_outputs = set(self.main.outputs)
-        self._index_nodes(main_initializers)
+        known = set(map(_name, self.main.initializers))
+        self.graph_inputs = {name for name in self.main.inputs if name not in known}
+        self._index_nodes(known)
 
-    def _index_nodes(self, main_initializers: set[str]) -> None:
-        """Producers, consumers, nodes by op type, constant tensors and folded constants, in one loop.
+    def _index_nodes(self, known: set[str]) -> None:
+        """Producers, consumers, nodes by op type and folded constants, in one loop.
 
-        The loop runs once per node of the model, so it is kept tight: absent ('') inputs
-        and outputs are indexed like any name and their entries dropped at the end.
+        ``known`` comes in holding the main graph's initializers. The loop runs once per
+        node of the model, so it is kept tight: absent ('') inputs and outputs are indexed
+        like any name and their entries dropped at the end.
         """
+        graphs = self.graphs
         producer: dict[str, Node] = {}
         consumers: dict[str, Node | list[Node]] = {}  # a name read once maps to its node: no list to build
         by_op: defaultdict[str, list[Node]] = defaultdict(list)  # op type -> its nodes, in index order
-        tensors: dict[str, Tensor] = {}  # constant tensors as stored (initializers, Constant values)
-        constants = set(main_initializers)  # initializers and Constant outputs
-        for graph in self.graphs[1:]:
-            constants.update(t.name for t in graph.initializers)
-        # ``known`` folds as it goes: constants plus tensors computed from constants only. It
-        # holds '' so that absent inputs pass the subset test, as if filtered out.
-        known = constants | {""}
+        for graph in graphs[1:]:
+            known.update(map(_name, graph.initializers))
+        # ``known`` folds as it goes: constants (initializers, Constant outputs) plus tensors
+        # computed from constants only. It holds '' so that absent inputs pass as known.
+        known.add("")
         late_constant = False  # a Constant read before it is defined: fold again, the careful way
-        for graph in self.graphs:
-            tensors.update({t.name: t for t in graph.initializers})
+        for graph in graphs:
             for node in graph.nodes:
                 op = node.op_type
                 ins = node.input
@@ -140,45 +145,87 @@ class ModelIndex:
                                 _add_consumer(consumers, name, node)
                             else:
                                 consumers[name] = node
-                if op == "Constant" and outs and node.domain in ("", "ai.onnx"):
-                    name = outs[0]
-                    late_constant = late_constant or name in consumers
-                    constants.add(name)
-                    known.add(name)
-                    value = node.tensor("value")
-                    if value is not None:
-                        tensors[name] = value
-                # most nodes fail the subset test at their first input, before a method call
-                if (not ins or ins[0] in known) and known.issuperset(ins) and op not in _NOT_FOLDED \
-                        and not node.has_graph_attribute and (any(ins) or op in _SOURCE_OPS):
+                if ins:
+                    # most nodes fail at their first input; a lone known input needs no more tests
+                    if ins[0] in known and (len(ins) == 1 or known.issuperset(ins)) and op not in _NOT_FOLDED \
+                            and not node.has_graph_attribute and (ins[0] or any(ins) or op in _SOURCE_OPS):
+                        if len(outs) == 1:  # add() is cheaper than update() of a one-name list
+                            known.add(outs[0])
+                        else:
+                            known.update(outs)
+                elif op == "Constant":
+                    if outs and node.domain in ("", "ai.onnx"):
+                        late_constant = late_constant or outs[0] in consumers
+                        known.add(outs[0])
+                elif op in _SOURCE_OPS and not node.has_graph_attribute:
                     known.update(outs)
         producer.pop("", None)
         consumers.pop("", None)
         known.discard("")
-        self.producer, self.consumers, self.by_op, self.tensors = producer, consumers, by_op, tensors
-        self.constants = _fold(self.graphs, constants) if late_constant else known
+        self.producer, self.consumers, self.by_op = producer, consumers, by_op
+        if "Constant" in by_op and any(n.input for n in by_op["Constant"]):
+            late_constant = True  # the loop above adds only input-less Constants as they come
+        self.constants = _fold(graphs, self._constants()) if late_constant else known
 
-    @property
+    def _constants(self) -> set[str]:
+        """Initializers and Constant outputs (nothing folded)."""
+        found = {t.name for g in self.graphs for t in g.initializers}
+        found.update(n.output[0] for n in self.by_op.get("Constant", ()) if n.output and n.domain in ("", "ai.onnx"))
+        return found
+
+    @cached_property
+    def tensors(self) -> dict[str, Tensor]:
+        """Constant tensors as stored (initializers, Constant values) by name; built when first needed.
+
+        Graph by graph, a Constant's value replaces an earlier initializer of its name.
+        """
+        tensors: dict[str, Tensor] = {}
+        with_constants = "Constant" in self.by_op
+        for graph in self.graphs:
+            tensors.update(zip(map(_name, graph.initializers), graph.initializers))
+            if not with_constants:
+                continue
+            for node in graph.nodes:
+                if node.op_type == "Constant" and node.output and node.domain in ("", "ai.onnx"):
+                    value = node.tensor("value")
+                    if value is not None:
+                        tensors[node.output[0]] = value
+        return tensors
+
+    @cached_property
+    def holds_square_constant(self) -> bool:
+        """Whether a constant tensor's last two dims are equal and at least 2 (a causal mask may be one)."""
+        return any(_square(t.dims) for t in self.tensors.values())
+
+    @cached_property
+    def cache_inputs(self) -> set[str]:
+        """Graph inputs named like a KV cache (past, present, cache)."""
+        return {name for name in self.graph_inputs if is_cache_name(name)}
+
+    @cached_property
     def position(self) -> dict[int, int]:
         """id(node) -> its place in the index (graph by graph); built when first needed."""
-        if self._position is None:
-            self._position = {id(n): k for k, n in enumerate(n for g in self.graphs for n in g.nodes)}
-        return self._position
+        return dict(zip(map(id, chain.from_iterable(g.nodes for g in self.graphs)), count()))
 
-    def nodes_of(self, ops) -> list[Node]:
+    def holds(self, ops: frozenset) -> bool:
+        """Whether the model holds a node of an op type in ``ops`` (a set)."""
+        return not ops.isdisjoint(self.by_op)
+
+    def nodes_of(self, ops: frozenset) -> list[Node]:
         """The nodes whose op type is in ``ops``, in index order (a shared list: do not modify it)."""
-        found = [nodes for op, nodes in self.by_op.items() if op in ops]
-        if not found:
+        present = ops.intersection(self.by_op)  # walks the model's few op types, not ``ops``
+        if not present:
             return []
-        if len(found) == 1:
-            return found[0]
-        return [n for g in self.graphs for n in g.nodes if n.op_type in ops]  # cheaper than sorting by position
+        if len(present) == 1:
+            return self.by_op[next(iter(present))]
+        return [n for g in self.graphs for n in g.nodes if n.op_type in present]  # cheaper than sorting by position
 
     # shapes and values
     def shape(self, name: str) -> Optional[tuple]:
         info = self.types.get(name)
         if info is not None and info[1] is not None:
-            return tuple(info[1])
+            shape = info[1]
+            return shape if type(shape) is tuple else tuple(shape)
         t = self.tensors.get(name)
         return t.dims if t is not None else None
 
@@ -209,17 +256,34 @@ class ModelIndex:
             return v
         return None
 
+    def int_list(self, name: str) -> Optional[list[int]]:
+        """The value of ``name`` flattened to ints (None when not known), converted once."""
+        if name in self._int_lists:
+            return self._int_lists[name]
+        value = self.value(name)
+        found = self._int_lists[name] = _int_list(value) if value is not None else None
+        return found
+
     def is_const(self, name: str) -> bool:
         return bool(name) and name in self.constants
 
     def is_weight(self, name: str) -> bool:
         """A constant floating-point or quantized tensor of rank ≥ 2 (through layout ops)."""
-        if not self.is_const(name):
+        if not name or name not in self.constants:
             return False
-        origin = self.through(name, LAYOUT_OPS)
-        shape = self.shape(origin) or self.shape(name)
-        elem = self.elem_type(origin)
-        if shape is not None and (len(shape) < 2 or _numel([d if isinstance(d, int) else 2 for d in shape]) < 2):
+        p = self.producer.get(name)
+        if p is None or p.op_type not in LAYOUT_OPS:  # the common case: the weight as stored
+            info = self.types.get(name)
+            if info is not None and info[0] and info[1] is not None:  # both known: one lookup
+                elem, shape = info
+            else:
+                shape = self.shape(name)
+                elem = self.elem_type(name)
+        else:
+            origin = self.through(name, LAYOUT_OPS)
+            shape = self.shape(origin) or self.shape(name)
+            elem = self.elem_type(origin)
+        if shape is not None and (len(shape) < 2 or _at_most_one(shape)):
             return False
         return elem is None or elem in FLOAT_TYPES or elem in QUANTIZED_INT_TYPES
 
@@ -251,33 +315,41 @@ class ModelIndex:
         """Producers of ``names`` and their ancestors, breadth first, with their distance.
 
         Only nodes whose op is in ``allowed`` (all when None) are walked through; a node
-        for which ``stop(node)`` is true is yielded but not walked through.
+        for which ``stop(node)`` is true is yielded but not walked through. The walk goes
+        one distance at a time (a list per distance: no queue of (name, distance) pairs).
         """
         producer = self.producer
         skipped = _NOTHING if into_constants else self.constants  # names never queued
         seen: set[int] = set()
-        queue = deque((n, 1) for n in names if n and n not in skipped)
+        frontier = [n for n in names if n and n not in skipped]
         count = 0
-        while queue and count < limit:
-            name, depth = queue.popleft()
-            p = producer.get(name)
-            if p is None or id(p) in seen:
-                continue
-            seen.add(id(p))
-            count += 1
-            yield p, depth
-            if stop is not None and stop(p):
-                continue
-            if allowed is not None and p.op_type not in allowed:
-                continue
+        depth = 1
+        while frontier:
+            nxt: list[str] = []
+            for name in frontier:
+                if count >= limit:
+                    return
+                p = producer.get(name)
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                count += 1
+                yield p, depth
+                if stop is not None and stop(p):
+                    continue
+                if allowed is not None and p.op_type not in allowed:
+                    continue
+                for i in p.input:
+                    if i and i not in skipped:
+                        nxt.append(i)
+            frontier = nxt
             depth += 1
-            for i in p.input:
-                if i and i not in skipped:
-                    queue.append((i, depth))
 
     def depends_on(self, name: str, target: str, limit: int = _MAX_BFS) -> bool:
         if name == target:
             return True
+        if name not in self.producer:  # a graph input or an initializer: no walk to start
+            return False
         return any(target in p.input for p, _ in self.upstream([name], limit=limit))
 
 
@@ -290,6 +362,19 @@ def _numel(dims) -> int:
     for d in dims:
         n *= max(int(d), 0)
     return n
+
+
+def _at_most_one(shape) -> bool:
+    """Whether a tensor of ``shape`` holds at most one element (a dim that is not a number counts as 2)."""
+    n = 1
+    for d in shape:
+        if isinstance(d, int):
+            if d <= 0:
+                return True
+            n *= d
+        else:
+            n *= 2
+    return n < 2
 
 
 def _add_consumer(consumers: dict, name: str, node: Node) -> None:
@@ -353,17 +438,23 @@ _UNSET = object()
 
 
 def _dense_layer(ix: ModelIndex, node: Node, slots: tuple[int, ...]) -> Optional[Dense]:
-    if node.op_type == "Einsum" and len(node.input) != 2:
+    ins = node.input
+    if node.op_type == "Einsum" and len(ins) != 2:
         return None
-    data = (node.input[0], node.input[3]) if node.op_type in ("QLinearMatMul", "QGemm") and len(node.input) > 3 \
-        else tuple(node.input[:2])
     for slot in slots:
-        if slot < len(node.input) and ix.is_weight(node.input[slot]):
-            other = [i for i in data if i and i != node.input[slot]]
-            if other and all(ix.is_const(o) for o in other):
+        if slot < len(ins) and ix.is_weight(ins[slot]):
+            weight = ins[slot]
+            data = (ins[0], ins[3]) if node.op_type in ("QLinearMatMul", "QGemm") and len(ins) > 3 else ins[:2]
+            folded = False  # the other operands are all constants (and there is one)
+            for i in data:
+                if i and i != weight:
+                    folded = i in ix.constants
+                    if not folded:
+                        break
+            if folded:
                 return None  # constant × constant: folded at load, not a layer
             in_dim, out_dim = _dense_dims(ix, node, slot)
-            return Dense(node, node.input[slot], in_dim, out_dim)
+            return Dense(node, weight, in_dim, out_dim)
     return None
 
 
@@ -400,19 +491,43 @@ class ConvInfo:
 
     @property
     def pointwise(self) -> bool:
-        return self.kernel is not None and all(k == 1 for k in self.kernel)
+        return self.kernel is not None and self.kernel.count(1) == len(self.kernel)
 
 
-def conv_info(ix: ModelIndex, node: Node) -> ConvInfo:
-    kernel = node.attr("kernel_shape")
-    slot = CONV_WEIGHT_SLOT.get(node.op_type, 1)
-    wshape = ix.shape(node.input[slot]) if slot < len(node.input) else None
+def weighted_convs(ix: ModelIndex, skip: set[int]) -> list[ConvInfo]:
+    """The convolutions (outside ``skip``) whose weight is a constant (through layout ops), described."""
+    found = []
+    constants, producer = ix.constants, ix.producer
+    for node in outside(ix.nodes_of(CONV_OPS), skip):
+        slot = CONV_WEIGHT_SLOT.get(node.op_type, 1)
+        if slot < len(node.input):
+            weight = node.input[slot]
+            p = producer.get(weight)
+            origin = weight if p is None or p.op_type not in LAYOUT_OPS else ix.through(weight, LAYOUT_OPS)
+            if weight and origin in constants:  # conv_has_weight
+                found.append(_conv_info(ix, node, weight))
+    return found
+
+
+def _int_tuple(dims) -> Optional[tuple[int, ...]]:
+    """``dims`` as a tuple of ints, or None when one of them is not an integer."""
+    dims = tuple(dims)
+    for d in dims:
+        if type(d) is not int:  # rare (a dim name, a bool): the careful test
+            return tuple(map(int, dims)) if all(isinstance(k, int) for k in dims) else None
+    return dims
+
+
+def _conv_info(ix: ModelIndex, node: Node, weight: Optional[str]) -> ConvInfo:
+    attr = node.attr
+    kernel = attr("kernel_shape")
+    wshape = ix.shape(weight) if weight is not None else None
     if not kernel and wshape is not None and len(wshape) > 2:
         kernel = list(wshape[2:])
-    kernel = tuple(map(int, kernel)) if kernel and all(isinstance(k, int) for k in kernel) else None
-    strides = tuple(node.attr("strides") or ([1] * len(kernel) if kernel else []))
+    kernel = _int_tuple(kernel) if kernel else None
+    strides = tuple(attr("strides") or ([1] * len(kernel) if kernel else []))
     out_channels = None
-    groups = int(node.attr("group", 1) or 1)
+    groups = int(attr("group", 1) or 1)
     if wshape is not None and len(wshape) >= 2:
         if node.op_type in ("ConvTranspose", "QLinearConvTranspose"):
             out_channels = wshape[1] * groups if isinstance(wshape[1], int) else None
@@ -433,12 +548,12 @@ class Recurrence:
     cell_ops: list[str] = field(default_factory=list)
 
 
-_RECURRENCE_OPS = RNN_OPS | {"Loop", "Scan"}
+RECURRENCE_OPS = RNN_OPS | {"Loop", "Scan"}
 
 
 def recurrences(ix: ModelIndex) -> list[Recurrence]:
     found = []
-    for node in ix.nodes_of(_RECURRENCE_OPS):
+    for node in ix.nodes_of(RECURRENCE_OPS):
         if node.op_type in RNN_OPS:
             direction = ix.attr(node, "direction", b"forward")
             found.append(Recurrence(node, node.op_type.replace("DynamicQuantize", ""), ix.attr(node, "hidden_size"),
@@ -604,7 +719,8 @@ def find_attention(ix: ModelIndex, skip: set[int]) -> list[AttentionBlock]:
     return blocks
 
 
-_SOFTMAX = ("Softmax",)
+_SOFTMAX = frozenset({"Softmax"})
+ATTENTION_STARTS = FUSED_ATTENTION_OPS | _SOFTMAX  # what find_attention starts from
 
 
 def outside(nodes: list[Node], skip: set[int]) -> list[Node]:
@@ -731,30 +847,31 @@ def _projection(ix: ModelIndex, name: str) -> tuple[Optional[Dense], Optional[in
     (Expand, Tile), the KV-cache Concat and rotary embeddings; the width is the
     projection's output, or the part of it a Split or Slice takes for a fused QKV.
     """
-    start = ix.producer.get(name)
+    producer, constants, graph_inputs = ix.producer, ix.constants, ix.graph_inputs
+    start = producer.get(name)
     if start is None:
         return None, None
-    # child[id(node)] = (node nearer to ``name`` that reads it, the tensor it reads)
+    # child[id(node)] = (node nearer to ``name`` that reads it, the tensor it reads); a node is queued once
     child: dict[int, tuple[Optional[Node], str]] = {id(start): (None, name)}
-    queue = deque([(start, 0)])
-    seen = set()
-    while queue:
-        node, depth = queue.popleft()
-        if id(node) in seen or depth > 24:
+    queue = [(start, 0)]  # first in, first out: the loop below reads it while it grows
+    for node, depth in queue:
+        if depth > 24:
             continue
-        seen.add(id(node))
-        dense = dense_layer(ix, node)
+        dense = dense_layer(ix, node) if node.op_type in DENSE_WEIGHT_SLOTS else None
         if dense is not None:
             return dense, _width_on_path(ix, dense, child)
-        if depth > 0 and (node.op_type in ("MatMul", "Softmax", "Gather", "Einsum") or node.op_type in CONV_OPS):
+        if depth > 0 and node.op_type in _PROJECTION_ENDS:
             continue
         for i in node.input:
-            if i and not ix.is_const(i) and i not in ix.graph_inputs:
-                p = ix.producer.get(i)
+            if i and i not in constants and i not in graph_inputs:
+                p = producer.get(i)
                 if p is not None and id(p) not in child:
                     child[id(p)] = (node, i)
                     queue.append((p, depth + 1))
     return None, None
+
+
+_PROJECTION_ENDS = frozenset({"MatMul", "Softmax", "Gather", "Einsum"}) | CONV_OPS  # another computation: not walked through
 
 
 def _width_on_path(ix: ModelIndex, dense: Dense, child) -> Optional[int]:
@@ -787,25 +904,40 @@ def _nearest_dense(ix: ModelIndex, name: str) -> Optional[Dense]:
 
 def _head_split(ix: ModelIndex, name: str) -> Optional[tuple[int, int]]:
     """(heads, head dim) from the constant target of the Reshape that splits ``name`` into heads."""
-    for p, _ in ix.upstream([name], LAYOUT_OPS - {"Expand", "Tile"}, limit=8):
+    for p, _ in ix.upstream([name], _HEAD_SPLIT_PATH, limit=8):
         if p.op_type != "Reshape" or len(p.input) < 2:
             continue
-        target = ix.value(p.input[1])
-        if target is None:
+        t = ix.int_list(p.input[1])  # the same target for every layer
+        if t is None:
             return None
-        t = [int(v) for v in np.asarray(target).ravel()]
         if len(t) == 4 and t[-1] > 0 and t[-2] > 0:
             return t[-2], t[-1]
         return None
     return None
 
 
+_HEAD_SPLIT_PATH = LAYOUT_OPS - {"Expand", "Tile"}
+_CACHE_PATH = LAYOUT_OPS | {"Concat"}
+_CACHE_INPUT_PATH = LAYOUT_OPS | {"Concat", "Add", "Mul", "Neg", "Slice", "Split"}
+_ROTARY_PATH = LAYOUT_OPS | {"Concat", "Add", "Mul", "Neg", "Slice", "Split", "Sub"}
+
+
+def _int_list(value) -> list[int]:
+    """int() of each element of ``value``, flattened."""
+    flat = np.asarray(value).ravel()
+    if flat.dtype.kind in "biuf":  # plain numbers convert alike, and without a numpy scalar each
+        return [int(v) for v in flat.tolist()]
+    return [int(v) for v in flat]
+
+
 def _repeats(ix: ModelIndex, name: str) -> bool:
-    return any(p.op_type in ("Expand", "Tile") for p, _ in ix.upstream([name], LAYOUT_OPS | {"Concat"}, limit=20))
+    if "Expand" not in ix.by_op and "Tile" not in ix.by_op:
+        return False
+    return any(p.op_type in ("Expand", "Tile") for p, _ in ix.upstream([name], _CACHE_PATH, limit=20))
 
 
 def _cache_origin(ix: ModelIndex, name: str) -> Optional[str]:
-    for p, _ in ix.upstream([name], LAYOUT_OPS | {"Concat"}, limit=20):
+    for p, _ in ix.upstream([name], _CACHE_PATH, limit=20):
         for i in p.input:
             if i in ix.graph_inputs:
                 return i
@@ -813,10 +945,12 @@ def _cache_origin(ix: ModelIndex, name: str) -> Optional[str]:
 
 
 def _cache_inputs(ix: ModelIndex, name: str) -> list[str]:
+    if not ix.cache_inputs:  # no graph input is named like a cache
+        return []
     found = []
-    for p, _ in ix.upstream([name], LAYOUT_OPS | {"Concat", "Add", "Mul", "Neg", "Slice", "Split"}, limit=40):
+    for p, _ in ix.upstream([name], _CACHE_INPUT_PATH, limit=40):
         for i in p.input:
-            if i in ix.graph_inputs and is_cache_name(i) and i not in found:
+            if i in ix.cache_inputs and i not in found:
                 found.append(i)
     return found
 
@@ -836,6 +970,8 @@ def _is_cross(ix: ModelIndex, q_source: str, k_source: str) -> bool:
 
 def _causal_evidence(ix: ModelIndex, score: Node, softmax: Node) -> list[str]:
     """Why the scores are masked causally: Trilu, a triangular constant, or position comparisons."""
+    if not _may_mask_causally(ix):
+        return []
     masks: list[str] = []
     glue = []
     seen: set[int] = set()
@@ -863,18 +999,32 @@ def _causal_evidence(ix: ModelIndex, score: Node, softmax: Node) -> list[str]:
     return masks
 
 
+def _may_mask_causally(ix: ModelIndex) -> bool:
+    """Whether the model holds what :func:`_causal_mask` looks for: Trilu, Range and a comparison, a square constant."""
+    by_op = ix.by_op
+    return "Trilu" in by_op or ("Range" in by_op and not COMPARISONS.isdisjoint(by_op)) or ix.holds_square_constant
+
+
+def _square(dims: tuple) -> bool:
+    """Dims whose last two are equal and at least 2 (what :func:`_triangular_constant` reads)."""
+    return len(dims) >= 2 and dims[-1] == dims[-2] and dims[-1] >= 2
+
+
 def _causal_mask(ix: ModelIndex, name: str) -> Optional[str]:
-    if name in ix.tensors:
+    tensors = ix.tensors
+    if name in tensors:
         why = _triangular_constant(ix, name)
         if why:
             return why
+    if name not in ix.producer:  # a graph input or an initializer: nothing computes the mask
+        return None
     for p, _ in ix.upstream([name], limit=120, into_constants=True):
         if p.op_type == "Trilu":
             return "causal mask built with Trilu"
         if p.op_type in COMPARISONS and all(_from_range(ix, i) for i in p.input[:2]):
             return "causal mask from comparing positions (Range against Range)"
         for i in p.input:
-            if i in ix.tensors:
+            if i in tensors:
                 why = _triangular_constant(ix, i)
                 if why:
                     return why
@@ -887,9 +1037,9 @@ def _from_range(ix: ModelIndex, name: str) -> bool:
 
 def _triangular_constant(ix: ModelIndex, name: str) -> Optional[str]:
     t = ix.tensors.get(name)
-    shape = t.dims if t is not None else None
-    if shape is None or len(shape) < 2 or shape[-1] != shape[-2] or shape[-1] < 2:
+    if t is None or not _square(t.dims):
         return None
+    shape = t.dims
     n = shape[-1]
     if _stripped(t.proto):  # data not loaded: only the shape and type are known
         if t.elem_type in (onnx.TensorProto.BOOL, onnx.TensorProto.UINT8):
@@ -909,7 +1059,10 @@ def _triangular_constant(ix: ModelIndex, name: str) -> Optional[str]:
 
 def _has_rotary(ix: ModelIndex, name: str) -> bool:
     """rotate_half: a Concat of a negated half and the other half, multiplied by sin/cos."""
-    for p, _ in ix.upstream([name], LAYOUT_OPS | {"Concat", "Add", "Mul", "Neg", "Slice", "Split", "Sub"}, limit=60):
+    by_op = ix.by_op
+    if "RotaryEmbedding" not in by_op and ("Concat" not in by_op or "Neg" not in by_op):
+        return False
+    for p, _ in ix.upstream([name], _ROTARY_PATH, limit=60):
         if p.op_type == "RotaryEmbedding":
             return True
         if p.op_type == "Concat":
@@ -928,7 +1081,7 @@ def _has_rotary(ix: ModelIndex, name: str) -> bool:
 def find_norms(ix: ModelIndex, skip: set[int]) -> list[tuple[Node, str]]:
     """(node, kind) for fused normalization ops and the decomposed LayerNorm/RMSNorm of exporters."""
     found = []
-    for node in outside(ix.nodes_of(_NORM_STARTS), skip):
+    for node in outside(ix.nodes_of(NORM_STARTS), skip):
         if node.op_type in NORM_OPS:
             found.append((node, NORM_OPS[node.op_type]))
         elif node.op_type == "Sub":
@@ -950,7 +1103,7 @@ def find_norms(ix: ModelIndex, skip: set[int]) -> list[tuple[Node, str]]:
     return found
 
 
-_NORM_STARTS = frozenset(NORM_OPS) | {"Sub", "ReduceMean"}
+NORM_STARTS = frozenset(NORM_OPS) | {"Sub", "ReduceMean"}
 
 
 def _is_square(ix: ModelIndex, p: Node) -> bool:
@@ -998,7 +1151,7 @@ class Embedding:
 
 def find_embeddings(ix: ModelIndex, tree_gathers: set[int]) -> list[Embedding]:
     found = []
-    for node in ix.nodes_of(_EMBEDDING_OPS):
+    for node in ix.nodes_of(EMBEDDING_OPS):
         if node.op_type == "EmbedLayerNormalization":
             for slot, role in ((2, "token"), (3, "position"), (4, "token type")):
                 if slot < len(node.input) and node.input[slot]:
@@ -1019,11 +1172,13 @@ def find_embeddings(ix: ModelIndex, tree_gathers: set[int]) -> list[Embedding]:
     return found
 
 
-_EMBEDDING_OPS = frozenset({"EmbedLayerNormalization", "Gather", "GatherBlockQuantized"})
+EMBEDDING_OPS = frozenset({"EmbedLayerNormalization", "Gather", "GatherBlockQuantized"})
 
 
 def _feeds_rotary(ix: ModelIndex, gather: Node) -> bool:
     """The looked-up rows multiply queries or keys next to their rotate_half (a cos/sin table)."""
+    if "Concat" not in ix.by_op or "Neg" not in ix.by_op:  # no rotate_half
+        return False
     for mul, _ in _downstream(ix, gather.output[0], LAYOUT_OPS, 4):
         if mul.op_type != "Mul":
             continue
@@ -1046,8 +1201,11 @@ def _int(v) -> Optional[int]:
     return v if isinstance(v, int) else None
 
 
+_ROLE_PATH = LAYOUT_OPS | {"Add", "Slice"}
+
+
 def _embedding_role(ix: ModelIndex, idx: str) -> str:
-    root = ix.through(idx, LAYOUT_OPS | {"Add", "Slice"})
+    root = ix.through(idx, _ROLE_PATH)
     if root in ix.graph_inputs:
         n = root.lower()
         if "position" in n or "pos" == n:
@@ -1081,17 +1239,17 @@ def find_residuals(ix: ModelIndex, skip: set[int]) -> list[Residual]:
     SiLU (x · sigmoid(x)) is not an Add; x + c·x³ (GELU's tanh form) has no weight on either path.
     """
     found = []
-    for node in outside(ix.nodes_of(_RESIDUAL_OPS), skip):
+    constants = ix.constants  # holds no '': an absent input is no constant
+    for node in outside(ix.nodes_of(RESIDUAL_OPS), skip):
         ins = node.input[:2]
         if node.op_type == "QLinearAdd" and len(node.input) > 3:
             ins = [node.input[0], node.input[3]]
         elif "" in ins:
             ins = [i for i in ins if i]
-        if len(ins) != 2 or ix.is_const(ins[0]) or ix.is_const(ins[1]):
+        if len(ins) != 2 or ins[1] in constants or ins[0] in constants:  # the bias Adds end here
             continue
         a, b = ix.shape(ins[0]), ix.shape(ins[1])
-        if a is not None and b is not None and (len(a) != len(b) or any(
-                x != y for x, y in zip(a, b) if x is not None and y is not None)):
+        if a is not None and b is not None and a != b and _differ(a, b):
             continue  # a broadcast Add (a mask, a bias computed at run time) is not a shortcut
         r = _residual(ix, node, ins)
         if r is not None:
@@ -1099,7 +1257,17 @@ def find_residuals(ix: ModelIndex, skip: set[int]) -> list[Residual]:
     return found
 
 
-_RESIDUAL_OPS = frozenset({"Add", "Sum", "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "QLinearAdd"})
+RESIDUAL_OPS = frozenset({"Add", "Sum", "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "QLinearAdd"})
+
+
+def _differ(a: tuple, b: tuple) -> bool:
+    """Shapes of another rank, or with a dim known on both sides that differs."""
+    if len(a) != len(b):
+        return True
+    for x, y in zip(a, b):
+        if x != y and x is not None and y is not None:
+            return True
+    return False
 
 
 def _residual(ix: ModelIndex, node: Node, ins: list[str]) -> Optional[Residual]:
@@ -1133,10 +1301,11 @@ def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int =
     constants, producer = ix.constants, ix.producer
     seen_plain: set[int] = set()  # producers reached without a weight op on the way
     seen_weighted: set[int] = set()  # and with one
-    queue = deque([(start, False)])
+    queue = [(start, False)]  # first in, first out: the loop below reads it while it grows
     steps = 0
-    while queue and steps < limit:
-        name, weighted = queue.popleft()
+    for name, weighted in queue:
+        if steps >= limit:
+            return False
         if name == fork:
             if weighted:
                 return True
@@ -1144,15 +1313,21 @@ def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int =
         p = producer.get(name)
         if p is None:
             continue
-        seen = seen_weighted if weighted else seen_plain
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
+        key = id(p)
+        if weighted:
+            if key in seen_weighted:
+                continue
+            seen_weighted.add(key)
+        else:
+            if key in seen_plain:
+                continue
+            seen_plain.add(key)
+            op = p.op_type
+            weighted = op in _WEIGHT_OPS or (op in DENSE_WEIGHT_SLOTS and dense_layer(ix, p) is not None)
         steps += 1
-        w = weighted or p.op_type in _WEIGHT_OPS or dense_layer(ix, p) is not None
         for i in p.input:
             if i and i not in constants:
-                queue.append((i, w))
+                queue.append((i, weighted))
     return False
 
 
@@ -1163,34 +1338,43 @@ def conv_stack(ix: ModelIndex, conv: Node) -> list[str]:
     """The conv and what follows it alone: bias Add, normalization, activation, pooling."""
     parts = [conv.op_type]
     name = conv.output[0]
+    normed = activated = False  # a normalization named '...Norm', an activation, already in ``parts``
+    consumers = ix.consumers
     for _ in range(5):
-        users = ix.users(name)
-        if len(users) == 2:  # x · sigmoid(x) or x · hardsigmoid(x), else a fork: the stack ends
-            kinds = {x.op_type for x in users}
-            if kinds == {"Sigmoid", "Mul"}:
-                mul = next(x for x in users if x.op_type == "Mul")
-                sig = next(x for x in users if x.op_type == "Sigmoid")
-                if sig.output[0] in mul.input:
-                    parts.append("SiLU")
-                    name = mul.output[0]
+        users = consumers.get(name)
+        if type(users) is list:
+            if len(users) == 2:  # x · sigmoid(x) or x · hardsigmoid(x), else a fork: the stack ends
+                kinds = {x.op_type for x in users}
+                if kinds == {"Sigmoid", "Mul"}:
+                    mul = next(x for x in users if x.op_type == "Mul")
+                    sig = next(x for x in users if x.op_type == "Sigmoid")
+                    if sig.output[0] in mul.input:
+                        parts.append("SiLU")
+                        activated = True
+                        name = mul.output[0]
+                        continue
+                if kinds == {"HardSigmoid", "Mul"}:
+                    parts.append("HardSwish")
+                    activated = True
+                    name = next(x for x in users if x.op_type == "Mul").output[0]
                     continue
-            if kinds == {"HardSigmoid", "Mul"}:
-                parts.append("HardSwish")
-                name = next(x for x in users if x.op_type == "Mul").output[0]
-                continue
             break
-        if len(users) != 1:
+        if users is None:
             break
-        u = users[0]
-        if u.op_type == "Add" and any(ix.is_const(i) for i in u.input):
+        u = users
+        op = u.op_type
+        if op == "Add" and any(ix.is_const(i) for i in u.input):
             name = u.output[0]
             continue
-        if u.op_type in NORM_OPS and "BatchNorm" not in parts and "Norm" not in " ".join(parts[1:]):
-            parts.append(NORM_OPS[u.op_type])
-        elif u.op_type in ACTIVATIONS and u.op_type != "Erf" and not any(p in ACTIVATION_NAMES for p in parts[1:]):
-            parts.append(ACTIVATIONS[u.op_type])
-        elif u.op_type in POOL_OPS and parts[-1] != "Pool":
-            parts.append(u.op_type)
+        if op in NORM_OPS and not normed:
+            kind = NORM_OPS[op]
+            parts.append(kind)
+            normed = "Norm" in kind
+        elif op in ACTIVATIONS and op != "Erf" and not activated:
+            parts.append(ACTIVATIONS[op])
+            activated = True
+        elif op in POOL_OPS and parts[-1] != "Pool":
+            parts.append(op)
         else:
             break
         name = u.output[0]
@@ -1212,28 +1396,58 @@ def find_mlps(ix: ModelIndex, denses: dict[int, Dense]) -> list[MLPBlock]:
     """Dense → activation → dense (or a gated pair of denses → dense): a feed-forward block."""
     blocks = []
     for d in denses.values():
-        data = [i for i in d.node.input if i and i != d.weight][:1]
-        if not data:
+        data = next((i for i in d.node.input if i and i != d.weight), None)
+        if data is None:
             continue
-        reached: list[Dense] = []
-        acts: list[str] = []
-        muls = 0
-        for p, _ in ix.upstream(data, allowed=_MLP_REGION, limit=40,
-                                stop=lambda n: id(n) in denses):
-            if id(p) in denses:
-                reached.append(denses[id(p)])
-            elif p.op_type in ACTIVATIONS:
-                acts.append(ACTIVATIONS[p.op_type])
-            elif p.op_type == "Mul" and not any(ix.is_const(i) for i in p.input):
-                muls += 1
-            elif p.op_type not in _MLP_REGION:
-                pass
+        reached, acts, muls = _mlp_region(ix, data, denses)
         if not reached or not acts:
             continue
         act = _activation_name(acts, muls)
         gated = len(reached) >= 2 and muls > 0
         blocks.append(MLPBlock(reached, d, act, gated))
     return blocks
+
+
+def _mlp_region(ix: ModelIndex, data: str, denses: dict[int, Dense]) -> tuple[list[Dense], list[str], int]:
+    """What computes ``data``, up through elementwise ops to the dense layers before it:
+    (those dense layers, the activations on the way, the Muls of two activations).
+
+    ``ix.upstream(data, _MLP_REGION, 40, stop=a dense layer)`` written out: every dense
+    layer asks, so no generator and no stop function per node.
+    """
+    producer, constants = ix.producer, ix.constants
+    reached: list[Dense] = []
+    acts: list[str] = []
+    muls = 0
+    seen: set[int] = set()
+    count = 0
+    frontier = [data] if data not in constants else []
+    while frontier:
+        nxt: list[str] = []
+        for name in frontier:
+            if count >= 40:
+                return reached, acts, muls
+            p = producer.get(name)
+            if p is None or id(p) in seen:
+                continue
+            seen.add(id(p))
+            count += 1
+            dense = denses.get(id(p))
+            if dense is not None:
+                reached.append(dense)
+                continue  # the region ends at a dense layer
+            op = p.op_type
+            if op in ACTIVATIONS:
+                acts.append(ACTIVATIONS[op])
+            elif op == "Mul" and not any(ix.is_const(i) for i in p.input):
+                muls += 1
+            if op not in _MLP_REGION:
+                continue
+            for i in p.input:
+                if i and i not in constants:
+                    nxt.append(i)
+        frontier = nxt
+    return reached, acts, muls
 
 
 def _activation_name(acts: list[str], muls: int) -> str:

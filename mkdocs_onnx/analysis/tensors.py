@@ -77,12 +77,17 @@ def is_external(tensor: onnx.TensorProto) -> bool:
 SMALL_CONSTANT_ELEMENTS = 4096
 
 
-def small_value(tensor) -> Optional[np.ndarray]:
-    """The values of an indexed constant (``index.Tensor``) when it is small and stored inline, else None."""
+def small_value(tensor, shared: Optional[dict] = None) -> Optional[np.ndarray]:
+    """The values of an indexed constant (``index.Tensor``) when it is small and stored inline, else None.
+
+    ``shared``: the arrays decoded so far from raw data, by (data, element type, dims); an
+    equal constant reuses one (a model repeats the same few shapes over hundreds of
+    constants). Arrays read from raw data are read-only, so sharing one is safe.
+    """
     if tensor.external or math.prod(tensor.dims) > SMALL_CONSTANT_ELEMENTS:
         return None
     try:
-        return _inline_array(tensor.proto, tensor.elem_type, tensor.dims)
+        return _inline_array(tensor.proto, tensor.elem_type, tensor.dims, shared)
     except Exception:  # malformed or exotic data: the value is simply not known
         return None
 
@@ -112,16 +117,30 @@ _PLAIN_FIELD = {
 _LITTLE_ENDIAN = sys.byteorder == "little"
 
 
-def _inline_array(tensor: onnx.TensorProto, elem_type: int, dims) -> np.ndarray:
+def _inline_array(tensor: onnx.TensorProto, elem_type: int, dims, shared: Optional[dict] = None) -> np.ndarray:
     """Decoding the small constants of a model is a hot loop of an analysis: the common
     element types are read directly (as ``numpy_helper.to_array`` reads them); everything
-    else goes through ``numpy_helper``."""
+    else goes through ``numpy_helper``. ``shared``: see :func:`small_value`."""
     if _LITTLE_ENDIAN and not tensor.HasField("segment"):
-        if tensor.HasField("raw_data"):
+        raw = tensor.raw_data  # most small constants hold raw data: read it, rather than ask whether set
+        if raw or tensor.HasField("raw_data"):
             dtype = PLAIN_RAW.get(elem_type)
             if dtype is not None:
-                return np.frombuffer(tensor.raw_data, dtype).reshape(dims)  # dtype by position: a faster call
+                if shared is None:
+                    return _raw_array(raw, dtype, dims)
+                key = (raw, elem_type, dims)
+                array = shared.get(key)
+                if array is None:
+                    array = shared[key] = _raw_array(raw, dtype, dims)
+                return array
         elif elem_type in _PLAIN_FIELD:
             field_name, dtype = _PLAIN_FIELD[elem_type]
             return np.asarray(getattr(tensor, field_name), dtype=dtype).reshape(dims)
     return numpy_helper.to_array(tensor)
+
+
+def _raw_array(raw: bytes, dtype: np.dtype, dims) -> np.ndarray:
+    array = np.frombuffer(raw, dtype)  # dtype by position: a faster call
+    if len(dims) == 1 and array.shape[0] == dims[0]:
+        return array  # a vector already (reshaped, the same values in another view)
+    return array.reshape(dims)

@@ -6,7 +6,6 @@ figure the graph does not fix stays None. The evidence list says where each came
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Iterable, Optional
 
 from mkdocs_onnx.analysis.report import TensorInfo, TransformerFacts
@@ -21,9 +20,8 @@ def _common(values: Iterable[Optional[int]]) -> Optional[int]:
     known = [v for v in values if v is not None]
     if not known:
         return None
-    counts = Counter(known)
-    value, n = counts.most_common(1)[0]
-    return value if n == len(known) else None
+    first = known[0]
+    return first if known.count(first) == len(known) else None
 
 
 def transformer_facts(ix: ModelIndex, family: str, attention: list[AttentionBlock], embeddings: list[Embedding],

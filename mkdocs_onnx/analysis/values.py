@@ -12,7 +12,7 @@ when first read.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import onnx
@@ -24,10 +24,12 @@ from mkdocs_onnx.analysis.tensors import SMALL_CONSTANT_ELEMENTS, to_array
 Value = Optional[np.ndarray]
 Evaluator = Callable[[Node, list[Value], list], list[Value]]
 # Deferred work: (its rank in deferral order, the outputs it sets, the inputs it reads, the
-# function). A plain tuple: thousands are made per model, and most never run.
-_Deferred = tuple[int, list[str], list[str], Callable[[], None]]
+# function and its arguments). A plain tuple, and no closure: thousands are made per model,
+# and most never run. A constant to decode has no function, and (decode, source) for arguments.
+_Deferred = tuple[int, Sequence[str], Sequence[str], Optional[Callable[..., None]], tuple]
 
 _EVALUATORS: dict[str, Evaluator] = {}
+EVALUATED_OPS = _EVALUATORS.keys()  # the default-domain operators with an evaluator
 
 
 class Values:
@@ -47,16 +49,25 @@ class Values:
         self._pending: dict[str, _Deferred] = {}  # name -> what computes it
         self._deferrals = 0  # their count so far: deferred work runs in the order it was deferred
 
-    def defer(self, outputs: list[str], inputs: list[str], compute: Callable[[], None]) -> None:
-        """Run ``compute`` (which sets the values of ``outputs`` from those of ``inputs``) on first read."""
-        deferred = (self._deferrals, outputs, inputs, compute)
+    def defer(self, outputs: Sequence[str], inputs: Sequence[str], compute: Callable[..., None], *args) -> None:
+        """Run ``compute(*args)`` (which sets the values of ``outputs`` from those of ``inputs``) on first read."""
+        deferred = (self._deferrals, outputs, inputs, compute, args)
         self._deferrals += 1
         for name in outputs:
             if name:
                 self._pending[name] = deferred
 
+    def defer_decoding(self, name: str, decode: Callable[[Any], Value], source) -> None:
+        """Give ``name`` the value ``decode(source)`` (None: no value) when first read."""
+        self._pending[name] = (self._deferrals, (name,), (), None, (decode, source))
+        self._deferrals += 1
+
     def _force(self, name: str) -> None:
         """Compute ``name`` and the deferred values it depends on, earliest first."""
+        deferred = self._pending[name]
+        if not deferred[2]:  # it reads no other value (a constant): nothing to order
+            self._run(deferred)
+            return
         needed: dict[int, _Deferred] = {}
         stack = [name]
         while stack:
@@ -65,10 +76,19 @@ class Values:
                 needed[deferred[0]] = deferred
                 stack.extend(deferred[2])
         for order in sorted(needed):
-            _, outputs, _, compute = needed[order]
-            for output in outputs:
-                self._pending.pop(output, None)
-            compute()
+            self._run(needed[order])
+
+    def _run(self, deferred: _Deferred) -> None:
+        outputs, compute = deferred[1], deferred[3]
+        for output in outputs:
+            self._pending.pop(output, None)
+        if compute is not None:
+            compute(*deferred[4])
+            return
+        decode, source = deferred[4]  # a constant
+        value = decode(source)
+        if value is not None:
+            self._known[outputs[0]] = value
 
     def holds(self, name: str) -> bool:
         """Whether ``name`` has a value or a deferred one (without computing it)."""

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Optional, Sequence
 
-from mkdocs_onnx.analysis.costs.registry import NodeContext, Shape, Uncountable, numel
+from mkdocs_onnx.analysis.costs.registry import NodeContext, Shape, TypeInfo, Uncountable, numel
 
 
 def broadcast_shapes(*shapes: Sequence) -> tuple:
@@ -35,43 +34,50 @@ def shape_or_compute(ctx: NodeContext, compute: Callable[[], Shape], i: int = 0)
     When both fail, the more telling reason wins: the output's own (it names the symbolic
     dim) if inference gave the output a shape at all, else the inputs'.
     """
+    shape = static_output_shape(ctx, i)
+    if shape is not None:  # the usual case, decided without raising
+        return shape
     try:
-        return ctx.output_shape(i)
-    except Uncountable as from_output:
-        try:
-            return compute()
-        except Uncountable as from_inputs:
-            output_known = ctx.has_output(i) and ctx.types.get(ctx.node.output[i], (None, None))[1] is not None
-            raise (from_output if output_known else from_inputs) from None
+        return compute()
+    except Uncountable as from_inputs:
+        output_known = ctx.has_output(i) and ctx.types.get(ctx.node.output[i], (None, None))[1] is not None
+        if not output_known:
+            raise from_inputs from None
+    return ctx.output_shape(i)  # raises, saying which of its dims is not static
+
+
+def static_output_shape(ctx: NodeContext, i: int) -> Optional[Shape]:
+    """``ctx.output_shape(i)`` when inference gave output ``i`` a static shape, else None (not an exception)."""
+    outputs = ctx.node.output
+    if i >= len(outputs) or not outputs[i]:
+        return None
+    return static_shape(ctx.types, outputs[i])
+
+
+def static_shape(types: dict[str, TypeInfo], name: str) -> Optional[Shape]:
+    """The shape of tensor ``name`` when inference gave it a static one, else None."""
+    shape = types.get(name, _UNTYPED)[1]
+    if shape is None:
+        return None
+    for dim in shape:
+        if not isinstance(dim, int):
+            return None
+    return tuple(shape)
 
 
 def broadcast_numel(ctx: NodeContext, inputs: Optional[Sequence[int]] = None) -> int:
     """Elements of output 0, falling back to the numpy broadcast of the (present) inputs."""
     if ctx.attr("broadcast") == 1:  # opset < 7: B is broadcast onto A, the output has A's shape
         return numel(shape_or_compute(ctx, lambda: ctx.input_shape(0)))
-    known = _static_numel(ctx, 0)
-    if known is not None:  # the usual case, without the calls that the fallback needs
-        return known
+    shape = static_output_shape(ctx, 0)
+    if shape is not None:  # the usual case, without the calls that the fallback needs
+        return numel(shape)
 
     def from_inputs() -> Shape:  # only asked when the output's own shape is not static
         idx = [i for i in (inputs if inputs is not None else range(len(ctx.node.input))) if ctx.has_input(i)]
         return broadcast_shapes(*(ctx.input_shape(i) for i in idx))
 
     return numel(shape_or_compute(ctx, from_inputs))
-
-
-def _static_numel(ctx: NodeContext, i: int) -> Optional[int]:
-    """Elements of output ``i`` when inference gave it a static shape, else None."""
-    outputs = ctx.node.output
-    if i >= len(outputs) or not outputs[i]:
-        return None
-    shape = ctx.types.get(outputs[i], _UNTYPED)[1]
-    if shape is None:
-        return None
-    for dim in shape:
-        if not isinstance(dim, int):
-            return None
-    return math.prod(shape)
 
 
 _UNTYPED = (None, None)

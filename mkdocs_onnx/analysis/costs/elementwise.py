@@ -63,6 +63,9 @@ def per_element(op: str, flops: int, what: str) -> Callable[[NodeContext], int]:
 
     formula.__name__ = f"cost_{op}"
     formula.__doc__ = f"{op}: {flops} × output elements ({what})."
+    # The analyzer multiplies this by the elements of a static output 0 itself, without a
+    # context: what the formula does in that case (see broadcast_numel).
+    formula.flops_per_element = flops
     return cost(op)(formula)
 
 

@@ -26,7 +26,8 @@ def matmul_dims(a: Sequence, b: Sequence, trans_a: bool = False, trans_b: bool =
     k_b, n = (b[-1], b[-2]) if trans_b else (b[-2], b[-1])
     if isinstance(k, int) and isinstance(k_b, int) and k != k_b:
         raise Uncountable(f"MatMul inner dimensions differ ({k} vs {k_b})")
-    return broadcast_shapes(a[:-2], b[:-2]), m, n, k
+    batch_a, batch_b = a[:-2], b[:-2]
+    return (broadcast_shapes(batch_a, batch_b) if batch_a or batch_b else ()), m, n, k
 
 
 def matmul_flops(ctx: NodeContext, a: int = 0, b: int = 1, trans_a: bool = False, trans_b: bool = False) -> int:

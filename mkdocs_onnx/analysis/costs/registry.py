@@ -165,13 +165,23 @@ def _key(domain: str, op_type: str) -> tuple[str, str]:
     return ("" if domain in ("", "ai.onnx") else domain, op_type)
 
 
+_generation = 0  # bumped by every registration, so that lookups cached elsewhere know to start over
+
+
 def _registrar(table: dict, op_types: tuple[str, ...], domain: str) -> Callable:
     def register(fn):
+        global _generation
         for op in op_types:
             table[_key(domain, op)] = fn
+        _generation += 1
         return fn
 
     return register
+
+
+def generation() -> int:
+    """How many registrations have been made: a lookup cached at one generation holds until the next."""
+    return _generation
 
 
 def cost(*op_types: str, domain: str = "") -> Callable[[CostFn], CostFn]:

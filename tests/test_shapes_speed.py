@@ -1,0 +1,121 @@
+"""Round-2 shortcuts of type inference; each must leave every figure as it was.
+
+Inference reads the file's own bytes while no pass has changed the model; serialized
+types are read from their bytes; a node whose outputs whole-model inference typed but
+could not shape is not inferred again when it would see no more than that inference did;
+equal integer constants are decoded once.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from helpers import model, tensor, value
+from mkdocs_onnx.analysis import analyze_model, shapes
+from mkdocs_onnx.analysis.index import IndexedModel
+from mkdocs_onnx.analysis.loading import load_model
+from mkdocs_onnx.analysis.tensors import small_value
+
+
+def _relu_model(input_shape) -> onnx.ModelProto:
+    return model([helper.make_node("Relu", ["X"], ["Y"])], [value("X", input_shape)], [value("Y", input_shape)])
+
+
+def _sent_to_inference(monkeypatch, m: onnx.ModelProto, tmp_path, change=None) -> tuple[bytes, bytes, onnx.ModelProto]:
+    """(the bytes inference was given, the file's bytes, the model as loaded) for ``m`` saved,
+    loaded and maybe changed."""
+    path = tmp_path / "m.onnx"
+    onnx.save(m, path)
+    loaded = load_model(str(path))
+    index = IndexedModel(loaded.model)
+    if change is not None:
+        change(loaded.model, index)
+    sent = []
+    infer_shapes = shapes._infer_shapes
+    monkeypatch.setattr(shapes, "_infer_shapes", lambda data, *args: sent.append(data) or infer_shapes(data, *args))
+    shapes.infer_types(loaded.model, index, [], source=loaded.data)
+    assert len(sent) == 1
+    return sent[0], loaded.data, loaded.model
+
+
+def test_inference_reads_the_files_bytes_while_nothing_changed_the_model(monkeypatch, tmp_path):
+    sent, data, _ = _sent_to_inference(monkeypatch, _relu_model([1, 3]), tmp_path)
+    assert sent is data
+
+
+def test_a_changed_model_is_serialized_again(monkeypatch, tmp_path):
+    def bind(m, index):
+        shapes.bind_dims(index, {}, 1)  # the leading symbolic dim becomes the batch
+
+    def sort(m, index):
+        index.set_main_order(list(index.main.nodes))
+
+    def import_opset(m, index):
+        m.opset_import.add(domain="com.example", version=1)
+
+    for m, change in ((_relu_model(["N", 3]), bind), (_relu_model([1, 3]), sort), (_relu_model([1, 3]), import_opset),
+                      (_untyped_attribute_model(), None)):
+        sent, data, loaded = _sent_to_inference(monkeypatch, m, tmp_path, change)
+        assert sent is not data and sent == loaded.SerializeToString()
+
+
+def _untyped_attribute_model() -> onnx.ModelProto:
+    """A Transpose whose perm is written without its type, as IR version 1 files write attributes."""
+    m = model([helper.make_node("Transpose", ["X"], ["Y"], perm=[1, 0])], [value("X", [2, 3])], [value("Y", [3, 2])])
+    m.graph.node[0].attribute[0].type = onnx.AttributeProto.UNDEFINED  # the index types it again
+    return m
+
+
+def test_weights_are_stripped_before_inference_reads_anything(monkeypatch, tmp_path):
+    m = model([helper.make_node("MatMul", ["X", "W"], ["Y"])], [value("X", [1, 128])], [value("Y", [1, 128])],
+              [tensor("W", [128, 128])])
+    sent, data, _ = _sent_to_inference(monkeypatch, m, tmp_path)
+    assert sent is not data and len(sent) < 4096 < len(data)
+
+
+def test_serialized_types_read_from_their_bytes_as_type_info_reads_them():
+    rng = random.Random(0)
+    dims = [0, 1, 3, 127, 128, 224, 1 << 20, 1 << 40, -1, "batch", "unk__7", "", "é", None, "x" * 200]
+    for _ in range(3000):
+        tp = onnx.TypeProto()
+        if rng.random() < 0.1:
+            tp.sequence_type.elem_type.tensor_type.elem_type = TensorProto.FLOAT
+        else:
+            tp.tensor_type.elem_type = rng.choice([0, 1, 7, 16, 200])
+            if rng.random() < 0.9:
+                tp.tensor_type.shape.SetInParent()
+                for d in rng.choices(dims, k=rng.choice([0, 1, 2, 4, 40])):
+                    dim = tp.tensor_type.shape.dim.add()
+                    if isinstance(d, int):
+                        dim.dim_value = d
+                    elif isinstance(d, str):
+                        dim.dim_param = d
+                    if rng.random() < 0.05:
+                        dim.denotation = "DATA_BATCH"
+        data = tp.SerializeToString()
+        read = shapes._read_tensor_type(data)
+        assert read is None or read == shapes.type_info(onnx.TypeProto.FromString(data)), tp
+
+
+def test_outputs_inference_typed_but_could_not_shape_are_not_inferred_again(monkeypatch):
+    # The axes come from a graph input: ONNX inference types U but cannot tell its rank.
+    nodes = [helper.make_node("Unsqueeze", ["X", "axes"], ["U"]), helper.make_node("Relu", ["U"], ["Y"])]
+    m = model(nodes, [value("X", [2, 3]), value("axes", [1], TensorProto.INT64)], [value("Y", None)], opset=13)
+    asked = []
+    infer_node = shapes._infer_node
+    monkeypatch.setattr(shapes, "_infer_node", lambda node, *rest: asked.append(node.op_type) or infer_node(node, *rest))
+    report = analyze_model(m)
+    assert asked == ["Relu"]  # the producer of the declared output is always asked
+    assert report.graph.outputs[0].shape is None
+
+
+def test_equal_integer_constants_are_decoded_once():
+    index = IndexedModel(model([], [], [value("Y", [1])], [tensor("a", [3], np.int64, 7), tensor("b", [3], np.int64, 7),
+                                                            tensor("c", [1, 3], np.int64, 7)]))
+    shared: dict = {}
+    a, b, c = (small_value(t, shared) for t in index.main.initializers)
+    assert a is b and a.tolist() == [7, 7, 7] and c.shape == (1, 3) and len(shared) == 2
