@@ -1,14 +1,11 @@
-"""Round-2 shortcuts of type inference; each must leave every figure as it was.
+"""Shortcuts of type inference; each must leave every figure as it was.
 
-Inference reads the file's own bytes while no pass has changed the model; serialized
-types are read from their bytes; a node whose outputs whole-model inference typed but
-could not shape is not inferred again when it would see no more than that inference did;
-equal integer constants are decoded once.
+Inference reads the file's own bytes while no pass has changed the model; a node whose
+outputs whole-model inference typed but could not shape is not inferred again when it
+would see no more than that inference did; equal integer constants are decoded once.
 """
 
 from __future__ import annotations
-
-import random
 
 import numpy as np
 import onnx
@@ -75,30 +72,6 @@ def test_weights_are_stripped_before_inference_reads_anything(monkeypatch, tmp_p
               [tensor("W", [128, 128])])
     sent, data, _ = _sent_to_inference(monkeypatch, m, tmp_path)
     assert sent is not data and len(sent) < 4096 < len(data)
-
-
-def test_serialized_types_read_from_their_bytes_as_type_info_reads_them():
-    rng = random.Random(0)
-    dims = [0, 1, 3, 127, 128, 224, 1 << 20, 1 << 40, -1, "batch", "unk__7", "", "é", None, "x" * 200]
-    for _ in range(3000):
-        tp = onnx.TypeProto()
-        if rng.random() < 0.1:
-            tp.sequence_type.elem_type.tensor_type.elem_type = TensorProto.FLOAT
-        else:
-            tp.tensor_type.elem_type = rng.choice([0, 1, 7, 16, 200])
-            if rng.random() < 0.9:
-                tp.tensor_type.shape.SetInParent()
-                for d in rng.choices(dims, k=rng.choice([0, 1, 2, 4, 40])):
-                    dim = tp.tensor_type.shape.dim.add()
-                    if isinstance(d, int):
-                        dim.dim_value = d
-                    elif isinstance(d, str):
-                        dim.dim_param = d
-                    if rng.random() < 0.05:
-                        dim.denotation = "DATA_BATCH"
-        data = tp.SerializeToString()
-        read = shapes._read_tensor_type(data)
-        assert read is None or read == shapes.type_info(onnx.TypeProto.FromString(data)), tp
 
 
 def test_outputs_inference_typed_but_could_not_shape_are_not_inferred_again(monkeypatch):

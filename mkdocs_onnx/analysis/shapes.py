@@ -302,63 +302,8 @@ def _decoded_type(tp: bytes | onnx.TypeProto, decoded: dict[bytes, TypeInfo]) ->
     data = tp if type(tp) is bytes else tp.SerializeToString()
     info = decoded.get(data)
     if info is None:
-        info = _read_tensor_type(data)
-        if info is None:
-            info = type_info(onnx.TypeProto.FromString(data))
-        decoded[data] = info
+        info = decoded[data] = type_info(onnx.TypeProto.FromString(data))
     return info
-
-
-def _read_tensor_type(data: bytes) -> Optional[TypeInfo]:
-    """:func:`type_info` of a serialized TypeProto, read from its bytes when they hold a tensor
-    type as a serializer writes one (short fields, each dim sized, named or empty); else None.
-
-    A model has tens to hundreds of distinct shapes: reading their few bytes here costs a
-    fraction of parsing each into a TypeProto and reading that field by field. Field numbers
-    are onnx.proto's: TypeProto.tensor_type 1; its elem_type 1 and shape 2; the shape's dim 1;
-    a dim's dim_value 1 or dim_param 2.
-    """
-    end = len(data)
-    if end < 2 or data[0] != 0x0A or data[1] != end - 2 or data[1] >= 0x80:  # tensor_type, and nothing else
-        return None
-    i, elem = 2, 0
-    if i < end and data[i] == 0x08:  # elem_type, below 128
-        elem = data[i + 1]
-        if elem >= 0x80:
-            return None
-        i += 2
-    if i == end:
-        return (elem or None, None)
-    if data[i] != 0x12 or data[i + 1] != end - i - 2 or data[i + 1] >= 0x80:  # shape, the last field
-        return None
-    i += 2
-    dims = []
-    while i < end:
-        if data[i] != 0x0A or data[i + 1] >= 0x80:  # a dim
-            return None
-        start, i = i + 2, i + 2 + data[i + 1]
-        if i > end:
-            return None
-        if start == i:  # neither set: unknown
-            dims.append(None)
-        elif data[start] == 0x08:  # dim_value, a varint
-            value, shift, k = 0, 0, start + 1
-            while k < i:
-                byte = data[k]
-                k += 1
-                value |= (byte & 0x7F) << shift
-                if byte < 0x80:
-                    break
-                shift += 7
-            if k != i or byte >= 0x80:
-                return None
-            dims.append(value if value < 1 << 63 else None)  # past 2**63: a negative int64, unknown
-        elif data[start] == 0x12 and data[start + 1] == i - start - 2 and data[start:i].isascii():  # dim_param
-            name = data[start + 2:i].decode()
-            dims.append(name if name and not name.startswith("unk__") else None)  # as _rare_dim reads it
-        else:
-            return None
-    return (elem or None, tuple(dims))
 
 
 def _declared_names(index: IndexedModel) -> set[str]:
@@ -676,22 +621,16 @@ def _infer_node(node: Node, types, values: Values, schemas: _SchemaInference) ->
 
 
 class _SchemaInference:
-    """ONNX inference of single nodes, with what every node shares built once.
-
-    It calls the C++ entry point that ``onnx.shape_inference.infer_node_outputs`` wraps,
-    with the bytes that wrapper would pass: input types are serialized once per distinct
-    type, and each distinct output type is decoded once.
-    """
+    """ONNX inference of single nodes, with what every node shares built once: schemas,
+    input types (one TypeProto per distinct type) and decoded output types."""
 
     def __init__(self, opsets: list[onnx.OperatorSetIdProto]):
+        self.opsets = opsets
         self.versions: dict[str, int] = {}  # domain -> the version the model imports (the first listed)
-        self.imports: dict[str, int] = {}  # as infer_node_outputs passes them (the last listed)
         for o in opsets:
-            domain, version = o.domain, o.version
-            self.versions.setdefault(domain or "", version)
-            self.imports[domain] = version
+            self.versions.setdefault(o.domain or "", o.version)
         self._schemas: dict[tuple[str, str], Optional[onnx.defs.OpSchema]] = {}
-        self._type_bytes: dict[TypeInfo, bytes] = {}
+        self._type_protos: dict[TypeInfo, onnx.TypeProto] = {}
         self._decoded: dict[bytes, TypeInfo] = {}
 
     def infer(self, node: Node, types, values: Values) -> list[Optional[TypeInfo]]:
@@ -702,13 +641,12 @@ class _SchemaInference:
         for name in node.input:
             info = types.get(name) if name else None
             if info is not None and info[0] is not None:
-                input_types[name] = self._serialized_type(info)
+                input_types[name] = self._type_proto(info)
         if any(name and name not in input_types for name in node.input):
             return []
-        data = {n: _serialized_tensor(values[n], n) for n in node.input if n in values}
+        data = {n: _tensor(values[n], n) for n in node.input if n in values}
         try:
-            out = schema._infer_node_outputs(node.proto.SerializeToString(), input_types, data, {}, self.imports,
-                                             onnx.IR_VERSION)
+            out = shape_inference.infer_node_outputs(schema, node.proto, input_types, data, opset_imports=self.opsets)
         except Exception:
             return []
         return [self._type_info(out[o]) if o in out else None for o in node.output]
@@ -723,18 +661,18 @@ class _SchemaInference:
         version = self.versions.get("" if domain == "ai.onnx" else domain)
         return version if version is not None else _newest_opset()
 
-    def _serialized_type(self, info: TypeInfo) -> bytes:
-        data = self._type_bytes.get(info)
-        if data is None:
+    def _type_proto(self, info: TypeInfo) -> onnx.TypeProto:
+        proto = self._type_protos.get(info)
+        if proto is None:
             elem, shape = info
-            proto = helper.make_tensor_type_proto(elem, list(shape) if shape is not None else None)
-            data = self._type_bytes[info] = proto.SerializeToString()
-        return data
+            proto = self._type_protos[info] = helper.make_tensor_type_proto(elem, list(shape) if shape is not None else None)
+        return proto
 
-    def _type_info(self, data: bytes) -> TypeInfo:
+    def _type_info(self, tp: onnx.TypeProto) -> TypeInfo:
+        data = tp.SerializeToString()
         info = self._decoded.get(data)
         if info is None:
-            info = self._decoded[data] = type_info(onnx.TypeProto.FromString(data))
+            info = self._decoded[data] = type_info(tp)
         return info
 
 
@@ -742,12 +680,12 @@ class _SchemaInference:
 _RAW_ELEMENT_TYPES = {dtype: elem for elem, dtype in PLAIN_RAW.items()}
 
 
-def _serialized_tensor(array: np.ndarray, name: str) -> bytes:
-    """``numpy_helper.from_array(array, name)``, serialized; the common types built directly."""
+def _tensor(array: np.ndarray, name: str) -> onnx.TensorProto:
+    """``numpy_helper.from_array(array, name)``; the common types built directly."""
     elem = _RAW_ELEMENT_TYPES.get(array.dtype)
     if elem is None or not name or sys.byteorder != "little":
-        return numpy_helper.from_array(array, name).SerializeToString()
-    return onnx.TensorProto(dims=array.shape, data_type=elem, name=name, raw_data=array.tobytes()).SerializeToString()
+        return numpy_helper.from_array(array, name)
+    return onnx.TensorProto(dims=array.shape, data_type=elem, name=name, raw_data=array.tobytes())
 
 
 @functools.cache  # ONNX's own table, asked for the same few operators by every model
