@@ -62,6 +62,17 @@ def onnx_tool_profile(path: str) -> None:
     model.graph.profile()
 
 
+def labels(paths: list[str]) -> dict[str, str]:
+    """Each file's name, with its folder where several files share the name (model.onnx)."""
+    names = [os.path.basename(p) for p in paths]
+    return {p: (os.path.join(os.path.basename(os.path.dirname(p)), n) if names.count(n) > 1 else n)[-40:]
+            for p, n in zip(paths, names)}
+
+
+def geomean(xs: list[float]) -> float:
+    return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
+
+
 def main(paths: list[str]) -> int:
     try:
         import onnx_tool  # noqa: F401
@@ -70,33 +81,48 @@ def main(paths: list[str]) -> int:
         have_tool = False
         print("onnx-tool is not installed: its column is skipped (pip install onnx-tool)")
     warnings.simplefilter("ignore")
-    ratios_floor, ratios_tool = [], []
+    rows = []  # (floor s, ours s, onnx-tool s or None)
     print(f"{'model':40s} {'floor ms':>9s} {'ours ms':>9s} {'ours/floor':>10s} {'onnx-tool ms':>12s} {'ours/tool':>9s}")
-    for path in paths:
+    for path, label in labels(paths).items():
         try:
             base = best_of(lambda: floor(path), 5)
         except Exception as e:  # a model the floor itself cannot handle is no comparison
-            print(f"{os.path.basename(path)[:40]:40s} floor failed: {type(e).__name__}")
+            print(f"{label:40s} floor failed: {type(e).__name__}")
             continue
         ours = best_of(lambda: analyze(path), 5)
-        ratios_floor.append(ours / base)
-        line = f"{os.path.basename(path)[:40]:40s} {base * 1e3:9.2f} {ours * 1e3:9.2f} {ours / base:9.2f}x"
+        tool = None
+        line = f"{label:40s} {base * 1e3:9.2f} {ours * 1e3:9.2f} {ours / base:9.2f}x"
         if have_tool:
             try:
                 tool = best_of(lambda: onnx_tool_profile(path), 3)
-                ratios_tool.append(ours / tool)
                 line += f" {tool * 1e3:12.2f} {ours / tool:8.2f}x"
             except Exception as e:  # onnx-tool fails on many real models; say so
                 line += f" {'failed':>12s} ({type(e).__name__})"
+        rows.append((base, ours, tool))
         print(line)
-
-    def geomean(xs):
-        return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
-
-    print(f"geometric mean over {len(ratios_floor)} models: ours/floor {geomean(ratios_floor):.2f}x"
-          + (f"; over {len(ratios_tool)} models onnx-tool handles: ours/onnx-tool {geomean(ratios_tool):.2f}x"
-             if ratios_tool else ""))
+    summarise(rows)
     return 0
+
+
+def summarise(rows: list[tuple[float, float, float | None]]) -> None:
+    """Ratios over all models, then by the floor's size: below a millisecond, a fixed cost per
+    call (reading the file, building the report) weighs more than the graph does."""
+    def line(label: str, subset) -> str:
+        if not subset:
+            return f"{label}: no models"
+        ratios = [ours / base for base, ours, _ in subset]
+        extra = sorted((ours - base) * 1e3 for base, ours, _ in subset)
+        return (f"{label} ({len(subset)} models): ours/floor geometric mean {geomean(ratios):.2f}x, "
+                f"{sum(r <= 2 for r in ratios)} at or under 2x, median extra time {extra[len(extra) // 2]:.2f} ms")
+
+    print(line("all", rows))
+    print(line("floor >= 1 ms", [r for r in rows if r[0] >= 1e-3]))
+    print(line("floor < 1 ms", [r for r in rows if r[0] < 1e-3]))
+    with_tool = [(ours, tool) for _, ours, tool in rows if tool is not None]
+    if with_tool:
+        faster = sum(ours < tool for ours, tool in with_tool)
+        print(f"onnx-tool ({len(with_tool)} models it handles): ours/onnx-tool geometric mean "
+              f"{geomean([ours / tool for ours, tool in with_tool]):.2f}x, ours faster on {faster}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import operator
 import os
 from typing import Optional
 
@@ -231,20 +230,16 @@ def _metadata(model: onnx.ModelProto, imports: list[tuple[str, int]]) -> Metadat
 def _graph_summary(index: IndexedModel, inputs: list[TensorInfo], outputs: list[TensorInfo]) -> GraphSummary:
     op_counts: dict[str, int] = {}
     for (domain, op_type), n in index.op_counts().items():
-        op = op_type if domain in ("", "ai.onnx") else qualified_name(domain, op_type)
+        op = qualified_name(domain, op_type)
         op_counts[op] = op_counts.get(op, 0) + n
-    by_name = sorted(op_counts.items())
     return GraphSummary(
         node_count=sum(op_counts.values()),
-        op_counts=dict(sorted(by_name, key=_count, reverse=True)),  # most frequent first, then by name (a stable sort)
+        op_counts=dict(sorted(op_counts.items(), key=lambda kv: (-kv[1], kv[0]))),  # most frequent first
         inputs=inputs,
         outputs=outputs,
         initializer_count=sum(len(g.initializers) for g in index.graphs),
         subgraph_count=len(index.graphs) - 1,
     )
-
-
-_count = operator.itemgetter(1)  # of an (op, count) item
 
 
 def _node_costs(order: list[Node], per_node_flops, params: ParamsResult, sizes: TensorSizes) -> list[NodeCost]:

@@ -16,7 +16,6 @@ Families are decided from what the graph does, never from operator-count thresho
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import Counter
 from typing import Optional
 
@@ -84,20 +83,12 @@ def _detect(model: onnx.ModelProto, types: Optional[dict], values: Optional[dict
 
 
 def _info(v: onnx.ValueInfoProto, types: Optional[dict] = None) -> TensorInfo:
-    tp = v.type
-    elem, shape = type_info(tp)
+    elem, shape = type_info(v.type)
     if shape is None and types and v.name in types and types[v.name][1] is not None:
         elem, shape = types[v.name]
-    kind = tp.WhichOneof("value")
-    if kind == "tensor_type":
-        dtype = _DTYPE_NAMES.get(elem) or dtype_name(elem)
-    else:
-        dtype = (kind or "unknown").replace("_type", "")
+    kind = v.type.WhichOneof("value")
+    dtype = dtype_name(elem) if kind == "tensor_type" else (kind or "unknown").replace("_type", "")
     return TensorInfo(v.name, dtype, list(shape) if shape is not None else None)
-
-
-# dtype_name of every element type ONNX names, looked up once (the enum's name lookup is slow)
-_DTYPE_NAMES = {elem: dtype_name(elem) for elem in onnx.TensorProto.DataType.values()}
 
 
 class _Found:
@@ -112,10 +103,8 @@ class _Found:
         self.recurrences = st.recurrences(ix) if holds(st.RECURRENCE_OPS) else []
         inside = st.recurrent_bodies(ix, self.recurrences) if self.recurrences else _NO_IDS
         self.convs = st.weighted_convs(ix, inside) if holds(st.CONV_OPS) else []
-        self.spatial: list[st.ConvInfo] = []
-        self.pointwise: list[st.ConvInfo] = []
-        for c in self.convs:
-            (self.pointwise if c.pointwise else self.spatial).append(c)
+        self.spatial = [c for c in self.convs if not c.pointwise]
+        self.pointwise = [c for c in self.convs if c.pointwise]
         self.dense = _dense_layers(ix, inside) if holds(st.DENSE_OPS) else {}
         self.attention = st.find_attention(ix, inside) if holds(st.ATTENTION_STARTS) else []
         if len(self.attention) > 1:  # fused ones first, then patterns: in index order together
@@ -138,19 +127,15 @@ def _dense_layers(ix: st.ModelIndex, inside: set[int]) -> dict[int, st.Dense]:
 
 def _op_domains(ix: st.ModelIndex) -> tuple[dict[str, int], dict[str, int]]:
     """(ai.onnx.ml op type -> count, custom-domain 'domain.op type' -> count)."""
+    known_domains = _KNOWN_DOMAINS | {f.domain for f in ix.model.functions}
     ml_ops: dict[str, int] = {}
     custom: dict[str, int] = {}
-    known_domains = None  # read only when some domain is not a standard one
     for (domain, op_type), n in ix.index.op_counts().items():
-        if domain in _KNOWN_DOMAINS:
-            if domain == "ai.onnx.ml":
-                ml_ops[op_type] = ml_ops.get(op_type, 0) + n
-            continue
-        if known_domains is None:
-            known_domains = _KNOWN_DOMAINS | {f.domain for f in ix.model.functions}
-        if domain not in known_domains:
-            name = f"{domain}.{op_type}"
-            custom[name] = custom.get(name, 0) + n
+        if domain == "ai.onnx.ml":
+            ml_ops[op_type] = ml_ops.get(op_type, 0) + n
+        elif domain not in known_domains:
+            op = f"{domain}.{op_type}"
+            custom[op] = custom.get(op, 0) + n
     return ml_ops, custom
 
 
@@ -159,9 +144,8 @@ def _plural(n: int, word: str, plural: str = "") -> str:
 
 
 def _kernels(convs: list[st.ConvInfo]) -> str:
-    kernels = Counter([c.kernel for c in convs])  # tuples: written out for the three commonest only
-    kernels.pop(None, None)
-    return ", ".join("×".join(map(str, k)) for k, _ in kernels.most_common()[:3])  # a sort: nlargest costs more
+    kernels = Counter("×".join(map(str, c.kernel)) for c in convs if c.kernel)
+    return ", ".join(kernel for kernel, _ in kernels.most_common(3))
 
 
 def _decide(ix: st.ModelIndex, f: _Found, ev: list[str]) -> str:
@@ -328,11 +312,11 @@ def _blocks(ix: st.ModelIndex, f: _Found, family: str) -> list[str]:
 
 def _conv_stacks(ix: st.ModelIndex, convs: list[st.ConvInfo]) -> list[str]:
     """The four commonest conv stacks with their counts, and how many convolutions the others hold."""
-    stacks = Counter([tuple(st.conv_stack(ix, c.node)) for c in convs])  # written out for the four commonest
-    ranked = stacks.most_common()  # most_common(4) would be the same four, through heapq.nlargest
-    lines = [f"{n} × {' → '.join(stack)}" for stack, n in ranked[:4]]
+    stacks = Counter(" → ".join(st.conv_stack(ix, c.node)) for c in convs)
+    lines = [f"{n} × {stack}" for stack, n in stacks.most_common(4)]
     if len(stacks) > 4:
-        lines.append(f"{sum(n for _, n in ranked[4:])} more convolutions in {len(stacks) - 4} other arrangements")
+        others = stacks.most_common()[4:]
+        lines.append(f"{sum(n for _, n in others)} more convolutions in {len(others)} other arrangements")
     return lines
 
 
@@ -368,14 +352,9 @@ def _transformer_layers(ix: st.ModelIndex, f: _Found) -> list[str]:
             layers[-1][1].append(_attention_text(a))
         else:
             layers.append((pos.get(id(a.value or a.node), 0), [_attention_text(a)]))
-    starts = [start for start, _ in layers]
-    ascending = all(a <= b for a, b in zip(starts, starts[1:]))  # as attention comes in index order
     for m in sorted(f.mlps, key=lambda m: pos.get(id(m.last.node), 0)):
         at = pos.get(id(m.last.node), 0)
-        if ascending:  # the last layer that starts before the MLP: found by bisection, not a scan per MLP
-            idx = bisect_left(starts, at) - 1 if starts and starts[0] < at else None
-        else:
-            idx = max((k for k, start in enumerate(starts) if start < at), default=None)
+        idx = max((k for k, (start, _) in enumerate(layers) if start < at), default=None)
         if idx is not None and not any(p.startswith("MLP") for p in layers[idx][1]):
             layers[idx][1].append(_mlp_text(m))
     lines: list[str] = []

@@ -28,28 +28,16 @@ class FlopsResult:
     per_node: list[Optional[int]] = field(default_factory=list)  # by top-level index; None: uncounted
 
 
-_UNKNOWN = object()  # an op type not yet looked up (None: it has no formula)
-
-
 class _Counter:
     def __init__(self, types: dict[str, TypeInfo], constants: dict[str, np.ndarray]):
         self.types = types
         self.constants = constants
         self.notes: list[str] = []
         self._subgraphs: dict[int, SubgraphCost] = {}
-        self._formulas: dict = {}  # registry lookups by op type (default domain) or (domain, op type)
-        self._subgraph_cost = self.subgraph_cost  # bound once: every NodeContext gets it
-
-    def formula(self, node: Node) -> Optional[CostFn]:
-        key = node.op_type if not node.domain else (node.domain, node.op_type)
-        fn = self._formulas.get(key, _UNKNOWN)
-        if fn is _UNKNOWN:
-            fn = self._formulas[key] = cost_function(node.domain, node.op_type)
-        return fn
 
     def node_cost(self, node: Node, position: int) -> tuple[Optional[int], str]:
         """(FLOPs, "") or (None, why it is uncounted); ``position`` labels unnamed nodes in notes."""
-        return self.cost(self.formula(node), node, position)
+        return self.cost(cost_function(node.domain, node.op_type), node, position)
 
     def cost(self, fn: Optional[CostFn], node: Node, position: int) -> tuple[Optional[int], str]:
         """:meth:`node_cost` with the node's formula ``fn`` already looked up."""
@@ -57,7 +45,7 @@ class _Counter:
             return None, f"no cost formula for {qualified_op(node)}"
         if fn is no_arithmetic:  # data movement costs 0 whatever the node: no context to build
             return 0, ""
-        ctx = NodeContext(node, self.types, self.constants, self._subgraph_cost)
+        ctx = NodeContext(node, self.types, self.constants, self.subgraph_cost)
         try:
             flops = int(fn(ctx))
         except Uncountable as e:

@@ -60,28 +60,23 @@ class Facts:
     @classmethod
     def from_index(cls, index: IndexedModel, params) -> "Facts":
         """Facts of an indexed model and its ``ParamsResult``."""
-        local = None  # the domains of the model's local functions, read only when a domain is not standard
+        local = {f.domain for f in index.model.functions}
         custom: dict[str, int] = {}
         ml: dict[str, int] = {}
         custom_domains = set()
         default_nodes = 0
         for (domain, op_type), n in index.op_counts().items():
-            if domain not in STANDARD_DOMAINS:
-                if local is None:
-                    local = {f.domain for f in index.model.functions}
-                if domain not in local:
-                    op = f"{domain}.{op_type}"
-                    custom[op] = custom.get(op, 0) + n
-                    custom_domains.add(domain)
+            if domain not in STANDARD_DOMAINS and domain not in local:
+                op = f"{domain}.{op_type}"
+                custom[op] = custom.get(op, 0) + n
+                custom_domains.add(domain)
             elif domain == "ai.onnx.ml":
                 ml[op_type] = ml.get(op_type, 0) + n
             elif domain in ("", "ai.onnx"):
                 default_nodes += n
         # a constant a subgraph returns as its output is used, though no node reads it
-        unused = params.unused
-        if unused:
-            subgraph_outputs = {name for g in index.graphs for name in g.outputs}
-            unused = [u for u in unused if u not in subgraph_outputs]
+        subgraph_outputs = {name for g in index.graphs for name in g.outputs}
+        unused = [u for u in params.unused if u not in subgraph_outputs]
         loops, unknown = _loops(index, params.constant_names)
         return cls(params.float64_weights, params.largest_weight, unused, sorted(custom_domains), unknown, loops=loops,
                    custom_ops=dict(sorted(custom.items())), ml_ops=dict(sorted(ml.items())),
@@ -92,8 +87,7 @@ def _loops(index: IndexedModel, constant_names: set[str]) -> tuple[list[LoopInfo
     """The Loop and Scan nodes (labelled by their position among all nodes), and how many
     Loops have a trip count that is not a constant."""
     counts = index.op_counts()
-    if not (counts.get(("", "Loop")) or counts.get(("", "Scan"))
-            or counts.get(("ai.onnx", "Loop")) or counts.get(("ai.onnx", "Scan"))):
+    if not any(counts.get((domain, op)) for domain in ("", "ai.onnx") for op in ("Loop", "Scan")):
         return [], 0
     loops, unknown = [], 0
     for i, n in enumerate(index.nodes()):
@@ -256,9 +250,9 @@ CHECKS: list[Check] = [
 def assess(report: Report, facts: Facts, types: Optional[dict] = None, values: Optional[dict] = None) -> list[Risk]:
     """The notes that hold for ``report``; ``types`` and ``values`` (inferred) refine loop and dtype facts."""
     if types is not None:
-        double, constants = onnx.TensorProto.DOUBLE, facts.constant_names
         facts.float64_activations = sorted(
-            [name for name, (elem, _) in types.items() if elem == double and name not in constants]
+            name for name, (elem, _) in types.items()
+            if elem == onnx.TensorProto.DOUBLE and name not in facts.constant_names
         )
     if facts.loops is not None and (types is not None or values is not None):
         facts.dynamic_loops = [lp.label for lp in facts.loops if not _runs_known_times(lp, types or {}, values or {})]

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain, count
-from operator import attrgetter
 from typing import Iterable, Iterator, Optional
 
 import numpy as np
@@ -76,7 +74,6 @@ _MLP_REGION = {"Add", "Mul", "Div", "Sub", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoi
                "HardSigmoid", "Mish", "Clip", "Cast", "Identity", "Dropout", "Reshape", "DequantizeLinear",
                "QuantizeLinear", "Swish", "Split", "Slice", "Neg", "Exp", "Log"}
 _MAX_BFS = 400
-_name = attrgetter("name")
 _NOTHING: frozenset = frozenset()
 
 
@@ -104,7 +101,7 @@ class ModelIndex:
         self.graphs: list[Graph] = index.graphs
         self.main: Graph = index.main
         self.dense_cache: dict[int, Optional[Dense]] = {}  # id(node) -> dense_layer(node)
-        known = set(map(_name, self.main.initializers))
+        known = {t.name for t in self.main.initializers}
         self.graph_inputs = {name for name in self.main.inputs if name not in known}
         self._index_nodes(known)
 
@@ -117,14 +114,18 @@ class ModelIndex:
         """
         graphs = self.graphs
         producer: dict[str, Node] = {}
-        consumers: dict[str, Node | list[Node]] = {}  # a name read once maps to its node: no list to build
+        # name -> the node that reads it, or the list of them when several do (read it through
+        # users()): most names are read once, and a one-node list for each costs ~1.5% of analyze()
+        consumers: dict[str, Node | list[Node]] = {}
         by_op: defaultdict[str, list[Node]] = defaultdict(list)  # op type -> its nodes, in index order
         for graph in graphs[1:]:
-            known.update(map(_name, graph.initializers))
+            known.update(t.name for t in graph.initializers)
         # ``known`` folds as it goes: constants (initializers, Constant outputs) plus tensors
         # computed from constants only. It holds '' so that absent inputs pass as known.
         known.add("")
-        late_constant = False  # a Constant read before it is defined: fold again, the careful way
+        # Folding here spares a second walk (~3% of analyze() on a CNN); it is exact only when each
+        # Constant node comes before its readers, so otherwise _fold() walks again.
+        constant_comes_late = False
         for graph in graphs:
             for node in graph.nodes:
                 op = node.op_type
@@ -155,7 +156,7 @@ class ModelIndex:
                             known.update(outs)
                 elif op == "Constant":
                     if outs and node.domain in ("", "ai.onnx"):
-                        late_constant = late_constant or outs[0] in consumers
+                        constant_comes_late = constant_comes_late or outs[0] in consumers
                         known.add(outs[0])
                 elif op in _SOURCE_OPS and not node.has_graph_attribute:
                     known.update(outs)
@@ -164,8 +165,8 @@ class ModelIndex:
         known.discard("")
         self.producer, self.consumers, self.by_op = producer, consumers, by_op
         if "Constant" in by_op and any(n.input for n in by_op["Constant"]):
-            late_constant = True  # the loop above adds only input-less Constants as they come
-        self.constants = _fold(graphs, self._constants()) if late_constant else known
+            constant_comes_late = True  # the loop above adds only input-less Constants as they come
+        self.constants = _fold(graphs, self._constants()) if constant_comes_late else known
 
     def _constants(self) -> set[str]:
         """Initializers and Constant outputs (nothing folded)."""
@@ -182,7 +183,7 @@ class ModelIndex:
         tensors: dict[str, Tensor] = {}
         with_constants = "Constant" in self.by_op
         for graph in self.graphs:
-            tensors.update(zip(map(_name, graph.initializers), graph.initializers))
+            tensors.update((t.name, t) for t in graph.initializers)
             if not with_constants:
                 continue
             for node in graph.nodes:
@@ -205,7 +206,8 @@ class ModelIndex:
     @cached_property
     def position(self) -> dict[int, int]:
         """id(node) -> its place in the index (graph by graph); built when first needed."""
-        return dict(zip(map(id, chain.from_iterable(g.nodes for g in self.graphs)), count()))
+        nodes = (node for graph in self.graphs for node in graph.nodes)
+        return {id(node): place for place, node in enumerate(nodes)}
 
     def holds(self, ops: frozenset) -> bool:
         """Whether the model holds a node of an op type in ``ops`` (a set)."""
@@ -271,18 +273,9 @@ class ModelIndex:
         """A constant floating-point or quantized tensor of rank ≥ 2 (through layout ops)."""
         if not name or name not in self.constants:
             return False
-        p = self.producer.get(name)
-        if p is None or p.op_type not in LAYOUT_OPS:  # the common case: the weight as stored
-            info = self.types.get(name)
-            if info is not None and info[0] and info[1] is not None:  # both known: one lookup
-                elem, shape = info
-            else:
-                shape = self.shape(name)
-                elem = self.elem_type(name)
-        else:
-            origin = self.through(name, LAYOUT_OPS)
-            shape = self.shape(origin) or self.shape(name)
-            elem = self.elem_type(origin)
+        origin = self.through(name, LAYOUT_OPS)
+        shape = self.shape(origin) or self.shape(name)
+        elem = self.elem_type(origin)
         if shape is not None and (len(shape) < 2 or _at_most_one(shape)):
             return False
         return elem is None or elem in FLOAT_TYPES or elem in QUANTIZED_INT_TYPES
@@ -445,13 +438,8 @@ def _dense_layer(ix: ModelIndex, node: Node, slots: tuple[int, ...]) -> Optional
         if slot < len(ins) and ix.is_weight(ins[slot]):
             weight = ins[slot]
             data = (ins[0], ins[3]) if node.op_type in ("QLinearMatMul", "QGemm") and len(ins) > 3 else ins[:2]
-            folded = False  # the other operands are all constants (and there is one)
-            for i in data:
-                if i and i != weight:
-                    folded = i in ix.constants
-                    if not folded:
-                        break
-            if folded:
+            other = [i for i in data if i and i != weight]
+            if other and all(i in ix.constants for i in other):
                 return None  # constant × constant: folded at load, not a layer
             in_dim, out_dim = _dense_dims(ix, node, slot)
             return Dense(node, weight, in_dim, out_dim)
@@ -512,10 +500,9 @@ def weighted_convs(ix: ModelIndex, skip: set[int]) -> list[ConvInfo]:
 def _int_tuple(dims) -> Optional[tuple[int, ...]]:
     """``dims`` as a tuple of ints, or None when one of them is not an integer."""
     dims = tuple(dims)
-    for d in dims:
-        if type(d) is not int:  # rare (a dim name, a bool): the careful test
-            return tuple(map(int, dims)) if all(isinstance(k, int) for k in dims) else None
-    return dims
+    if all(type(d) is int for d in dims):  # the usual case, without converting each dim
+        return dims
+    return tuple(int(d) for d in dims) if all(isinstance(d, int) for d in dims) else None
 
 
 def _conv_info(ix: ModelIndex, node: Node, weight: Optional[str]) -> ConvInfo:
@@ -1299,8 +1286,7 @@ def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int =
     if start == fork or ix.is_const(start):
         return False
     constants, producer = ix.constants, ix.producer
-    seen_plain: set[int] = set()  # producers reached without a weight op on the way
-    seen_weighted: set[int] = set()  # and with one
+    seen: set[tuple[int, bool]] = set()  # (id of a producer, whether a weight op came on the way)
     queue = [(start, False)]  # first in, first out: the loop below reads it while it grows
     steps = 0
     for name, weighted in queue:
@@ -1313,17 +1299,10 @@ def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int =
         p = producer.get(name)
         if p is None:
             continue
-        key = id(p)
-        if weighted:
-            if key in seen_weighted:
-                continue
-            seen_weighted.add(key)
-        else:
-            if key in seen_plain:
-                continue
-            seen_plain.add(key)
-            op = p.op_type
-            weighted = op in _WEIGHT_OPS or (op in DENSE_WEIGHT_SLOTS and dense_layer(ix, p) is not None)
+        if (id(p), weighted) in seen:
+            continue
+        seen.add((id(p), weighted))
+        weighted = weighted or p.op_type in _WEIGHT_OPS or dense_layer(ix, p) is not None
         steps += 1
         for i in p.input:
             if i and i not in constants:
@@ -1339,29 +1318,26 @@ def conv_stack(ix: ModelIndex, conv: Node) -> list[str]:
     parts = [conv.op_type]
     name = conv.output[0]
     normed = activated = False  # a normalization named '...Norm', an activation, already in ``parts``
-    consumers = ix.consumers
     for _ in range(5):
-        users = consumers.get(name)
-        if type(users) is list:
-            if len(users) == 2:  # x · sigmoid(x) or x · hardsigmoid(x), else a fork: the stack ends
-                kinds = {x.op_type for x in users}
-                if kinds == {"Sigmoid", "Mul"}:
-                    mul = next(x for x in users if x.op_type == "Mul")
-                    sig = next(x for x in users if x.op_type == "Sigmoid")
-                    if sig.output[0] in mul.input:
-                        parts.append("SiLU")
-                        activated = True
-                        name = mul.output[0]
-                        continue
-                if kinds == {"HardSigmoid", "Mul"}:
-                    parts.append("HardSwish")
-                    activated = True
-                    name = next(x for x in users if x.op_type == "Mul").output[0]
-                    continue
+        users = ix.users(name)
+        if not users:
             break
-        if users is None:
+        if len(users) == 2 and {x.op_type for x in users} == {"Sigmoid", "Mul"}:
+            mul = next(x for x in users if x.op_type == "Mul")
+            sig = next(x for x in users if x.op_type == "Sigmoid")
+            if sig.output[0] in mul.input:
+                parts.append("SiLU")
+                activated = True
+                name = mul.output[0]
+                continue
+        if len(users) == 2 and {x.op_type for x in users} == {"HardSigmoid", "Mul"}:
+            parts.append("HardSwish")
+            activated = True
+            name = next(x for x in users if x.op_type == "Mul").output[0]
+            continue
+        if len(users) != 1:
             break
-        u = users
+        u = users[0]
         op = u.op_type
         if op == "Add" and any(ix.is_const(i) for i in u.input):
             name = u.output[0]

@@ -58,10 +58,8 @@ def bits_per_element(elem_type: Optional[int]) -> Optional[int]:
 
 def nbytes(elem_type: Optional[int], numel: int) -> Optional[int]:
     """Bytes of ``numel`` elements as stored (sub-byte types rounded up to whole bytes)."""
-    bits = bits_per_element(elem_type)
-    if bits is None:
-        return None
-    return (numel * bits + 7) // 8
+    bits = _BITS.get(elem_type or 0)
+    return (numel * bits + 7) // 8 if bits is not None else None
 
 
 def tensor_numel(tensor: onnx.TensorProto) -> int:
@@ -140,7 +138,4 @@ def _inline_array(tensor: onnx.TensorProto, elem_type: int, dims, shared: Option
 
 
 def _raw_array(raw: bytes, dtype: np.dtype, dims) -> np.ndarray:
-    array = np.frombuffer(raw, dtype)  # dtype by position: a faster call
-    if len(dims) == 1 and array.shape[0] == dims[0]:
-        return array  # a vector already (reshaped, the same values in another view)
-    return array.reshape(dims)
+    return np.frombuffer(raw, dtype=dtype).reshape(dims)
