@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 from mkdocs_onnx.analysis import analyze
 from mkdocs_onnx.analysis.report import Report
@@ -116,13 +116,13 @@ def _seconds(s: float) -> str:
 
 
 def _analyse(card: CardContext, settings: ZooSettings, cache: ReportCache, devices, log,
-             fresh: Optional[dict[str, float]] = None, located: Optional[tuple[str, str]] = None) -> None:
+             fresh: Optional[dict[str, float]] = None, located: Optional[Located] = None) -> None:
     """Fill ``card``; ``fresh`` maps the keys analysed just now (in parallel) to their time;
     ``located`` is what :func:`locate` gave for the entry already (hashing a file once)."""
     entry = card.entry
-    path, key = located or locate(entry, settings)
+    path, key, digest = located or locate(entry, settings)
     started = time.perf_counter()
-    report, card.from_cache = cache.get_or_compute(key, lambda: _analysis(path, entry, settings.batch_size))
+    report, card.from_cache = cache.get_or_compute(key, lambda: _analysis(path, entry, settings.batch_size, digest))
     if fresh and key in fresh:  # analysed just now, for the first entry with this file
         card.from_cache, card.analysis_seconds = False, fresh.pop(key)
     else:
@@ -145,22 +145,28 @@ def _analyse(card: CardContext, settings: ZooSettings, cache: ReportCache, devic
         log.warning("model '%s': no summary (%s: %s)", entry.name, type(exc).__name__, exc)
 
 
-def locate(entry: ModelEntry, settings: ZooSettings) -> tuple[str, str]:
-    """The entry's local file (downloaded if need be) and the cache key of its report."""
+class Located(NamedTuple):
+    path: str  # the entry's local file
+    key: str  # the cache key of its report
+    sha256: str  # the file's checksum, handed to the analyzer so that it does not hash the file again
+
+
+def locate(entry: ModelEntry, settings: ZooSettings) -> Located:
+    """The entry's local file (downloaded if need be), its report's cache key and its checksum."""
     path = model_path(entry, settings.cache_dir)
     digest = file_sha256(path)
     if entry.sha256 and entry.source != "url" and digest != entry.sha256:
         raise ZooError(f"sha256 is {digest}, the manifest says {entry.sha256}")
-    return path, cache_key(digest, {"dims": entry.dims, "batch_size": settings.batch_size})
+    return Located(path, cache_key(digest, {"dims": entry.dims, "batch_size": settings.batch_size}), digest)
 
 
-def _analysis(path: str, entry: ModelEntry, batch_size: int) -> Report:
-    return analyze(path, name=entry.name, dims=entry.dims or None, batch_size=batch_size)
+def _analysis(path: str, entry: ModelEntry, batch_size: int, sha256: str) -> Report:
+    return analyze(path, name=entry.name, dims=entry.dims or None, batch_size=batch_size, sha256=sha256)
 
 
-def _timed_analysis(path: str, entry: ModelEntry, batch_size: int) -> tuple[Report, float]:
+def _timed_analysis(path: str, entry: ModelEntry, batch_size: int, sha256: str) -> tuple[Report, float]:
     started = time.perf_counter()
-    return _analysis(path, entry, batch_size), time.perf_counter() - started
+    return _analysis(path, entry, batch_size, sha256), time.perf_counter() - started
 
 
 @dataclass
@@ -170,8 +176,8 @@ class Prefetch:
     fresh: dict[str, float] = field(default_factory=dict)  # cache key analysed now -> seconds
     cached: list[str] = field(default_factory=list)  # names of entries already in the cache
     failed: dict[str, str] = field(default_factory=dict)  # entry name -> why it has no report
-    # id(entry) -> locate(entry): the file and cache key, for the build to reuse
-    located: dict[int, tuple[str, str]] = field(default_factory=dict, repr=False)
+    # id(entry) -> locate(entry): the file, cache key and checksum, for the build to reuse
+    located: dict[int, Located] = field(default_factory=dict, repr=False)
 
 
 def analyse_missing(entries: list[ModelEntry], settings: ZooSettings,
@@ -182,20 +188,20 @@ def analyse_missing(entries: list[ModelEntry], settings: ZooSettings,
     """
     cache = cache or ReportCache(settings.cache_dir)
     done = Prefetch()
-    jobs: dict[str, tuple[str, ModelEntry]] = {}  # key -> (path, first entry with that file)
+    jobs: dict[str, tuple[Located, ModelEntry]] = {}  # key -> (where, first entry with that file)
     for entry in entries:
         try:
-            path, key = locate(entry, settings)
+            located = locate(entry, settings)
         except (MkdocsOnnxError, OSError) as exc:
             done.failed[entry.name] = _reason(exc, entry)
             continue
-        done.located[id(entry)] = (path, key)
-        if cache.contains(key):
+        done.located[id(entry)] = located
+        if cache.contains(located.key):
             done.cached.append(entry.name)
         else:
-            jobs.setdefault(key, (path, entry))
+            jobs.setdefault(located.key, (located, entry))
     keys = list(jobs)
-    calls = [(path, entry, settings.batch_size) for path, entry in jobs.values()]
+    calls = [(located.path, entry, settings.batch_size, located.sha256) for located, entry in jobs.values()]
     for i, result in run_all(_timed_analysis, calls, worker_count(len(calls), settings.workers)):
         key, entry = keys[i], jobs[keys[i]][1]
         if isinstance(result, tuple):

@@ -4,7 +4,7 @@ The shortcuts: every node is read from protobuf once into an index that all pass
 out-of-order graphs are sorted in place; constants and computed values are decoded or
 evaluated when first read; per-node inference is not repeated where the whole-model
 inference already saw the same inputs; weights never reach shape inference; large files
-are hashed on a thread. A byte-for-byte comparison of reports over the benchmark models
+are hashed on a thread, and a checksum the build computed is not computed again. A byte-for-byte comparison of reports over the benchmark models
 and ONNX's node tests was made when they were introduced; these tests keep each shortcut
 honest on the cases it is meant for.
 """
@@ -20,7 +20,7 @@ from onnx import TensorProto, helper
 
 from helpers import model, tensor, value
 from mkdocs_onnx import analyze
-from mkdocs_onnx.analysis import analyze_model, shapes
+from mkdocs_onnx.analysis import analyze_model, loading, shapes
 from mkdocs_onnx.analysis.analyzer import _sort_in_place
 from mkdocs_onnx.analysis.index import IndexedModel
 from mkdocs_onnx.analysis.values import Values
@@ -188,3 +188,26 @@ def test_the_checksum_is_the_sha256_of_the_whole_file(tmp_path, size):
     onnx.save(m, path)
     data = path.read_bytes()
     assert analyze(path).model.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_checksum_the_caller_computed_is_taken_and_the_file_not_hashed_again(tmp_path, monkeypatch):
+    path = tmp_path / "m.onnx"
+    onnx.save(model([helper.make_node("Relu", ["X"], ["Y"])], [value("X", [4])], [value("Y", [4])]), path)
+    known = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setattr(loading._Digest, "_compute", lambda *args: pytest.fail("the file was hashed again"))
+    assert analyze(path, sha256=known).model.sha256 == known
+
+
+def test_a_build_hashes_each_model_file_once(tmp_path, monkeypatch, in_process):
+    # The build hashes every file to key its cache; the analyzer takes that checksum.
+    from conftest import build_project, make_project
+    from helpers import LIGHT
+
+    root = make_project(tmp_path / "zoo", {"SqueezeNet": str(LIGHT / "light_squeezenet.onnx")})
+    hashed = []
+    compute = loading._Digest._compute
+    monkeypatch.setattr(loading._Digest, "_compute", lambda self, data: hashed.append(len(data)) or compute(self, data))
+    build_project(root)
+    assert hashed == []
+    expected = hashlib.sha256((LIGHT / "light_squeezenet.onnx").read_bytes()).hexdigest()
+    assert any(expected in page.read_text() for page in (root / "site" / "models").rglob("*.html"))

@@ -24,15 +24,17 @@ from mkdocs_onnx.errors import AnalysisError
 
 
 def analyze(path: str | os.PathLike, *, name: Optional[str] = None, dims: Optional[dict[str, int]] = None,
-            batch_size: int = 1) -> Report:
+            batch_size: int = 1, sha256: Optional[str] = None) -> Report:
     """Analyse the ONNX model at ``path``.
 
     ``dims`` binds symbolic dims by name; other batch-like dims take ``batch_size``.
+    ``sha256`` is the file's checksum when the caller has computed it already (a build
+    hashes every file to key its cache): the report takes it, and the file is not hashed again.
     Raises :class:`AnalysisError` with a one-line reason when the file cannot be analysed.
     """
     path = os.fspath(path)
     _check_batch_size(path, batch_size)
-    return _analyze_loaded(load_model(path), name, dims, batch_size)
+    return _analyze_loaded(load_model(path, sha256), name, dims, batch_size)
 
 
 def analyze_model(model: onnx.ModelProto, *, name: str = "model", dims: Optional[dict[str, int]] = None,

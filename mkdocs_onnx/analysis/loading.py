@@ -28,12 +28,15 @@ _KEEP_BYTES = 64 << 20
 
 
 class _Digest:
-    """The sha256 of some bytes, computed on a thread when they are large."""
+    """The sha256 of some bytes, computed on a thread when they are large; ``known`` when
+    the caller has it already."""
 
-    def __init__(self, data: bytes):
-        self._hexdigest: Optional[str] = None
+    def __init__(self, data: bytes, known: Optional[str] = None):
+        self._hexdigest: Optional[str] = known
         self._error: Optional[BaseException] = None
         self._thread: Optional[threading.Thread] = None
+        if known is not None:
+            return
         if len(data) >= _HASH_IN_BACKGROUND_BYTES:
             self._thread = threading.Thread(target=self._compute, args=(data,), daemon=True)
             self._thread.start()
@@ -71,17 +74,20 @@ class LoadedModel:
         return self.digest.hexdigest()
 
 
-def load_model(path: str) -> LoadedModel:
-    """Parse ``path`` once, without reading external-data files (only their sizes)."""
+def load_model(path: str, sha256: Optional[str] = None) -> LoadedModel:
+    """Parse ``path`` once, without reading external-data files (only their sizes).
+
+    ``sha256``: the file's checksum when the caller has computed it (then it is not hashed again).
+    """
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         raise AnalysisError(f"{path}: cannot read the file ({e.strerror or e})") from None
-    return load_bytes(data, path)
+    return load_bytes(data, path, sha256)
 
 
-def load_bytes(data: bytes, path: str) -> LoadedModel:
+def load_bytes(data: bytes, path: str, sha256: Optional[str] = None) -> LoadedModel:
     """Parse a model already in memory; ``path`` names it and locates its external data.
 
     The external data is measured later (:func:`measure_external_data`), from the
@@ -89,7 +95,7 @@ def load_bytes(data: bytes, path: str) -> LoadedModel:
     """
     if not data:
         raise AnalysisError(f"{path}: the file is empty (0 bytes)")
-    digest = _Digest(data)
+    digest = _Digest(data, sha256)
     model = _parse(path, data)
     return LoadedModel(model, path, digest, len(data), data=data if len(data) <= _KEEP_BYTES else None)
 
