@@ -65,8 +65,9 @@ def onnx_tool_profile(path: str) -> None:
 def labels(paths: list[str]) -> dict[str, str]:
     """Each file's name, with its folder where several files share the name (model.onnx)."""
     names = [os.path.basename(p) for p in paths]
-    return {p: (os.path.join(os.path.basename(os.path.dirname(p)), n) if names.count(n) > 1 else n)[-40:]
+    full = {p: os.path.join(os.path.basename(os.path.dirname(p)), n) if names.count(n) > 1 else n
             for p, n in zip(paths, names)}
+    return {p: label if len(label) <= 40 else "…" + label[-39:] for p, label in full.items()}
 
 
 def geomean(xs: list[float]) -> float:

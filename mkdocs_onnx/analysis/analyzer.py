@@ -8,6 +8,8 @@ from typing import Optional
 
 import onnx
 
+# The package sets its version before it imports this module: read once here, not per analysis.
+from mkdocs_onnx import __version__
 from mkdocs_onnx.analysis import architecture, risks
 from mkdocs_onnx.analysis.flops import count_flops
 from mkdocs_onnx.analysis.graphs import execution_order, node_label, qualified_name, qualified_op, topological_order
@@ -74,8 +76,6 @@ def _default_name(path: str) -> str:
 
 
 def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: int) -> Report:
-    from mkdocs_onnx import __version__
-
     model = loaded.model
     warnings: list[str] = []
     index = IndexedModel(model)  # every node read once (untyped IR-1 attributes typed on the way)

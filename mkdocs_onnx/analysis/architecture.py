@@ -99,20 +99,21 @@ class _Found:
     """
 
     def __init__(self, ix: st.ModelIndex):
-        holds = ix.holds
-        self.recurrences = st.recurrences(ix) if holds(st.RECURRENCE_OPS) else []
+        # ix.holds(ops), asked here of the op types directly: eight questions, no method call each
+        lacks = ix.by_op.keys().isdisjoint
+        self.recurrences = st.recurrences(ix) if not lacks(st.RECURRENCE_OPS) else []
         inside = st.recurrent_bodies(ix, self.recurrences) if self.recurrences else _NO_IDS
-        self.convs = st.weighted_convs(ix, inside) if holds(st.CONV_OPS) else []
+        self.convs = st.weighted_convs(ix, inside) if not lacks(st.CONV_OPS) else []
         self.spatial = [c for c in self.convs if not c.pointwise]
         self.pointwise = [c for c in self.convs if c.pointwise]
-        self.dense = _dense_layers(ix, inside) if holds(st.DENSE_OPS) else {}
-        self.attention = st.find_attention(ix, inside) if holds(st.ATTENTION_STARTS) else []
+        self.dense = _dense_layers(ix, inside) if not lacks(st.DENSE_OPS) else {}
+        self.attention = st.find_attention(ix, inside) if not lacks(st.ATTENTION_STARTS) else []
         if len(self.attention) > 1:  # fused ones first, then patterns: in index order together
             self.attention.sort(key=lambda a: ix.position.get(id(a.node), 0))
-        self.tree_comparisons, self.tree_gathers = st.tree_traversal(ix) if holds(st.COMPARISONS) else (0, _NO_IDS)
-        self.norms = st.find_norms(ix, inside) if holds(st.NORM_STARTS) else []
-        self.embeddings = st.find_embeddings(ix, self.tree_gathers) if holds(st.EMBEDDING_OPS) else []
-        self.residuals = st.find_residuals(ix, inside) if holds(st.RESIDUAL_OPS) else []
+        self.tree_comparisons, self.tree_gathers = st.tree_traversal(ix) if not lacks(st.COMPARISONS) else (0, _NO_IDS)
+        self.norms = st.find_norms(ix, inside) if not lacks(st.NORM_STARTS) else []
+        self.embeddings = st.find_embeddings(ix, self.tree_gathers) if not lacks(st.EMBEDDING_OPS) else []
+        self.residuals = st.find_residuals(ix, inside) if not lacks(st.RESIDUAL_OPS) else []
         self.mlps = st.find_mlps(ix, self.dense) if self.dense else []
         self.ml_ops, self.custom = _op_domains(ix)
 
@@ -127,7 +128,8 @@ def _dense_layers(ix: st.ModelIndex, inside: set[int]) -> dict[int, st.Dense]:
 
 def _op_domains(ix: st.ModelIndex) -> tuple[dict[str, int], dict[str, int]]:
     """(ai.onnx.ml op type -> count, custom-domain 'domain.op type' -> count)."""
-    known_domains = _KNOWN_DOMAINS | {f.domain for f in ix.model.functions}
+    functions = ix.model.functions  # model-local functions' domains are known too (most files define none)
+    known_domains = _KNOWN_DOMAINS | {f.domain for f in functions} if functions else _KNOWN_DOMAINS
     ml_ops: dict[str, int] = {}
     custom: dict[str, int] = {}
     for (domain, op_type), n in ix.index.op_counts().items():

@@ -19,7 +19,6 @@ inference and stripping weight data before whole-model inference.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from typing import Any, Iterator, Optional, Sequence
 
 import onnx
@@ -148,7 +147,7 @@ class IndexedModel:
         self._opsets = len(model.opset_import)  # an opset imported later shows as a longer list
         self.main = Graph(model.graph, self._edits)
         self.graphs: list[Graph] = [self.main] if not self._any_subgraphs() else list(walk(self.main))
-        self._op_counts: Optional[Counter] = None
+        self._op_counts: Optional[dict[tuple[str, str], int]] = None
         self._tensors: Optional[tuple[Tensor, ...]] = None
 
     def _any_subgraphs(self) -> bool:
@@ -178,10 +177,17 @@ class IndexedModel:
         for graph in self.graphs:
             yield from graph.nodes
 
-    def op_counts(self) -> Counter:
-        """How many nodes of each (domain, op_type) the model holds, subgraphs included."""
+    def op_counts(self) -> dict[tuple[str, str], int]:
+        """How many nodes of each (domain, op_type) the model holds, subgraphs included,
+        in the order they first occur (counted in a plain dict: a ``Counter`` costs
+        a few Python-level calls per analysis, and its callers only read it)."""
         if self._op_counts is None:
-            self._op_counts = Counter((n.domain, n.op_type) for n in self.nodes())
+            counts: dict[tuple[str, str], int] = {}
+            for graph in self.graphs:
+                for n in graph.nodes:
+                    key = (n.domain, n.op_type)
+                    counts[key] = counts.get(key, 0) + 1
+            self._op_counts = counts
         return self._op_counts
 
     def tensors(self) -> tuple[Tensor, ...]:

@@ -113,7 +113,6 @@ def _parse(path: str, data: bytes) -> onnx.ModelProto:
 
 def measure_external_data(loaded: LoadedModel, tensors: Iterable[Tensor]) -> None:
     """Sum the external data the model's ``tensors`` declare, and note the files that are missing."""
-    base = os.path.dirname(os.path.abspath(loaded.path))
     sizes: dict[str, int] = {}
     for tensor in tensors:
         if not tensor.external:
@@ -124,6 +123,9 @@ def measure_external_data(loaded: LoadedModel, tensors: Iterable[Tensor]) -> Non
         if length is None:
             length = nbytes(tensor.elem_type, tensor.numel) or 0
         sizes[location] = sizes.get(location, 0) + length
+    if not sizes:  # the common case: every tensor is in the file, no path to resolve
+        return
+    base = os.path.dirname(os.path.abspath(loaded.path))
     for location in sorted(sizes):
         full = os.path.normpath(os.path.join(base, location))
         loaded.external_data_files.append(location)

@@ -75,19 +75,25 @@ class Facts:
             elif domain in ("", "ai.onnx"):
                 default_nodes += n
         # a constant a subgraph returns as its output is used, though no node reads it
-        subgraph_outputs = {name for g in index.graphs for name in g.outputs}
-        unused = [u for u in params.unused if u not in subgraph_outputs]
+        unused = params.unused
+        if unused:
+            subgraph_outputs = {name for g in index.graphs for name in g.outputs}
+            unused = [u for u in unused if u not in subgraph_outputs]
+        else:
+            unused = []  # a list of its own, as the filter above gives
         loops, unknown = _loops(index, params.constant_names)
         return cls(params.float64_weights, params.largest_weight, unused, sorted(custom_domains), unknown, loops=loops,
                    custom_ops=dict(sorted(custom.items())), ml_ops=dict(sorted(ml.items())),
                    default_domain_nodes=default_nodes, constant_names=params.constant_names)
 
 
+_LOOP_KEYS = frozenset((domain, op) for domain in ("", "ai.onnx") for op in ("Loop", "Scan"))  # op_counts() keys
+
+
 def _loops(index: IndexedModel, constant_names: set[str]) -> tuple[list[LoopInfo], int]:
     """The Loop and Scan nodes (labelled by their position among all nodes), and how many
     Loops have a trip count that is not a constant."""
-    counts = index.op_counts()
-    if not any(counts.get((domain, op)) for domain in ("", "ai.onnx") for op in ("Loop", "Scan")):
+    if _LOOP_KEYS.isdisjoint(index.op_counts()):  # op counts hold only ops that occur
         return [], 0
     loops, unknown = [], 0
     for i, n in enumerate(index.nodes()):

@@ -59,9 +59,9 @@ def bind_dims(index: IndexedModel, dims: dict[str, int], batch_size: int) -> Dim
     """
     binding = DimBinding(values={})
     for value_info in _real_inputs(index.main):
-        shape = value_info.type.tensor_type.shape
-        for axis, dim in enumerate(shape.dim):
-            if axis == 0 and len(shape.dim) > 1 and not dim.dim_param and (not dim.HasField("dim_value") or dim.dim_value < 0):
+        dims_read = value_info.type.tensor_type.shape.dim[:]  # sliced: one call, and its length known
+        for axis, dim in enumerate(dims_read):
+            if axis == 0 and len(dims_read) > 1 and not dim.dim_param and (not dim.HasField("dim_value") or dim.dim_value < 0):
                 # An unnamed leading dim (or -1, as some converters write) is the batch.
                 label = f"{value_info.name}[0]"
                 binding.values[label] = dims.get(label, batch_size)
