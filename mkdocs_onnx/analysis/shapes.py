@@ -584,18 +584,10 @@ def _static(info: Optional[TypeInfo]) -> bool:
 
 
 def _all_static(names: list[str], types: dict[str, TypeInfo]) -> bool:
-    """Every named tensor (absent ones, named '', aside) has a static shape.
-
-    (:func:`_static` written out: this runs for every node.)
-    """
+    """Every named tensor (absent ones, named '', aside) has a static shape."""
     for name in names:
-        if name:
-            info = types.get(name)
-            if info is None or info[1] is None:
-                return False
-            for d in info[1]:
-                if not isinstance(d, int):
-                    return False
+        if name and not _static(types.get(name)):
+            return False
     return True
 
 
