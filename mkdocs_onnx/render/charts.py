@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from mkdocs_onnx.analysis.report import Report
 from mkdocs_onnx.render import units
@@ -618,14 +618,8 @@ def latency_chart(reports: Sequence[tuple[str, Report]]) -> Optional[ChartRef]:
             return
         ax = fig.add_subplot(1, 1, 1)
         k = len(devices)
-        bar_h = 0.8 / k
-        for j, d in enumerate(devices):
-            ys, vs = [], []
-            for i, m in enumerate(models):
-                for n, dd, v in shown:
-                    if n == m and dd == d:
-                        ys.append(i - 0.4 + bar_h * (j + 0.5))
-                        vs.append(v)
+        bar_h = _bar_height(k)
+        for j, d, ys, vs in _grouped_bars(models, devices, shown):
             if ys:
                 ax.barh(ys, vs, height=bar_h * 0.9, color=PALETTE[j % len(PALETTE)], label=_plain(d, 36))
         ax.set_yticks(list(range(len(models))), [_plain(m, 28) for m in models])
@@ -640,6 +634,25 @@ def latency_chart(reports: Sequence[tuple[str, Report]]) -> Optional[ChartRef]:
 
     height = 1.2 + 0.22 * ((len(devices) + 1) // 2) + 0.25 * max(1, len(models)) * max(1, min(len(devices), 3))
     return ChartRef("latency.svg", alt, _render(draw, min(height, 14.0)), "Latency per Device")
+
+
+def _bar_height(series: int) -> float:
+    """Each group's bars share 0.8 of the space between two groups."""
+    return 0.8 / max(1, series)
+
+
+def _grouped_bars(groups: list[str], series: list[str], rows) -> Iterator[tuple[int, str, list[float], list[float]]]:
+    """Grouped horizontal bars: for each series in order, its index, name, and the y position
+    and value of each of its bars (group ``i`` centred on y = i). ``rows`` are (group, series, value)."""
+    bar_h = _bar_height(len(series))
+    for j, name in enumerate(series):
+        ys, vs = [], []
+        for i, group in enumerate(groups):
+            for row_group, row_series, value in rows:
+                if row_group == group and row_series == name:
+                    ys.append(i - 0.4 + bar_h * (j + 0.5))
+                    vs.append(value)
+        yield j, name, ys, vs
 
 
 def _legend_above(fig: Figure, ax, series: int, tick_labels: list[str]) -> None:
@@ -704,14 +717,8 @@ def compare_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
             return
         ax = fig.add_subplot(1, 1, 1)
         k = max(1, len(names))
-        bar_h = 0.8 / k
-        for j, name in enumerate(names):
-            ys, vs = [], []
-            for i, label in enumerate(labels):
-                for lab, n, ratio in rows:
-                    if lab == label and n == name:
-                        ys.append(i - 0.4 + bar_h * (j + 0.5))
-                        vs.append(ratio)
+        bar_h = _bar_height(k)
+        for j, name, ys, vs in _grouped_bars(labels, names, rows):
             if not ys:
                 continue
             # bars grow from 1 (the base) towards the ratio, left for smaller, right for larger
