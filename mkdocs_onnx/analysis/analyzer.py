@@ -79,7 +79,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     model = loaded.model
     warnings: list[str] = []
     index = IndexedModel(model)  # every node read once (untyped IR-1 attributes typed on the way)
-    inputs = _real_inputs(model, index)  # before binding: keep symbolic names
+    inputs = [_tensor_info(v) for v in index.main.real_input_protos()]  # before binding: keep symbolic names
     declared_outputs = [_tensor_info(v) for v in model.graph.output]
     measure_external_data(loaded, index.tensors())
     binding = bind_dims(index, dims, batch_size)
@@ -182,17 +182,6 @@ def _imply_default_opset(model: onnx.ModelProto, opsets: list[tuple[str, int]], 
         warnings.append("the file imports no default-domain opset; read as opset 1, as the ONNX spec implies for old files")
 
 
-def _real_inputs(model: onnx.ModelProto, index: IndexedModel) -> list[TensorInfo]:
-    """The main graph's inputs that are not initializers (IR < 4 files list both), as
-    :func:`~mkdocs_onnx.analysis.shapes.graph_inputs` gives them, chosen by the indexed
-    names so that only the real inputs are read from protobuf."""
-    initializers = {t.name for t in index.main.initializers}
-    protos = model.graph.input
-    if not initializers:
-        return [_tensor_info(v) for v in protos]
-    return [_tensor_info(protos[i]) for i, name in enumerate(index.main.inputs) if name not in initializers]
-
-
 def _tensor_info(value_info: onnx.ValueInfoProto) -> TensorInfo:
     tp = value_info.type
     elem, shape = type_info(tp)
@@ -250,9 +239,7 @@ def _node_costs(order: list[Node], per_node_flops, params: ParamsResult, sizes: 
     rows = []
     for i, node in enumerate(order):
         outputs = node.output
-        name = node.name
-        if not name:  # node_label(node, i), its usual case without the call: the first output names the node
-            name = f"{node.op_type}->{outputs[0]}" if outputs and outputs[0] else node_label(node, i)
+        name = node.name or node_label(node, i)
         op = node.op_type if not node.domain else qualified_op(node)
         if "" in outputs:
             outputs = [n for n in outputs if n]

@@ -15,7 +15,7 @@ import numpy as np
 from mkdocs_onnx.analysis.costs import NodeContext, SubgraphCost, Uncountable, cost_function
 from mkdocs_onnx.analysis.costs._common import static_shape
 from mkdocs_onnx.analysis.costs.data_movement import no_arithmetic
-from mkdocs_onnx.analysis.costs.registry import CostFn, generation as registry_generation
+from mkdocs_onnx.analysis.costs.registry import CostFn
 from mkdocs_onnx.analysis.graphs import node_label, qualified_op, topological_order
 from mkdocs_onnx.analysis.index import Graph, Node
 from mkdocs_onnx.analysis.report import Flops, UncountedNode
@@ -78,7 +78,7 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo],
     uncounted_ops: dict[str, int] = {}
     uncounted: list[UncountedNode] = []
     per_node: list[Optional[int]] = [0] * len(order)
-    ops = _op_table()
+    ops: dict = {}  # op key -> _OpInfo, looked up once per operator of this model
     for i, node in enumerate(order):
         key = node.op_type if not node.domain else (node.domain, node.op_type)
         op, fn, per_element = ops.get(key) or _op_info(ops, node, key)
@@ -89,8 +89,6 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo],
         shape = _simple_output_shape(node, types) if per_element is not None else None
         if shape is not None:  # what the formula computes first, done without building its context
             flops = per_element * prod(shape)
-        elif fn is None:
-            flops, reason = None, f"no cost formula for {op}"  # as counter.cost says it
         else:
             flops, reason = counter.cost(fn, node, i)
         per_node[i] = flops
@@ -113,20 +111,8 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo],
 
 # What count_flops needs of each operator, by op key (op type in the default domain, else
 # (domain, op type)): its qualified name, its formula, and the formula's FLOPs per output
-# element when it is that simple (see elementwise.per_element). The registry is filled at
-# import; a later registration (registry.generation changes) empties this.
+# element when it is that simple (see elementwise.per_element).
 _OpInfo = tuple[str, Optional[CostFn], Optional[int]]
-_OPS: dict = {}
-_ops_generation = -1
-
-
-def _op_table() -> dict:
-    """``_OPS``, emptied first if formulas were registered since it was filled."""
-    global _ops_generation
-    if _ops_generation != registry_generation():
-        _OPS.clear()
-        _ops_generation = registry_generation()
-    return _OPS
 
 
 def _op_info(ops: dict, node: Node, key) -> _OpInfo:

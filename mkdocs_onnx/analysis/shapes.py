@@ -58,7 +58,7 @@ def bind_dims(index: IndexedModel, dims: dict[str, int], batch_size: int) -> Dim
     depends on them is reported as uncounted, never guessed.
     """
     binding = DimBinding(values={})
-    for value_info in _real_inputs(index.main):
+    for value_info in index.main.real_input_protos():
         dims_read = value_info.type.tensor_type.shape.dim[:]  # sliced: one call, and its length known
         for axis, dim in enumerate(dims_read):
             if axis == 0 and len(dims_read) > 1 and not dim.dim_param and (not dim.HasField("dim_value") or dim.dim_value < 0):
@@ -88,13 +88,6 @@ def bind_dims(index: IndexedModel, dims: dict[str, int], batch_size: int) -> Dim
             for value_info in (*proto.input, *proto.output, *proto.value_info):
                 _substitute(value_info.type, bound)
     return binding
-
-
-def _real_inputs(graph: Graph) -> list[onnx.ValueInfoProto]:
-    """``graph_inputs`` of an indexed graph, from the names the index already read."""
-    initializers = {t.name for t in graph.initializers}
-    protos = graph.proto.input
-    return [protos[position] for position, name in enumerate(graph.inputs) if name not in initializers]
 
 
 def _is_batch_like(name: str, axis: int) -> bool:

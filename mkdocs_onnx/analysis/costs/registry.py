@@ -57,15 +57,9 @@ class NodeContext:
         return self.node.op_type
 
     def attr(self, name: str, default: Any = None) -> Any:
-        node = self.node
-        if type(node) is Node:
-            if name not in node.attrs:  # the usual case: the attribute is not set
-                return default
-            value = node.attr(name)
-        else:
-            value = node_attr(node, name, _ABSENT)
-            if value is _ABSENT:
-                return default
+        value = node_attr(self.node, name, _ABSENT)
+        if value is _ABSENT:
+            return default
         if isinstance(value, list):  # e.g. an RNN's 'activations': strings, not bytes
             return [v.decode() if isinstance(v, bytes) else v for v in value]
         return value.decode() if isinstance(value, bytes) else value
@@ -165,23 +159,13 @@ def _key(domain: str, op_type: str) -> tuple[str, str]:
     return ("" if domain in ("", "ai.onnx") else domain, op_type)
 
 
-_generation = 0  # bumped by every registration, so that lookups cached elsewhere know to start over
-
-
 def _registrar(table: dict, op_types: tuple[str, ...], domain: str) -> Callable:
     def register(fn):
-        global _generation
         for op in op_types:
             table[_key(domain, op)] = fn
-        _generation += 1
         return fn
 
     return register
-
-
-def generation() -> int:
-    """How many registrations have been made: a lookup cached at one generation holds until the next."""
-    return _generation
 
 
 def cost(*op_types: str, domain: str = "") -> Callable[[CostFn], CostFn]:
