@@ -71,7 +71,7 @@ def _detect(model: onnx.ModelProto, types: Optional[dict], values: Optional[dict
     declared_inputs = inputs if inputs is not None else [_info(v) for v in graph_inputs(model.graph)]
     tf = arch.transformer
     task, why = guess_task(
-        family, declared_inputs, lambda: [_info(v, types) for v in model.graph.output],  # read if needed
+        family, declared_inputs, [_info(v, types) for v in model.graph.output],  # the dims as bound
         vocab_size=tf.vocab_size if tf else None, hidden_size=tf.hidden_size if tf else None,
         detection_ops="NonMaxSuppression" in ix.by_op,
     )

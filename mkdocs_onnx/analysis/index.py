@@ -152,15 +152,9 @@ class IndexedModel:
         self._edits: list[str] = []  # what has changed in the protobuf since it was parsed
         self._opsets = len(model.opset_import)  # an opset imported later shows as a longer list
         self.main = Graph(model.graph, self._edits)
-        self.graphs: list[Graph] = [self.main] if not self._any_subgraphs() else list(walk(self.main))
+        self.graphs: list[Graph] = list(walk(self.main))
         self._op_counts: Optional[dict[tuple[str, str], int]] = None
         self._tensors: Optional[tuple[Tensor, ...]] = None
-
-    def _any_subgraphs(self) -> bool:
-        for node in self.main.nodes:
-            if node.subgraphs:
-                return True
-        return False
 
     def set_main_order(self, order: list[Node]) -> None:
         """Take ``order`` as the main graph's node order (the analyzer sorts the protobuf the same way)."""

@@ -75,12 +75,8 @@ class Facts:
             elif domain in ("", "ai.onnx"):
                 default_nodes += n
         # a constant a subgraph returns as its output is used, though no node reads it
-        unused = params.unused
-        if unused:
-            subgraph_outputs = {name for g in index.graphs for name in g.outputs}
-            unused = [u for u in unused if u not in subgraph_outputs]
-        else:
-            unused = []  # a list of its own, as the filter above gives
+        subgraph_outputs = {name for g in index.graphs for name in g.outputs}
+        unused = [u for u in params.unused if u not in subgraph_outputs]
         loops, unknown = _loops(index, params.constant_names)
         return cls(params.float64_weights, params.largest_weight, unused, sorted(custom_domains), unknown, loops=loops,
                    custom_ops=dict(sorted(custom.items())), ml_ops=dict(sorted(ml.items())),

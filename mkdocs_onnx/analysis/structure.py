@@ -137,15 +137,12 @@ class ModelIndex:
                 for i in ins:
                     if i in consumers:
                         _add_consumer(consumers, i, node)
-                    else:
+                    else:  # the first reader, inline: the usual case
                         consumers[i] = node
                 if node.subgraphs:  # outer-scope names a subgraph reads count as consumed by the node
                     for sub in node.subgraphs:
                         for name in outer_scope_inputs(sub):
-                            if name in consumers:
-                                _add_consumer(consumers, name, node)
-                            else:
-                                consumers[name] = node
+                            _add_consumer(consumers, name, node)
                 if ins:
                     # most nodes fail at their first input; a lone known input needs no more tests
                     if ins[0] in known and (len(ins) == 1 or known.issuperset(ins)) and op not in _NOT_FOLDED \
@@ -371,9 +368,11 @@ def _at_most_one(shape) -> bool:
 
 
 def _add_consumer(consumers: dict, name: str, node: Node) -> None:
-    """A further reader of ``name``: its one node becomes a list."""
-    found = consumers[name]
-    if type(found) is list:
+    """Record ``node`` as a reader of ``name``: the first is kept alone, a second makes a list."""
+    found = consumers.get(name)
+    if found is None:
+        consumers[name] = node
+    elif type(found) is list:
         found.append(node)
     else:
         consumers[name] = [found, node]

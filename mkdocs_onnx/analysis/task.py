@@ -7,7 +7,7 @@ replaces it. Returns None when the inputs and outputs say nothing clear.
 from __future__ import annotations
 
 import re
-from typing import Callable, Optional, Union
+from typing import Optional
 
 from mkdocs_onnx.analysis.report import TensorInfo
 
@@ -19,57 +19,45 @@ _IDS = re.compile(r"ids|token|input_ids|word", re.I)
 _LABEL = re.compile(r"label|probab|class|score|variable|output_label|prediction", re.I)
 _FLAT_IMAGES = {784: "28 × 28", 1024: "32 × 32", 3072: "32 × 32 × 3"}
 _INTS = {"int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64"}
-Outputs = Union[list[TensorInfo], Callable[[], list[TensorInfo]]]  # the outputs, or a function that lists them
 
 
-def guess_task(family: str, inputs: list[TensorInfo], outputs: Outputs, *,
+def guess_task(family: str, inputs: list[TensorInfo], outputs: list[TensorInfo], *,
                vocab_size: Optional[int] = None, hidden_size: Optional[int] = None,
                detection_ops: bool = False, custom_only: bool = False) -> tuple[Optional[str], str]:
-    """(task, reason) or (None, "").
-
-    ``outputs`` may be a function that lists them: it is called only when the inputs
-    leave the task open to what the outputs say (a model of one float matrix input
-    and no clear family never reads them).
-    """
+    """(task, reason) or (None, "")."""
     inputs = [t for t in inputs if t.dtype != "unknown" or t.shape is not None]
     if not inputs:
         return None, ""
     strings = [t for t in inputs if t.dtype == "string"]
+    id_outputs = [o for o in outputs if o.dtype in _INTS and _IDS.search(o.name)]
+    if strings and id_outputs:
+        return "tokenization", (f"text input '{strings[0].name}' (string) becomes token ids "
+                                f"'{id_outputs[0].name}'")
     if strings:
-        id_outputs = [o for o in _listed(outputs) if o.dtype in _INTS and _IDS.search(o.name)]
-        if id_outputs:
-            return "tokenization", (f"text input '{strings[0].name}' (string) becomes token ids "
-                                    f"'{id_outputs[0].name}'")
         return None, ""
 
-    # one input at a time, in order: the first image, else the first audio input, and so on
-    for t in inputs:
-        if _is_image(t):
-            return _image_task(t, _listed(outputs), detection_ops)
-    for t in inputs:
-        if _AUDIO.search(t.name) and t.dtype.startswith("float"):
-            return "speech/audio", f"input '{t.name}' is named as audio or spectral features"
-    for t in inputs:
-        if t.dtype in _INTS and _IDS.search(t.name) and t.shape is not None and len(t.shape) == 2:
-            return _text_task(family, t, _listed(outputs), vocab_size, hidden_size)
-    for flat in inputs:
-        if flat.shape is not None and len(flat.shape) == 2 and flat.dtype.startswith("float"):
-            width = flat.shape[1]
-            if isinstance(width, int) and width in _FLAT_IMAGES and family in ("mlp", "cnn"):
-                outputs = _listed(outputs)
-                return "image-classification", (f"input '{flat.name}' holds {width} features: a flattened "
-                                                f"{_FLAT_IMAGES[width]} image, with {_classes(outputs)}")
-            if family in ("classical-ml", "mlp"):
-                outputs = _listed(outputs)
-                if _is_small_head(outputs):
-                    return "tabular", (f"input '{flat.name}' is a [batch, {width}] feature vector and the output "
-                                       f"is {_classes(outputs)}")
-            break
+    image = next((t for t in inputs if _is_image(t)), None)
+    if image is not None:
+        return _image_task(image, outputs, detection_ops)
+
+    audio = next((t for t in inputs if _AUDIO.search(t.name) and t.dtype.startswith("float")), None)
+    if audio is not None:
+        return "speech/audio", f"input '{audio.name}' is named as audio or spectral features"
+
+    ids = next((t for t in inputs if t.dtype in _INTS and _IDS.search(t.name) and t.shape is not None
+                and len(t.shape) == 2), None)
+    if ids is not None:
+        return _text_task(family, ids, outputs, vocab_size, hidden_size)
+
+    flat = next((t for t in inputs if t.shape is not None and len(t.shape) == 2 and t.dtype.startswith("float")), None)
+    if flat is not None:
+        width = flat.shape[1]
+        if isinstance(width, int) and width in _FLAT_IMAGES and family in ("mlp", "cnn"):
+            return "image-classification", (f"input '{flat.name}' holds {width} features: a flattened "
+                                            f"{_FLAT_IMAGES[width]} image, with {_classes(outputs)}")
+        if family in ("classical-ml", "mlp") and _is_small_head(outputs):
+            return "tabular", f"input '{flat.name}' is a [batch, {width}] feature vector and the output is {_classes(outputs)}"
     return None, ""
-
-
-def _listed(outputs: Outputs) -> list[TensorInfo]:
-    return outputs() if callable(outputs) else outputs
 
 
 _SPATIAL_NAME = re.compile(r"height|width|^h$|^w$|size|^x$|^y$", re.I)

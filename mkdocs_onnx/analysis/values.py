@@ -25,8 +25,8 @@ Value = Optional[np.ndarray]
 Evaluator = Callable[[Node, list[Value], list], list[Value]]
 # Deferred work: (its rank in deferral order, the outputs it sets, the inputs it reads, the
 # function and its arguments). A plain tuple, and no closure: thousands are made per model,
-# and most never run. A constant to decode has no function, and (decode, source) for arguments.
-_Deferred = tuple[int, Sequence[str], Sequence[str], Optional[Callable[..., None]], tuple]
+# and most never run.
+_Deferred = tuple[int, Sequence[str], Sequence[str], Callable[..., None], tuple]
 
 _EVALUATORS: dict[str, Evaluator] = {}
 EVALUATED_OPS = _EVALUATORS.keys()  # the default-domain operators with an evaluator
@@ -59,36 +59,38 @@ class Values:
 
     def defer_decoding(self, name: str, decode: Callable[[Any], Value], source) -> None:
         """Give ``name`` the value ``decode(source)`` (None: no value) when first read."""
-        self._pending[name] = (self._deferrals, (name,), (), None, (decode, source))
-        self._deferrals += 1
+        self.defer((name,), (), self._decode, name, decode, source)
+
+    def _decode(self, name: str, decode: Callable[[Any], Value], source) -> None:
+        value = decode(source)
+        if value is not None:
+            self._known[name] = value
 
     def _force(self, name: str) -> None:
         """Compute ``name`` and the deferred values it depends on, earliest first."""
         deferred = self._pending[name]
-        if not deferred[2]:  # it reads no other value (a constant): nothing to order
+        _, _, inputs, _, _ = deferred
+        if not inputs:  # it reads no other value (a constant): nothing to order
             self._run(deferred)
             return
         needed: dict[int, _Deferred] = {}
         stack = [name]
         while stack:
             deferred = self._pending.get(stack.pop())
-            if deferred is not None and deferred[0] not in needed:
-                needed[deferred[0]] = deferred
-                stack.extend(deferred[2])
+            if deferred is None:
+                continue
+            order, _, inputs, _, _ = deferred
+            if order not in needed:
+                needed[order] = deferred
+                stack.extend(inputs)
         for order in sorted(needed):
             self._run(needed[order])
 
     def _run(self, deferred: _Deferred) -> None:
-        outputs, compute = deferred[1], deferred[3]
+        _, outputs, _, compute, args = deferred
         for output in outputs:
             self._pending.pop(output, None)
-        if compute is not None:
-            compute(*deferred[4])
-            return
-        decode, source = deferred[4]  # a constant
-        value = decode(source)
-        if value is not None:
-            self._known[outputs[0]] = value
+        compute(*args)
 
     def holds(self, name: str) -> bool:
         """Whether ``name`` has a value or a deferred one (without computing it)."""
