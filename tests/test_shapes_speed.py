@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, shape_inference
 
 from helpers import model, tensor, value
 from mkdocs_onnx.analysis import analyze_model, shapes
@@ -92,3 +92,41 @@ def test_equal_integer_constants_are_decoded_once():
     shared: dict = {}
     a, b, c = (small_value(t, shared) for t in index.main.initializers)
     assert a is b and a.tolist() == [7, 7, 7] and c.shape == (1, 3) and len(shared) == 2
+
+
+def _reshape_case():
+    node = helper.make_node("Reshape", ["X", "S"], ["Y"])
+    x_type = helper.make_tensor_type_proto(TensorProto.FLOAT, [2, 3, 4])
+    s_type = helper.make_tensor_type_proto(TensorProto.INT64, [2])
+    target = onnx.numpy_helper.from_array(np.array([6, -1], dtype=np.int64), "S")
+    return onnx.defs.get_schema("Reshape", 21), node, {"X": x_type, "S": s_type}, {"S": target}
+
+
+def test_per_node_inference_answers_as_onnx_public_function_does():
+    schema, node, input_types, data = _reshape_case()
+    public = shape_inference.infer_node_outputs(schema, node, input_types, data,
+                                                opset_imports=[helper.make_opsetid("", 21)])
+    fast = shapes._node_outputs(schema, node, {k: t.SerializeToString() for k, t in input_types.items()},
+                                {k: t.SerializeToString() for k, t in data.items()}, {"": 21})
+    assert {k: onnx.TypeProto.FromString(v) for k, v in fast.items()} == public
+    assert shapes.type_info(public["Y"]) == (TensorProto.FLOAT, (6, 4))  # 24 elements as [6, -1]
+
+
+def test_an_onnx_whose_private_entry_point_changed_still_gets_per_node_inference():
+    schema, node, input_types, data = _reshape_case()
+
+    class ChangedEntryPoint:  # refuses the arguments the fast path gives, as a new signature would
+        def __init__(self):
+            self.calls = 0
+
+        def _infer_node_outputs(self, *args):
+            self.calls += 1
+            if self.calls == 1:
+                raise TypeError("incompatible function arguments")
+            return schema._infer_node_outputs(*args)  # the public function's own call
+
+    changed = ChangedEntryPoint()
+    out = shapes._node_outputs(changed, node, {k: t.SerializeToString() for k, t in input_types.items()},
+                               {k: t.SerializeToString() for k, t in data.items()}, {"": 21})
+    assert changed.calls == 2
+    assert shapes.type_info(onnx.TypeProto.FromString(out["Y"])) == (TensorProto.FLOAT, (6, 4))

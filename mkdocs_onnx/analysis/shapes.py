@@ -400,8 +400,10 @@ def constant_values(index: IndexedModel) -> Values:
     for graph in index.graphs:
         for t in graph.initializers:
             name = t.name
-            if t.elem_type in FLOAT_TYPES or values.holds(name):
+            if values.holds(name):
                 _add_constant(values, name, small_value, t, t.elem_type in FLOAT_TYPES)
+            elif t.elem_type in FLOAT_TYPES:  # common, in short: a float constant, decoded when first read
+                values.defer_decoding(name, small_value, t)
             else:  # the common case, in short: an integer constant decoded now
                 value = small_value(t, shared)
                 if value is not None:
@@ -605,17 +607,41 @@ def _infer_node(node: Node, types, values: Values, schemas: _SchemaInference) ->
         return inferred
 
 
+
+def _node_outputs(schema: onnx.defs.OpSchema, node: onnx.NodeProto, input_types: dict[str, bytes],
+                  data: dict[str, bytes], opsets: dict[str, int]) -> dict[str, bytes]:
+    """The serialized output types of ``node``, from the C++ entry point that
+    ``shape_inference.infer_node_outputs`` calls once it has serialized its arguments.
+
+    An onnx release whose private entry point takes other arguments gets the public
+    function instead (slower, same answer), rather than no inference at all.
+    """
+    try:
+        return schema._infer_node_outputs(node.SerializeToString(), input_types, data, {}, opsets, onnx.IR_VERSION)
+    except (AttributeError, TypeError):
+        out = shape_inference.infer_node_outputs(
+            schema, node, {name: onnx.TypeProto.FromString(t) for name, t in input_types.items()},
+            {name: onnx.TensorProto.FromString(t) for name, t in data.items()},
+            opset_imports=[helper.make_opsetid(domain, version) for domain, version in opsets.items()])
+        return {name: t.SerializeToString() for name, t in out.items()}
+
 class _SchemaInference:
     """ONNX inference of single nodes, with what every node shares built once: schemas,
-    input types (one TypeProto per distinct type) and decoded output types."""
+    opset imports, serialized input types (one per distinct type) and decoded output types.
+
+    It calls what ``onnx.shape_inference.infer_node_outputs`` calls, with the bytes that
+    function would build: that function serializes every input type and parses every
+    output type again at each call, where here each distinct type is serialized once and
+    each distinct output decoded once (a model repeats a few types over many nodes).
+    """
 
     def __init__(self, opsets: list[onnx.OperatorSetIdProto]):
-        self.opsets = opsets
+        self.opsets = {o.domain: o.version for o in opsets}  # as infer_node_outputs reads them: the last listed
         self.versions: dict[str, int] = {}  # domain -> the version the model imports (the first listed)
         for o in opsets:
             self.versions.setdefault(o.domain or "", o.version)
         self._schemas: dict[tuple[str, str], Optional[onnx.defs.OpSchema]] = {}
-        self._type_protos: dict[TypeInfo, onnx.TypeProto] = {}
+        self._type_bytes: dict[TypeInfo, bytes] = {}
         self._decoded: dict[bytes, TypeInfo] = {}
 
     def infer(self, node: Node, types, values: Values) -> list[Optional[TypeInfo]]:
@@ -624,14 +650,14 @@ class _SchemaInference:
             return []
         input_types = {}
         for name in node.input:
-            info = types.get(name) if name else None
-            if info is not None and info[0] is not None:
-                input_types[name] = self._type_proto(info)
-        if any(name and name not in input_types for name in node.input):
-            return []
-        data = {n: _tensor(values[n], n) for n in node.input if n in values}
+            if name:
+                info = types.get(name)
+                if info is None or info[0] is None:  # an input of unknown type: nothing to infer from
+                    return []
+                input_types[name] = self._serialized_type(info)
+        data = {n: _tensor(values[n], n).SerializeToString() for n in node.input if n in values}
         try:
-            out = shape_inference.infer_node_outputs(schema, node.proto, input_types, data, opset_imports=self.opsets)
+            out = _node_outputs(schema, node.proto, input_types, data, self.opsets)
         except Exception:
             return []
         return [self._type_info(out[o]) if o in out else None for o in node.output]
@@ -646,18 +672,18 @@ class _SchemaInference:
         version = self.versions.get("" if domain == "ai.onnx" else domain)
         return version if version is not None else _newest_opset()
 
-    def _type_proto(self, info: TypeInfo) -> onnx.TypeProto:
-        proto = self._type_protos.get(info)
-        if proto is None:
+    def _serialized_type(self, info: TypeInfo) -> bytes:
+        data = self._type_bytes.get(info)
+        if data is None:
             elem, shape = info
-            proto = self._type_protos[info] = helper.make_tensor_type_proto(elem, list(shape) if shape is not None else None)
-        return proto
+            proto = helper.make_tensor_type_proto(elem, list(shape) if shape is not None else None)
+            data = self._type_bytes[info] = proto.SerializeToString()
+        return data
 
-    def _type_info(self, tp: onnx.TypeProto) -> TypeInfo:
-        data = tp.SerializeToString()
+    def _type_info(self, data: bytes) -> TypeInfo:
         info = self._decoded.get(data)
-        if info is None:
-            info = self._decoded[data] = type_info(tp)
+        if info is None:  # equal bytes parse to equal types
+            info = self._decoded[data] = type_info(onnx.TypeProto.FromString(data))
         return info
 
 

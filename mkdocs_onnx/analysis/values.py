@@ -59,7 +59,9 @@ class Values:
 
     def defer_decoding(self, name: str, decode: Callable[[Any], Value], source) -> None:
         """Give ``name`` the value ``decode(source)`` (None: no value) when first read."""
-        self.defer((name,), (), self._decode, name, decode, source)
+        if name:  # what defer does, written out: a model defers hundreds of constants
+            self._pending[name] = (self._deferrals, (name,), (), self._decode, (name, decode, source))
+            self._deferrals += 1
 
     def _decode(self, name: str, decode: Callable[[Any], Value], source) -> None:
         value = decode(source)
@@ -167,11 +169,10 @@ def _shape(node, inputs, types):
     info = types[0]
     if info is None or info[1] is None:
         return []
-    shape = list(info[1])
-    start, end = _attr(node, "start", 0), _attr(node, "end", None)
-    picked = shape[start:end] if end is not None else shape[start:]
-    if not all(isinstance(d, int) for d in picked):
-        return []
+    picked = info[1][_attr(node, "start", 0):_attr(node, "end", None)]
+    for d in picked:
+        if not isinstance(d, int):
+            return []
     return [np.array(picked, dtype=np.int64)]
 
 
@@ -201,7 +202,8 @@ def _identity(node, inputs, types):
 def _gather(node, inputs, types):
     if not _needs(inputs, 2):
         return []
-    return [np.take(inputs[0], inputs[1].astype(np.int64), axis=_attr(node, "axis", 0))]
+    # what np.take calls, given int64 indices as they are (astype would copy them)
+    return [inputs[0].take(inputs[1].astype(np.int64, copy=False), axis=_attr(node, "axis", 0))]
 
 
 @evaluator("Unsqueeze")
@@ -211,9 +213,12 @@ def _unsqueeze(node, inputs, types):
         return []
     out = inputs[0]
     rank = out.ndim + len(axes)
-    for axis in sorted(a % rank for a in axes):
-        out = np.expand_dims(out, axis)
-    return [out]
+    shape = list(out.shape)
+    for axis in sorted(a % rank for a in axes):  # what np.expand_dims does per axis, in one reshape
+        if axis > len(shape):  # where np.expand_dims raises (a repeated axis): no value
+            return []
+        shape.insert(axis, 1)
+    return [out.reshape(shape)]
 
 
 @evaluator("Squeeze")
@@ -228,7 +233,8 @@ def _squeeze(node, inputs, types):
 def _concat(node, inputs, types):
     if not inputs or any(v is None for v in inputs):
         return []
-    return [np.concatenate([np.atleast_1d(v) for v in inputs], axis=_attr(node, "axis", 0))]
+    # np.atleast_1d, written out: most inputs already have a dim, and are taken as they are
+    return [np.concatenate([v if v.ndim else v.reshape(1) for v in inputs], axis=_attr(node, "axis", 0))]
 
 
 @evaluator("Slice")
