@@ -117,6 +117,9 @@ def summarise(rows: list[tuple[float, float, float | None]]) -> None:
                 f"{sum(r <= 2 for r in ratios)} at or under 2x, median extra time {extra[len(extra) // 2]:.2f} ms")
 
     print(line("all", rows))
+    total_floor, total_ours = sum(r[0] for r in rows), sum(r[1] for r in rows)
+    print(f"all models together (what a build of them spends analysing): ours {total_ours * 1e3:.1f} ms, "
+          f"floor {total_floor * 1e3:.1f} ms, ours/floor {total_ours / total_floor:.2f}x")
     print(line("floor >= 1 ms", [r for r in rows if r[0] >= 1e-3]))
     print(line("floor < 1 ms", [r for r in rows if r[0] < 1e-3]))
     with_tool = [(ours, tool) for _, ours, tool in rows if tool is not None]
