@@ -629,3 +629,24 @@ def test_standard_attention_operator(causal, family):
     assert a.family == family
     t = a.transformer
     assert (t.heads, t.kv_heads, t.head_dim, t.hidden_size) == (4, 2, 8, 32)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_task_evidence_quotes_the_outputs_as_the_card_lists_them(batch_size):
+    # A pixel-shuffle upscaler (Conv to 9 channels, DepthToSpace by 3) with a symbolic batch:
+    # the card lists input and output with the dim's name, so the reason for the guess
+    # must too, whatever value the batch was bound to for the figures.
+    w = numpy_helper.from_array(np.full((9, 1, 3, 3), 0.1, np.float32), "w")
+    m = helper.make_model(helper.make_graph(
+        [helper.make_node("Conv", ["input", "w"], ["c"], pads=[1, 1, 1, 1]),
+         helper.make_node("DepthToSpace", ["c"], ["output"], blocksize=3)],
+        "upscaler",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch_size", 1, 16, 16])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch_size", 1, 48, 48])],
+        [w]), opset_imports=[helper.make_opsetid("", 17)])
+    r = analyze_model(m, batch_size=batch_size)
+    assert r.dims == {"batch_size": batch_size}
+    assert r.graph.outputs[0].shape == ["batch_size", 1, 48, 48]
+    assert r.architecture.task_guess == "super-resolution"
+    assert r.architecture.task_evidence == ("image input 'input' [batch_size, 1, 16, 16]; "
+                                            "output 'output' [batch_size, 1, 48, 48] is 3× larger")

@@ -80,7 +80,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     warnings: list[str] = []
     index = IndexedModel(model)  # every node read once (untyped IR-1 attributes typed on the way)
     inputs = [_tensor_info(v) for v in index.main.real_input_protos()]  # before binding: keep symbolic names
-    declared_outputs = [_tensor_info(v) for v in model.graph.output]
+    declared_outputs = [_tensor_info(v) for v in model.graph.output]  # likewise
     measure_external_data(loaded, index.tensors())
     binding = bind_dims(index, dims, batch_size)
     opsets = [(o.domain, o.version) for o in model.opset_import[:]]  # read once, for three uses
@@ -99,6 +99,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     flops = count_flops(order, types, values)
     sizes = TensorSizes(types)
     peak = peak_activation(index.main, order, sizes, uses, params.constant_names)
+    outputs = _outputs(declared_outputs, types)
 
     report = Report(
         model=ModelInfo(
@@ -108,7 +109,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
             missing_external_data=loaded.missing_external_data,
         ),
         metadata=_metadata(model, opsets),
-        graph=_graph_summary(index, inputs, _outputs(declared_outputs, types)),
+        graph=_graph_summary(index, inputs, outputs),
         params=params.params,
         flops=flops.flops,
         memory=Memory(
@@ -118,7 +119,8 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
             activations_unknown=peak.unknown,
             file_bytes=loaded.file_bytes + loaded.external_data_bytes,
         ),
-        architecture=architecture.detect(model, types=types, values=values, inputs=inputs, index=index),
+        architecture=architecture.detect(model, types=types, values=values, inputs=inputs, index=index,
+                                         outputs=outputs),
         dims=dict(sorted(binding.values.items())),
         batch_dims=binding.batch_dims,
         nodes=_node_costs(order, flops.per_node, params, sizes),

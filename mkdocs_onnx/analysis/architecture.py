@@ -40,16 +40,18 @@ _KNOWN_DOMAINS = STANDARD_DOMAINS | {"com.microsoft"}
 
 
 def detect(model: onnx.ModelProto, types: Optional[dict] = None, values: Optional[dict] = None,
-           inputs: Optional[list[TensorInfo]] = None, index: Optional[IndexedModel] = None) -> Architecture:
+           inputs: Optional[list[TensorInfo]] = None, index: Optional[IndexedModel] = None,
+           outputs: Optional[list[TensorInfo]] = None) -> Architecture:
     """The model's family with its evidence, a task guess, its blocks and (transformers) figures.
 
     ``types`` and ``values`` are the analyzer's inferred tensor types and small constant
     values (shapes make head counts and widths readable); ``inputs`` are the graph inputs
-    as declared, before any dim was bound; ``index`` is the analyzer's index of ``model``
-    (built here when not given).
+    as declared, before any dim was bound, and ``outputs`` the graph outputs likewise (with
+    the inferred shape where the file declares none): the task guess quotes them as the
+    card lists them. ``index`` is the analyzer's index of ``model`` (built here when not given).
     """
     try:
-        return _detect(model, types, values, inputs, index)
+        return _detect(model, types, values, inputs, index, outputs)
     except RecursionError:
         raise
     except Exception as e:  # a graph shaped like nothing anticipated must not cost the rest of the report
@@ -59,7 +61,8 @@ def detect(model: onnx.ModelProto, types: Optional[dict] = None, values: Optiona
 
 
 def _detect(model: onnx.ModelProto, types: Optional[dict], values: Optional[dict],
-            inputs: Optional[list[TensorInfo]], index: Optional[IndexedModel]) -> Architecture:
+            inputs: Optional[list[TensorInfo]], index: Optional[IndexedModel],
+            outputs: Optional[list[TensorInfo]] = None) -> Architecture:
     ix = st.ModelIndex(index or IndexedModel(model), types, values)
     found = _Found(ix)
     evidence: list[str] = []
@@ -69,9 +72,10 @@ def _detect(model: onnx.ModelProto, types: Optional[dict], values: Optional[dict
     if family in TRANSFORMERS or (family == "hybrid" and found.attention):
         arch.transformer = transformer_facts(ix, family, found.attention, found.embeddings, found.mlps, inputs)
     declared_inputs = inputs if inputs is not None else [_info(v) for v in graph_inputs(model.graph)]
+    declared_outputs = outputs if outputs is not None else [_info(v, types) for v in model.graph.output]
     tf = arch.transformer
     task, why = guess_task(
-        family, declared_inputs, [_info(v, types) for v in model.graph.output],  # the dims as bound
+        family, declared_inputs, declared_outputs,
         vocab_size=tf.vocab_size if tf else None, hidden_size=tf.hidden_size if tf else None,
         detection_ops="NonMaxSuppression" in ix.by_op,
     )
