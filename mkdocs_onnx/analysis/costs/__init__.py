@@ -23,6 +23,7 @@ from mkdocs_onnx.analysis.costs import (  # noqa: E402,F401
     data_movement,
     elementwise,
     matmul,
+    ml,
     normalization,
     pooling,
     quantized,
