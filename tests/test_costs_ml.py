@@ -3,12 +3,15 @@ from the operator's definition in the ONNX-ML spec."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
 from cost_helpers import flops, make_ctx
 from mkdocs_onnx.analysis import analyze_model
 from mkdocs_onnx.analysis.costs import Uncountable, cost_function
+from mkdocs_onnx.analysis.costs.registry import int_array_attr
+from mkdocs_onnx.analysis.index import Node
 
 ML = "ai.onnx.ml"
 
@@ -133,8 +136,11 @@ def test_binary_tree_ensemble_classifier_derives_the_second_score():
 
 def test_malformed_trees_are_uncounted_with_the_reason():
     cyclic = _tree(0, {0: (1, 0)}, [1])  # node 0's false branch is itself
-    with pytest.raises(Uncountable, match="not a tree"):
+    with pytest.raises(Uncountable, match="not a set of trees"):
         ml_flops("TreeEnsembleRegressor", [("X", [1, 4])], **cyclic)
+    shared = _tree(0, {0: (1, 1)}, [1])  # both branches lead to one node
+    with pytest.raises(Uncountable, match="not a set of trees"):
+        ml_flops("TreeEnsembleRegressor", [("X", [1, 4])], **shared)
     dangling = _tree(0, {0: (1, 9)}, [1])
     with pytest.raises(Uncountable, match="branches to node 9"):
         ml_flops("TreeEnsembleRegressor", [("X", [1, 4])], **dangling)
@@ -183,3 +189,13 @@ def test_outputs_onnx_inference_leaves_unshaped_get_shapes_so_what_follows_is_co
         "ai.onnx.ml.Normalizer": 10 * (3 * 2),  # per row of 2: squares, sum, sqrt, divides
     }
     assert report.graph.outputs[0].shape == [10, 2]
+
+
+def test_id_lists_read_alike_from_indexed_nodes_protos_and_decoded_attributes():
+    proto = helper.make_node("TreeEnsembleRegressor", ["X"], ["Y"], domain=ML, nodes_nodeids=[0, 1, 2])
+    indexed, decoded = Node(proto), Node(proto)
+    decoded.attr("nodes_nodeids")  # read once: the node now holds a list
+    for node in (proto, indexed, decoded):
+        ids = int_array_attr(node, "nodes_nodeids")
+        assert ids.dtype == np.int64 and ids.tolist() == [0, 1, 2]
+        assert int_array_attr(node, "nodes_treeids").tolist() == []

@@ -14,6 +14,7 @@ outputs; the shape functions below give them, so that what follows them is count
 
 from __future__ import annotations
 
+import numpy as np
 from onnx import TensorProto
 
 from mkdocs_onnx.analysis.costs.elementwise import SOFTMAX_PER_ELEMENT
@@ -174,50 +175,79 @@ def _tree_work(ctx: NodeContext, weights: str) -> int:
 
     ``weights``: 'class' or 'target', the prefix of the attributes that attach weights to leaves.
     """
-    ensemble = _Ensemble(ctx, weights)
-    work = sum(ensemble.longest_path(tree, root) for tree, root in ensemble.roots.items())
-    ctx.notes.append(f"counted the longest root-to-leaf path of each of its {len(ensemble.roots)} trees, "
+    ensemble = _Ensemble(ctx)
+    depth = ensemble.depths()
+    reached = ensemble.leaves & (depth >= 0)  # leaves no root leads to cost nothing
+    weights_per_leaf = ensemble.count_at_nodes(ctx.int_array(f"{weights}_treeids"), ctx.int_array(f"{weights}_nodeids"))
+    ctx.notes.append(f"counted the longest root-to-leaf path of each of its {ensemble.tree_count} trees, "
                      "an upper bound: a sample that reaches a shallower leaf costs less.")
-    return work
+    return ensemble.sum_of_tree_maxima(depth, reached) + ensemble.sum_of_tree_maxima(weights_per_leaf, reached)
 
 
 class _Ensemble:
-    """The trees of a TreeEnsembleClassifier/Regressor, as its node attributes describe them."""
+    """The trees of a TreeEnsembleClassifier/Regressor, as its node attributes describe them.
 
-    def __init__(self, ctx: NodeContext, weights: str):
+    Ensembles hold up to hundreds of thousands of nodes, so they are walked as arrays,
+    a level at a time, rather than node by node.
+    """
+
+    def __init__(self, ctx: NodeContext):
         self.op_type = ctx.op_type
-        self.trees = ctx.attr("nodes_treeids") or []
-        self.ids = ctx.attr("nodes_nodeids") or []
-        self.modes = ctx.attr("nodes_modes") or []
-        self.true_ids, self.false_ids = ctx.attr("nodes_truenodeids") or [], ctx.attr("nodes_falsenodeids") or []
-        if not self.trees or not len(self.trees) == len(self.ids) == len(self.modes) == len(self.true_ids) \
-                == len(self.false_ids):
+        trees, ids, true_ids, false_ids = (ctx.int_array(name) for name in
+                                           ("nodes_treeids", "nodes_nodeids", "nodes_truenodeids", "nodes_falsenodeids"))
+        modes = ctx.attr("nodes_modes") or []
+        if not len(trees) or len({len(trees), len(ids), len(true_ids), len(false_ids), len(modes)}) != 1:
             raise Uncountable(f"{self.op_type} node attributes are missing or of different lengths")
-        self.position = {(tree, node): i for i, (tree, node) in enumerate(zip(self.trees, self.ids))}
-        self.roots: dict[int, int] = {}  # tree id -> its first node, the root (as the reference evaluator reads it)
-        for i, tree in enumerate(self.trees):
-            self.roots.setdefault(tree, i)
-        self.leaf_weights: dict[tuple[int, int], int] = {}  # (tree, leaf node) -> how many weights it adds
-        for key in zip(ctx.attr(f"{weights}_treeids") or [], ctx.attr(f"{weights}_nodeids") or []):
-            self.leaf_weights[key] = self.leaf_weights.get(key, 0) + 1
+        self.leaves = np.array([mode == "LEAF" for mode in modes])
+        # each tree's first node is its root, as the reference evaluator reads it
+        tree_values, self.roots, self.tree_of = np.unique(trees, return_index=True, return_inverse=True)
+        self.tree_count = len(tree_values)
+        # (tree, node id) pairs as one sortable key, to find a node's position from its id
+        self._width = int(max(ids.max(), true_ids.max(), false_ids.max())) + 1
+        if min(ids.min(), true_ids.min(), false_ids.min()) < 0:
+            raise Uncountable(f"{self.op_type} has negative node ids")
+        keys = trees * self._width + ids
+        self._order = np.argsort(keys, kind="stable")
+        self._sorted_keys = keys[self._order]
+        branches = ~self.leaves
+        self.true_at = self._positions(trees[branches], true_ids[branches])
+        self.false_at = self._positions(trees[branches], false_ids[branches])
+        self.branch_number = np.cumsum(branches) - 1  # a branch's row in true_at/false_at
 
-    def longest_path(self, tree: int, root: int) -> int:
-        """Branches on the deepest root-to-leaf path of ``tree``, plus the most weights any of its leaves adds."""
-        deepest, most_weights = 0, 0
-        stack = [(root, 0)]
-        visits = 0
-        while stack:
-            i, depth = stack.pop()
-            visits += 1
-            if visits > len(self.modes):  # more visits than nodes: the branches do not form a tree
-                raise Uncountable(f"{self.op_type} tree {tree} is not a tree (a node is reached twice)")
-            if self.modes[i] == "LEAF":
-                deepest = max(deepest, depth)
-                most_weights = max(most_weights, self.leaf_weights.get((tree, self.ids[i]), 0))
-                continue
-            for child in (self.true_ids[i], self.false_ids[i]):
-                j = self.position.get((tree, child))
-                if j is None:
-                    raise Uncountable(f"{self.op_type} tree {tree} branches to node {child}, which it does not hold")
-                stack.append((j, depth + 1))
-        return deepest + most_weights
+    def _positions(self, trees: np.ndarray, ids: np.ndarray, *, missing: str = "raise") -> np.ndarray:
+        """The positions of nodes ``ids`` of ``trees`` (−1 for those not held, when ``missing`` is 'skip')."""
+        keys = trees * self._width + ids
+        found = np.searchsorted(self._sorted_keys, keys)
+        found = np.minimum(found, len(self._sorted_keys) - 1)
+        held = self._sorted_keys[found] == keys
+        if missing == "raise" and not held.all():
+            tree, node = trees[~held][0], ids[~held][0]
+            raise Uncountable(f"{self.op_type} tree {tree} branches to node {node}, which it does not hold")
+        return np.where(held, self._order[found], -1)
+
+    def depths(self) -> np.ndarray:
+        """Each node's depth (the branches above it), −1 where no root leads."""
+        depth = np.full(len(self.leaves), -1, dtype=np.int64)
+        level, d, visits = self.roots, 0, 0
+        while level.size:
+            visits += level.size
+            if visits > len(depth):  # in trees no node is reached twice (a cycle would never end)
+                raise Uncountable(f"{self.op_type} is not a set of trees (a node is reached twice)")
+            depth[level] = d
+            rows = self.branch_number[level[~self.leaves[level]]]
+            level, d = np.concatenate([self.true_at[rows], self.false_at[rows]]), d + 1
+        return depth
+
+    def count_at_nodes(self, trees: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """How many of the (tree, node) pairs name each node (weights attached to leaves)."""
+        counts = np.zeros(len(self.leaves), dtype=np.int64)
+        if len(trees) and len(trees) == len(ids):
+            positions = self._positions(trees, ids, missing="skip")
+            np.add.at(counts, positions[positions >= 0], 1)
+        return counts
+
+    def sum_of_tree_maxima(self, per_node: np.ndarray, where: np.ndarray) -> int:
+        """Σ over trees of the largest ``per_node`` value among the tree's ``where`` nodes."""
+        maxima = np.zeros(self.tree_count, dtype=np.int64)
+        np.maximum.at(maxima, self.tree_of[where], per_node[where])
+        return int(maxima.sum())

@@ -61,8 +61,14 @@ class NodeContext:
         if value is _ABSENT:
             return default
         if isinstance(value, list):  # e.g. an RNN's 'activations': strings, not bytes
-            return [v.decode() if isinstance(v, bytes) else v for v in value]
+            # an attribute's list holds one type: only a list of strings is decoded (ints and
+            # floats can be thousands long, as in a tree ensemble)
+            return [v.decode() for v in value] if value and isinstance(value[0], bytes) else value
         return value.decode() if isinstance(value, bytes) else value
+
+    def int_array(self, name: str) -> np.ndarray:
+        """An INTS attribute as an int64 array, empty when absent (see :func:`int_array_attr`)."""
+        return int_array_attr(self.node, name)
 
     def has_input(self, i: int) -> bool:
         return i < len(self.node.input) and self.node.input[i] != ""
@@ -129,6 +135,21 @@ def node_attr(node: Node | onnx.NodeProto, name: str, default: Any = None) -> An
         if a.name == name:
             return attribute_value(a)
     return default
+
+
+def int_array_attr(node: Node | onnx.NodeProto, name: str) -> np.ndarray:
+    """``node``'s INTS attribute ``name`` as an int64 array, empty when absent.
+
+    Read from the protobuf's repeated field at once while the indexed node holds it
+    undecoded: a tree ensemble's lists run to hundreds of thousands of ids, and decoding
+    them first makes a Python int of each.
+    """
+    if isinstance(node, Node):
+        value = node.attrs.get(name)
+        if type(value) is onnx.AttributeProto and value.type == onnx.AttributeProto.INTS:
+            return np.array(value.ints, dtype=np.int64)
+    value = node_attr(node, name)
+    return np.asarray(value if value is not None else [], dtype=np.int64)
 
 
 def attribute_value(a: onnx.AttributeProto) -> Any:
