@@ -2,8 +2,9 @@
 
 Reports are stored as their JSON form under ``<cache_dir>/reports/<key>.json``. The key
 is a SHA-256 over the model file's content hash, the analyzer version, the report schema
-version and the settings that change the numbers (dims, batch size, …), so a stale
-entry is never found: it is simply not looked up any more. Writes are atomic (a
+version and the settings that change the numbers (dims, batch size, the analysis code's
+digest, onnx's version: see :func:`code_digest`), so a stale entry is never found: it is
+simply not looked up any more. Writes are atomic (a
 temporary file in the same folder, then ``os.replace``); an entry that does not parse
 back into a Report is logged, removed and recomputed.
 
@@ -13,7 +14,9 @@ SHA-256 and written atomically to ``<cache_dir>/downloads/``; a verified file is
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -53,6 +56,26 @@ def cache_key(file_sha256_hex: str, settings: dict[str, Any]) -> str:
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def code_digest(package: str) -> str:
+    """A SHA-256 over the Python sources of ``package`` (a dotted name), for cache keys.
+
+    Results that older code computed must not be found again, and the package's version
+    changes only at releases, while an editable install or a checkout changes with every
+    update. Read once per process (a few hundred KiB).
+    """
+    root = os.path.dirname(importlib.import_module(package).__file__ or "")
+    digest = hashlib.sha256()
+    for folder, subfolders, files in os.walk(root):
+        subfolders.sort()  # a fixed walk order: the same sources give the same digest
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(folder, name)
+            digest.update(os.path.relpath(path, root).replace(os.sep, "/").encode("utf-8") + b"\0")
+            with open(path, "rb") as fh:
+                digest.update(fh.read() + b"\0")
+    return digest.hexdigest()
 
 
 def atomic_write(path: str, data: bytes) -> None:

@@ -20,9 +20,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple, Optional, Union
 
+import onnx
+
 from mkdocs_onnx.analysis import analyze
 from mkdocs_onnx.analysis.report import Report
-from mkdocs_onnx.cache import DownloadError, JsonCache, ReportCache, cache_key, download, file_sha256
+from mkdocs_onnx.cache import DownloadError, JsonCache, ReportCache, cache_key, code_digest, download, file_sha256
 from mkdocs_onnx.errors import MkdocsOnnxError
 from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.manifest.sources import package_file
@@ -157,7 +159,14 @@ def locate(entry: ModelEntry, settings: ZooSettings) -> Located:
     digest = file_sha256(path)
     if entry.sha256 and entry.source != "url" and digest != entry.sha256:
         raise ZooError(f"sha256 is {digest}, the manifest says {entry.sha256}")
-    return Located(path, cache_key(digest, {"dims": entry.dims, "batch_size": settings.batch_size}), digest)
+    return Located(path, cache_key(digest, {"dims": entry.dims, "batch_size": settings.batch_size,
+                                            **analysis_code()}), digest)
+
+
+def analysis_code() -> dict[str, str]:
+    """What a report depends on besides its file and settings: the analysis code, and
+    onnx's version (shape inference is onnx's)."""
+    return {"analysis": code_digest("mkdocs_onnx.analysis"), "onnx": onnx.__version__}
 
 
 def _analysis(path: str, entry: ModelEntry, batch_size: int, sha256: str) -> Report:
@@ -397,7 +406,7 @@ def _charts(store: Optional[ChartCache], draw: Callable[[Any], list], subject: A
 
 def _chart_key(draw: Callable[[Any], list], data: str) -> str:
     digest = hashlib.sha256(data.encode("utf-8")).hexdigest()
-    return cache_key(digest, {"chart": draw.__name__, "code": _source_digest(draw)})
+    return cache_key(digest, {"chart": draw.__name__, "code": code_digest("mkdocs_onnx.render")})
 
 
 def _draw_missing(store: ChartCache, draw: Callable[[Any], list], subjects: list[tuple[Any, str]]) -> None:
@@ -413,14 +422,3 @@ def _draw_missing(store: ChartCache, draw: Callable[[Any], list], subjects: list
     for i, charts in run_all(draw, [(s,) for s in missing.values()], worker_count(len(missing))):
         if isinstance(charts, list):
             store.put(keys[i], charts)
-
-
-def _source_digest(function: Callable) -> str:
-    """A digest of the file defining ``function``, so that changed chart code redraws."""
-    import inspect
-
-    try:
-        with open(inspect.getsourcefile(function) or "", "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
-    except (OSError, TypeError):
-        return "unknown"

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import make_report
 from mkdocs_onnx import cache as cache_mod
-from mkdocs_onnx.cache import DownloadError, ReportCache, cache_key, download, file_sha256
+from mkdocs_onnx.cache import DownloadError, ReportCache, cache_key, code_digest, download, file_sha256
 
 SETTINGS = {"dims": {"batch": 1}, "batch_size": 1}
 
@@ -216,3 +216,23 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         cache_mod.atomic_write(str(target), b"new")
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["x.json"]
+
+
+def test_code_digest_follows_every_source_of_the_package(tmp_path, monkeypatch):
+    package = tmp_path / "digested"
+    (package / "inner").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "inner" / "formula.py").write_text("FLOPS = 2\n")
+    (package / "notes.txt").write_text("not code")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def digest():
+        code_digest.cache_clear()  # read once per process otherwise
+        return code_digest("digested")
+
+    first = digest()
+    assert first == digest() and len(first) == 64
+    (package / "notes.txt").write_text("still not code")
+    assert digest() == first
+    (package / "inner" / "formula.py").write_text("FLOPS = 3\n")
+    assert digest() != first

@@ -75,6 +75,26 @@ def test_dims_are_part_of_the_cache_key(tmp_path, monkeypatch):
     assert again.from_cache and again.report.flops.total == short.report.flops.total
 
 
+@pytest.mark.usefixtures("in_process")
+@pytest.mark.parametrize("changed", ["analysis", "onnx"])
+def test_reports_of_older_analysis_code_or_onnx_are_not_reused(tmp_path, monkeypatch, changed):
+    # The version changes only at releases; an updated checkout or onnx must analyse again.
+    import mkdocs_onnx.zoo as zoo
+
+    calls = []
+    real = zoo.analyze
+    monkeypatch.setattr(zoo, "analyze", lambda path, **kw: calls.append(path) or real(path, **kw))
+    text = f"models:\n  - name: LeNet\n    path: {LENET}\n"
+    build_cards(entries(tmp_path, text), settings(tmp_path))
+    assert build_cards(entries(tmp_path, text), settings(tmp_path))[0].from_cache
+    if changed == "analysis":
+        monkeypatch.setattr(zoo, "code_digest", lambda package: "0" * 64)
+    else:
+        monkeypatch.setattr(zoo.onnx, "__version__", "999.0")
+    again = build_cards(entries(tmp_path, text), settings(tmp_path))[0]
+    assert not again.from_cache and len(calls) == 2
+
+
 @pytest.mark.parametrize(
     "source, reason",
     [
