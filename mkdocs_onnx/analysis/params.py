@@ -10,6 +10,9 @@ integer tensors are shapes, indices and axes unless a quantized operator reads t
 weights; any tensor read only as an operator's configuration (a Reshape target, Resize
 scales, Clip bounds) is a constant too. Normalization running statistics are weights
 that training does not update: non-trainable.
+
+What classical-ML operators learned is held in their attributes, not in tensors; it is
+counted apart (:mod:`.attribute_params`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import onnx
 
+from mkdocs_onnx.analysis.attribute_params import count_attribute_params
 from mkdocs_onnx.analysis.index import IndexedModel, Node, walk
 from mkdocs_onnx.analysis.report import Params
 from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, QUANTIZED_INT_TYPES, dtype_name, nbytes
@@ -277,6 +281,8 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
         weight_tensors=weight_tensors,
         shared_tensors=shared,
     )
+    params.in_attributes_by_op = count_attribute_params(index)
+    params.in_attributes = sum(params.in_attributes_by_op.values())
     return ParamsResult(params, folded_names(index, tensors), per_node, weights_bytes, sorted(unused),
                         float64, largest or ("", 0))
 

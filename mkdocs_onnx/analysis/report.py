@@ -71,6 +71,10 @@ class Params:
     placeholder: int
     weight_tensors: int
     shared_tensors: int  # weight tensors consumed by more than one node, counted once
+    # Learned values classical-ML operators hold in attributes (coefficients, split thresholds,
+    # leaf weights): not tensors, so not in ``total``; by ``ai.onnx.ml.<op type>``.
+    in_attributes: int = 0
+    in_attributes_by_op: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

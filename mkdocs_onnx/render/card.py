@@ -631,6 +631,16 @@ NOTES = ("params", "trainable", "placeholder", "constants", "flops", "weights", 
 DEVICE_NOTES = ("memreq", "latency", "intensity")
 
 
+def _notes(report: Report) -> tuple[str, ...]:
+    """The card's notes: the attribute-held values' one after the constants' when it has
+    some, the devices' when it has hardware estimates."""
+    notes = NOTES
+    if report.params.in_attributes:
+        at = NOTES.index("constants") + 1
+        notes = (*NOTES[:at], "attributes", *NOTES[at:])
+    return notes + (DEVICE_NOTES if report.hardware else ())
+
+
 def render_card(
     ctx: CardContext,
     charts: Sequence[ChartRef] = (),
@@ -685,7 +695,7 @@ def render_card(
         metadata_props=sorted(report.metadata.metadata_props.items()),
         peak_lower_bound=report.memory.activations_unknown > 0,
         compare=_compare_links(compare),
-        fn=Notes(NOTES + (DEVICE_NOTES if report.hardware else ())),
+        fn=Notes(_notes(report)),
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from markupsafe import Markup
 
-from mkdocs_onnx.analysis.report import HardwareEstimate, Report
+from mkdocs_onnx.analysis.report import HardwareEstimate, Params, Report
 from mkdocs_onnx.render import escape, units
 from mkdocs_onnx.render.charts import ChartRef
 from mkdocs_onnx.render.compare import compare_folder as default_compare_folder
@@ -113,6 +113,17 @@ def _num_cell(value: Any, text: Markup) -> _Cell:
     return _Cell(text, repr(value) if isinstance(value, float) else str(value), numeric=True)
 
 
+def _params_text(params: Params) -> Markup:
+    """The parameter count, and the values held in operator attributes where there are any
+    (a tree ensemble's thresholds and leaf weights: 0 parameters alone would mislead)."""
+    text = units.exact(params.total, units.format_count(params.total))
+    if params.in_attributes:
+        held = units.format_count(params.in_attributes)
+        text = Markup(f'{text} <small title="{params.in_attributes:,} learned values held in operator attributes, '
+                      f'not in tensors">+ {held} in attributes</small>')
+    return text
+
+
 def _card_href(slug: str) -> Markup:
     import urllib.parse
 
@@ -129,7 +140,7 @@ def _row(c: CardContext, devices: list[str]) -> _Row:
         cells.extend(_Cell(Markup("—"), "", numeric=True) for _ in range(n_numeric))
         return _Row(cells, failed=True, attrs=_row_attrs(c))
     cells.append(_Cell(escape.md_text(r.architecture.family)))
-    cells.append(_num_cell(r.params.total, units.exact(r.params.total, units.format_count(r.params.total))))
+    cells.append(_num_cell(r.params.total, _params_text(r.params)))
     flops_text = units.exact(r.flops.total, units.format_flops(r.flops.total), "FLOPs")
     uncounted = sum(r.flops.uncounted_ops.values())
     if uncounted:
@@ -303,6 +314,7 @@ _CSV_BASE = [
     "params_trainable",
     "params_non_trainable",
     "params_placeholder",
+    "params_in_attributes",
     "flops_total",
     "flops_uncounted_nodes",
     "weights_bytes",
@@ -359,6 +371,7 @@ def models_csv(cards: Sequence[CardContext]) -> str:
                 _csv_num(r.params.trainable),
                 _csv_num(r.params.non_trainable),
                 _csv_num(r.params.placeholder),
+                _csv_num(r.params.in_attributes),
                 _csv_num(r.flops.total),
                 _csv_num(sum(r.flops.uncounted_ops.values())),
                 _csv_num(r.memory.weights_bytes),

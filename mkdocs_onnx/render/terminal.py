@@ -43,6 +43,10 @@ def render_text_card(report: Report) -> str:
     ]
     if p.placeholder:
         lines.append(f"- Placeholder weights: {p.placeholder:,} elements are ConstantOfShape fills, not trained values")
+    if p.in_attributes:
+        lines.append(f"- Held in operator attributes: {p.in_attributes:,} learned values ("
+                     + ", ".join(f"{_code(op)} {n:,}" for op, n in sorted(p.in_attributes_by_op.items()))
+                     + "), not in tensors")
     lines += [
         f"- FLOPs: {format_flops(r.flops.total)} ({r.flops.total:,} FLOPs, a multiply-accumulate counts 2)",
         f"- Weights: {format_bytes(r.memory.weights_bytes)} ({r.memory.weights_bytes:,} bytes)",
