@@ -299,3 +299,27 @@ def test_cli_markdown_and_exit_codes(tmp_path):
     assert out.returncode == 1 and out.stderr.count("\n") == 1 and "bad.onnx" in out.stderr
     assert _cli("analyze").returncode == 2
     assert _cli("analyze", str(bad), "--dim", "oops").returncode == 2
+
+
+def test_inputs_and_outputs_that_are_not_tensors_are_named_by_their_whole_type():
+    # A classifier's probabilities as ZipMap gives them: a sequence of maps from class to score
+    probabilities = helper.make_sequence_type_proto(
+        helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))
+    optional_ids = helper.make_optional_type_proto(helper.make_tensor_type_proto(TensorProto.INT32, ["n"]))
+    nodes = [helper.make_node("ZipMap", ["scores"], ["probabilities"], domain="ai.onnx.ml", classlabels_int64s=[0, 1]),
+             helper.make_node("Identity", ["maybe_ids"], ["same_ids"])]
+    graph = helper.make_graph(
+        nodes, "io", [value("scores", ["N", 2]), helper.make_value_info("maybe_ids", optional_ids)],
+        [helper.make_value_info("probabilities", probabilities), helper.make_value_info("same_ids", optional_ids)])
+    r = analyze_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                              helper.make_opsetid("ai.onnx.ml", 3)]))
+    assert [(t.dtype, t.shape, t.shape_text()) for t in r.graph.outputs] == [
+        ("sequence(map(int64, float32))", None, ""),  # no shape to speak of, rather than an unknown rank
+        ("optional(int32)", None, ""),
+    ]
+    assert [(t.dtype, t.shape_text()) for t in r.graph.inputs] == [("float32", "[N, 2]"), ("optional(int32)", "")]
+
+
+def test_a_tensor_of_unknown_rank_says_so():
+    r = analyze_model(model([helper.make_node("Relu", ["X"], ["Y"])], [value("X", None)], [value("Y", None)]))
+    assert [(t.dtype, t.shape, t.shape_text()) for t in r.graph.inputs] == [("float32", None, "unknown rank")]

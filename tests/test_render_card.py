@@ -226,3 +226,13 @@ def test_card_does_not_depend_on_timing_or_cache():
     a = render_card(mnist_ctx(analysis_seconds=0.1, from_cache=False), [])
     b = render_card(mnist_ctx(analysis_seconds=9.9, from_cache=True), [])
     assert a == b
+
+
+def test_an_output_that_is_no_tensor_has_a_dash_for_its_shape():
+    from mkdocs_onnx.analysis.report import TensorInfo
+
+    ctx = mnist_ctx()
+    ctx.report.graph.outputs.append(TensorInfo("output_probability", "sequence(map(int64, float32))", None))
+    md = htmlmod.unescape(render_card(ctx, []))
+    row = next(line for line in md.splitlines() if "output_probability" in line)
+    assert row.endswith("<td>sequence(map(int64, float32))</td><td>—</td></tr>")

@@ -20,7 +20,7 @@ from mkdocs_onnx.analysis.params import ParamsResult, count_params, find_uses
 from mkdocs_onnx.analysis.report import (
     GraphSummary, Memory, Metadata, ModelInfo, NodeCost, Report, TensorInfo,
 )
-from mkdocs_onnx.analysis.shapes import bind_dims, constant_values, infer_types, refine, type_info
+from mkdocs_onnx.analysis.shapes import bind_dims, constant_values, infer_types, refine, tensor_info
 from mkdocs_onnx.analysis.tensors import dtype_name
 from mkdocs_onnx.errors import AnalysisError
 
@@ -79,8 +79,8 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     model = loaded.model
     warnings: list[str] = []
     index = IndexedModel(model)  # every node read once (untyped IR-1 attributes typed on the way)
-    inputs = [_tensor_info(v) for v in index.main.real_input_protos()]  # before binding: keep symbolic names
-    declared_outputs = [_tensor_info(v) for v in model.graph.output]  # likewise
+    inputs = [tensor_info(v) for v in index.main.real_input_protos()]  # before binding: keep symbolic names
+    declared_outputs = [tensor_info(v) for v in model.graph.output]  # likewise
     measure_external_data(loaded, index.tensors())
     binding = bind_dims(index, dims, batch_size)
     opsets = [(o.domain, o.version) for o in model.opset_import[:]]  # read once, for three uses
@@ -182,14 +182,6 @@ def _imply_default_opset(model: onnx.ModelProto, opsets: list[tuple[str, int]], 
         model.opset_import.add(domain="", version=1)
         opsets.append(("", 1))
         warnings.append("the file imports no default-domain opset; read as opset 1, as the ONNX spec implies for old files")
-
-
-def _tensor_info(value_info: onnx.ValueInfoProto) -> TensorInfo:
-    tp = value_info.type
-    elem, shape = type_info(tp)
-    kind = tp.WhichOneof("value")
-    dtype = dtype_name(elem) if kind == "tensor_type" else (kind or "unknown").replace("_type", "")
-    return TensorInfo(value_info.name, dtype, list(shape) if shape is not None else None)
 
 
 def _outputs(declared: list[TensorInfo], types) -> list[TensorInfo]:

@@ -24,9 +24,8 @@ import onnx
 from mkdocs_onnx.analysis import structure as st
 from mkdocs_onnx.analysis.index import IndexedModel
 from mkdocs_onnx.analysis.report import Architecture, TensorInfo
-from mkdocs_onnx.analysis.shapes import graph_inputs, type_info
+from mkdocs_onnx.analysis.shapes import graph_inputs, tensor_info
 from mkdocs_onnx.analysis.task import guess_task
-from mkdocs_onnx.analysis.tensors import dtype_name
 from mkdocs_onnx.analysis.transformer import transformer_facts
 
 # Kept for callers that import them from here.
@@ -71,8 +70,8 @@ def _detect(model: onnx.ModelProto, types: Optional[dict], values: Optional[dict
     arch.blocks = _blocks(ix, found, family)
     if family in TRANSFORMERS or (family == "hybrid" and found.attention):
         arch.transformer = transformer_facts(ix, family, found.attention, found.embeddings, found.mlps, inputs)
-    declared_inputs = inputs if inputs is not None else [_info(v) for v in graph_inputs(model.graph)]
-    declared_outputs = outputs if outputs is not None else [_info(v, types) for v in model.graph.output]
+    declared_inputs = inputs if inputs is not None else [tensor_info(v) for v in graph_inputs(model.graph)]
+    declared_outputs = outputs if outputs is not None else [tensor_info(v, types) for v in model.graph.output]
     tf = arch.transformer
     task, why = guess_task(
         family, declared_inputs, declared_outputs,
@@ -84,15 +83,6 @@ def _detect(model: onnx.ModelProto, types: Optional[dict], values: Optional[dict
         arch.task_evidence = why
         evidence.append(f"task guessed as {task}: {why}")
     return arch
-
-
-def _info(v: onnx.ValueInfoProto, types: Optional[dict] = None) -> TensorInfo:
-    elem, shape = type_info(v.type)
-    if shape is None and types and v.name in types and types[v.name][1] is not None:
-        elem, shape = types[v.name]
-    kind = v.type.WhichOneof("value")
-    dtype = dtype_name(elem) if kind == "tensor_type" else (kind or "unknown").replace("_type", "")
-    return TensorInfo(v.name, dtype, list(shape) if shape is not None else None)
 
 
 class _Found:

@@ -23,8 +23,15 @@ Dim = Union[int, str, None]
 @dataclass
 class TensorInfo:
     name: str
-    dtype: str
-    shape: Optional[list[Dim]]  # None when the rank itself is unknown
+    dtype: str  # 'float32' for a tensor; 'sequence(map(int64, float32))' and the like for other types
+    shape: Optional[list[Dim]]  # None when the rank itself is unknown, or the value is no tensor
+
+    def shape_text(self) -> str:
+        """``[1, 3, ?]`` (symbolic dims by name, unknown ones as ``?``), 'unknown rank', or ''
+        for a value that is not a tensor (a sequence, a map: they have no shape)."""
+        if self.shape is None:
+            return "" if "(" in self.dtype else "unknown rank"
+        return "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"
 
 
 @dataclass

@@ -27,7 +27,8 @@ from onnx.onnx_cpp2py_export.shape_inference import infer_shapes as _infer_shape
 from mkdocs_onnx.analysis.costs import NodeContext, shape_function
 from mkdocs_onnx.analysis.graphs import topological_order
 from mkdocs_onnx.analysis.index import DEFAULT_DOMAINS, Graph, IndexedModel, Node
-from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, PLAIN_RAW, SMALL_CONSTANT_ELEMENTS, small_value
+from mkdocs_onnx.analysis.report import TensorInfo
+from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, PLAIN_RAW, SMALL_CONSTANT_ELEMENTS, dtype_name, small_value, type_name
 from mkdocs_onnx.analysis.values import EVALUATED_OPS, Values, evaluate
 
 TypeInfo = tuple[Optional[int], Optional[tuple]]
@@ -385,6 +386,18 @@ def _rare_dim(d: onnx.TensorShapeProto.Dimension, value: int) -> Optional[int | 
         # inference names the dims it cannot size unk__N: those are unknown
         return name if name and not name.startswith("unk__") else None
     return None
+
+
+def tensor_info(value_info: onnx.ValueInfoProto, types: Optional[dict[str, TypeInfo]] = None) -> TensorInfo:
+    """A graph input or output as the file declares it; where it declares no shape, the one
+    in ``types`` (inference's) when given."""
+    tp = value_info.type
+    elem, shape = type_info(tp)
+    dtype = type_name(tp)
+    if shape is None and types and types.get(value_info.name, (None, None))[1] is not None:
+        elem, shape = types[value_info.name]
+        dtype = dtype_name(elem)
+    return TensorInfo(value_info.name, dtype, list(shape) if shape is not None else None)
 
 
 def constant_values(index: IndexedModel) -> Values:

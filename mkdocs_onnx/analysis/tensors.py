@@ -52,6 +52,23 @@ def dtype_name(elem_type: Optional[int]) -> str:
     return {"float": "float32", "double": "float64"}.get(name, name)
 
 
+def type_name(tp: onnx.TypeProto) -> str:
+    """The element type of a tensor (``float32``), or the whole type of another value, in
+    ONNX's notation with our dtype names: ``sequence(map(int64, float32))``."""
+    kind = tp.WhichOneof("value")
+    if kind == "tensor_type":
+        return dtype_name(tp.tensor_type.elem_type)
+    if kind == "sparse_tensor_type":
+        return f"sparse_tensor({dtype_name(tp.sparse_tensor_type.elem_type)})"
+    if kind == "sequence_type":
+        return f"sequence({type_name(tp.sequence_type.elem_type)})"
+    if kind == "optional_type":
+        return f"optional({type_name(tp.optional_type.elem_type)})"
+    if kind == "map_type":
+        return f"map({dtype_name(tp.map_type.key_type)}, {type_name(tp.map_type.value_type)})"
+    return "unknown"
+
+
 def bits_per_element(elem_type: Optional[int]) -> Optional[int]:
     return _BITS.get(elem_type or 0)
 

@@ -76,13 +76,12 @@ _KNOWN_KEYS = set(
 
 
 def format_shape(t: TensorInfo) -> Markup:
-    """``[1, 1, 28, 28]``; symbolic dims by name, unknown dims as ``?``; escaped."""
+    """``[1, 1, 28, 28]`` as code (see :meth:`TensorInfo.shape_text`), 'unknown rank', or a
+    dash for a value that is no tensor; escaped."""
+    text = t.shape_text()
     if t.shape is None:
-        return Markup("unknown rank")
-    parts = []
-    for d in t.shape:
-        parts.append("?" if d is None else str(d))
-    return escape.md_code("[" + ", ".join(parts) + "]")
+        return Markup(text or "—")
+    return escape.md_code(text)
 
 
 def _first(mapping: dict, keys: Sequence[str]) -> Any:

@@ -5,19 +5,13 @@ Model-supplied text is shown inside code spans so that nothing in it acts as mar
 
 from __future__ import annotations
 
-from mkdocs_onnx.analysis.report import Report, TensorInfo
+from mkdocs_onnx.analysis.report import Report
 from mkdocs_onnx.render.units import format_bytes, format_count, format_duration, format_flops, format_percent
 
 
 def _code(text: object) -> str:
     s = str(text).replace("\n", " ").replace("`", "'")
     return f"`{s}`"
-
-
-def _shape(t: TensorInfo) -> str:
-    if t.shape is None:
-        return "unknown rank"
-    return "[" + ", ".join("?" if d is None else str(d) for d in t.shape) + "]"
 
 
 def render_text_card(report: Report) -> str:
@@ -32,8 +26,8 @@ def render_text_card(report: Report) -> str:
         "## Graph", "",
         f"- Nodes: {r.graph.node_count:,} (subgraphs included)",
     ]
-    lines += [f"- Input {_code(t.name)}: {t.dtype} {_shape(t)}" for t in r.graph.inputs]
-    lines += [f"- Output {_code(t.name)}: {t.dtype} {_shape(t)}" for t in r.graph.outputs]
+    lines += [f"- Input {_code(t.name)}: {t.dtype} {t.shape_text()}".rstrip() for t in r.graph.inputs]
+    lines += [f"- Output {_code(t.name)}: {t.dtype} {t.shape_text()}".rstrip() for t in r.graph.outputs]
     lines += ["- Operators: " + ", ".join(f"{_code(op)} {n}" for op, n in r.graph.op_counts.items()), ""]
     p = r.params
     lines += [

@@ -32,14 +32,8 @@ def task_of(report: Report, entry: Optional[ModelEntry]) -> Optional[str]:
     return task or None
 
 
-def _shape(t: TensorInfo) -> str:
-    if t.shape is None:
-        return "unknown rank"
-    return "[" + ", ".join("?" if d is None else str(d) for d in t.shape) + "]"
-
-
 def _tensor(t: TensorInfo) -> dict[str, Any]:
-    return {"name": t.name, "dtype": t.dtype, "shape": _shape(t)}
+    return {"name": t.name, "dtype": t.dtype, "shape": t.shape_text()}
 
 
 def _hardware(h: HardwareEstimate) -> dict[str, Any]:
