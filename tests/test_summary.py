@@ -71,6 +71,18 @@ def test_fallback_is_deterministic_and_grounded(cnn):
     assert check(a.tldr + "\n" + a.text, cnn, cnn_entry()) == []
 
 
+def test_fallback_counts_what_a_tree_ensemble_holds_in_attributes_not_no_parameters():
+    r = make_report("trees")
+    r.architecture.family = "classical-ml"
+    r.params.in_attributes = 453
+    r.params.in_attributes_by_op = {"ai.onnx.ml.TreeEnsembleClassifier": 453}
+    s = fallback_summary(r)
+    assert "453 learned values held in operator attributes" in s.tldr
+    assert "with 453 learned values held in operator attributes." in s.text
+    assert "no parameters" not in s.text + s.tldr and "no stored weights" not in s.text
+    assert check(s.tldr + "\n" + s.text, r, None) == []  # every figure is one the facts hold
+
+
 def test_fallback_uses_task_guess_units_and_warnings():
     r = make_report("big", flops=3_200_000_000)
     r.architecture.family = "transformer-decoder"

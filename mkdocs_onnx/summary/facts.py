@@ -74,6 +74,8 @@ def facts(report: Report, entry: Optional[ModelEntry] = None) -> dict[str, Any]:
     }
     if p.non_trainable:
         data["parameters"]["non_trainable"] = format_count(p.non_trainable)
+    if p.in_attributes:  # what classical-ML operators learned: attributes, not weight tensors
+        data["parameters"]["held_in_operator_attributes"] = format_count(p.in_attributes)
     if p.placeholder:
         data["placeholder_weight_elements"] = format_count(p.placeholder)
     if entry is not None and entry.description:

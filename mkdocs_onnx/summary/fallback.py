@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from mkdocs_onnx.analysis.report import HardwareEstimate, Report
+from mkdocs_onnx.analysis.report import HardwareEstimate, Params, Report
 from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.render.units import format_bytes, format_count, format_duration, format_flops
 from mkdocs_onnx.summary.facts import task_of
@@ -32,10 +32,15 @@ def _family(report: Report) -> tuple[str, str]:
     return _FAMILIES.get(report.architecture.family, _UNKNOWN)
 
 
-def _params(n: int) -> str:
-    if n == 0:
-        return "no parameters"
-    return f"{format_count(n)} parameter{'s' if n != 1 else ''}"
+def _params(p: Params) -> str:
+    """The parameter count; for a model whose operators hold what it learned in attributes
+    (a tree ensemble, a linear model), those values, since "no parameters" would mislead."""
+    if p.total == 0 and p.in_attributes:
+        return f"{format_count(p.in_attributes)} learned values held in operator attributes"
+    text = "no parameters" if p.total == 0 else f"{format_count(p.total)} parameter{'s' if p.total != 1 else ''}"
+    if p.in_attributes:
+        text += f" and {format_count(p.in_attributes)} learned values held in operator attributes"
+    return text
 
 
 def _hardware_sentence(h: HardwareEstimate) -> str:
@@ -61,9 +66,10 @@ def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: s
     peak_prefix = "at least " if m.activations_unknown else ""
 
     first = f"{name} is {article_phrase}" + (f" for {task}" if task else "")
-    weights = (f" ({format_bytes(m.weights_bytes)} of weights)" if m.weights_bytes else " and no stored weights")
+    weights = (f" ({format_bytes(m.weights_bytes)} of weights)" if m.weights_bytes
+               else "" if p.in_attributes else " and no stored weights")
     sentences = [
-        f"{first} with {_params(p.total)}{weights}.",
+        f"{first} with {_params(p)}{weights}.",
         f"One inference costs{lower} {flops} and needs {peak_prefix}{format_bytes(m.peak_activation_bytes)} "
         "of activation memory at its peak.",
     ]
@@ -81,7 +87,7 @@ def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: s
         sentences.append(_hardware_sentence(report.hardware[0]))
 
     tldr = f"{short[0].upper()}{short[1:]}" + (f" for {task}" if task else "")
-    tldr += f": {_params(p.total)}, {flops}{' (lower bound)' if f.uncounted_ops else ''} per inference"
+    tldr += f": {_params(p)}, {flops}{' (lower bound)' if f.uncounted_ops else ''} per inference"
     if p.placeholder:
         tldr += ", placeholder weights"
     tldr += "."
