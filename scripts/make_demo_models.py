@@ -12,6 +12,8 @@ passes ``onnx.checker.check_model(full_check=True)``:
 - lstm_sentiment.onnx: embedding + LSTM text classifier, [batch, 64] token ids → 2 logits
 - tiny_transformer.onnx: 2-layer, 4-head, hidden-64 pre-LN transformer encoder with
   MatMul-Softmax-MatMul attention and a GELU MLP, [batch, sequence] token ids → 4 logits
+- boosted_trees.onnx: gradient-boosted trees (30 trees of depth 3) over 4 features, 3
+  classes, as skl2onnx exports scikit-learn's GradientBoostingClassifier
 """
 
 from __future__ import annotations
@@ -198,11 +200,58 @@ def tiny_transformer(
     )
 
 
+def boosted_trees(features: int = 4, classes: int = 3, stages: int = 10, depth: int = 3) -> onnx.ModelProto:
+    """Gradient-boosted trees as scikit-learn's GradientBoostingClassifier is exported by
+    skl2onnx: one tree per class and boosting stage, each leaf adding to its class's score,
+    a softmax, and a ZipMap of the probabilities."""
+    rng = np.random.default_rng(13)
+    nodes: dict[str, list] = {name: [] for name in ("treeids", "nodeids", "modes", "featureids", "values",
+                                                    "truenodeids", "falsenodeids")}
+    leaves: dict[str, list] = {name: [] for name in ("treeids", "nodeids", "ids", "weights")}
+    branches = 2**depth - 1
+    for tree in range(stages * classes):
+        for node in range(2 * branches + 1):  # heap order: the children of node i are 2i + 1 and 2i + 2
+            leaf = node >= branches
+            for name, value in (("treeids", tree), ("nodeids", node), ("modes", "LEAF" if leaf else "BRANCH_LEQ"),
+                                ("featureids", 0 if leaf else int(rng.integers(features))),
+                                ("values", 0.0 if leaf else round(float(rng.normal()), 3)),
+                                ("truenodeids", 0 if leaf else 2 * node + 1),
+                                ("falsenodeids", 0 if leaf else 2 * node + 2)):
+                nodes[name].append(value)
+            if leaf:
+                for name, value in (("treeids", tree), ("nodeids", node), ("ids", tree % classes),
+                                    ("weights", round(float(rng.normal(scale=0.1)), 4))):
+                    leaves[name].append(value)
+    labels = list(range(classes))
+    trees = helper.make_node(
+        "TreeEnsembleClassifier", ["features"], ["label", "probabilities"], name="gradient_boosting", domain="ai.onnx.ml",
+        classlabels_int64s=labels, post_transform="SOFTMAX", base_values=[round(1.0 / classes, 4)] * classes,
+        **{f"nodes_{name}": values for name, values in nodes.items()},
+        **{f"class_{name}": values for name, values in leaves.items()})
+    zipmap = helper.make_node("ZipMap", ["probabilities"], ["output_probability"], name="zipmap", domain="ai.onnx.ml",
+                              classlabels_int64s=labels)
+    probability_map = helper.make_sequence_type_proto(
+        helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))
+    graph = helper.make_graph(
+        [trees, zipmap], "boosted_trees",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", features])],
+        [helper.make_tensor_value_info("label", TensorProto.INT64, ["batch"]),
+         helper.make_value_info("output_probability", probability_map)])
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", 3)],
+        ir_version=IR_VERSION, producer_name=PRODUCER[0], producer_version=PRODUCER[1],
+        doc_string=f"Gradient-boosted trees: {stages} stages x {classes} classes, depth {depth}, "
+                   f"over {features} features; random splits.")
+    helper.set_model_props(model, {"architecture": "gradient-boosted trees", "weights": "random (seed 13)"})
+    return model
+
+
 MODELS = {
     "lenet5.onnx": lenet5,
     "mnist_mlp.onnx": mnist_mlp,
     "lstm_sentiment.onnx": lstm_sentiment,
     "tiny_transformer.onnx": tiny_transformer,
+    "boosted_trees.onnx": boosted_trees,
 }
 
 
