@@ -106,3 +106,17 @@ def test_card_index_csv_and_terminal_show_the_values_held_in_attributes():
     row = list(csv.DictReader(io.StringIO(models_csv([ctx]))))[0]
     assert row["params_in_attributes"] == "3348" and row["params_total"] == str(ctx.report.params.total)
     assert "Held in operator attributes: 3,348 learned values" in render_text_card(ctx.report)
+
+
+def test_the_demo_boosted_trees_figures_follow_from_their_shape():
+    from helpers import REPO
+    from mkdocs_onnx import analyze
+
+    trees, depth, classes = 10 * 3, 3, 3  # 10 boosting stages × 3 classes, full trees of depth 3
+    r = analyze(REPO / "models" / "boosted_trees.onnx")
+    # per sample: a comparison per level and one leaf weight per tree, the base values, a softmax
+    # of 5 FLOPs per class score and an argmax over the classes
+    assert r.flops.total == trees * depth + trees + classes + 5 * classes + (classes - 1)
+    # a threshold per branch node (2^depth − 1), a weight per leaf (2^depth), the base values
+    assert r.params.in_attributes == trees * (2**depth - 1) + trees * 2**depth + classes
+    assert r.architecture.family == "classical-ml" and r.flops.uncounted_ops == {}
