@@ -31,6 +31,7 @@ from mkdocs_onnx.manifest.load import load_manifest
 from mkdocs_onnx.render.context import CardContext
 from mkdocs_onnx.render.escape import md_heading
 from mkdocs_onnx.render.rawhtml import RawHtmlExtension
+from mkdocs_onnx.render.units import format_duration
 from mkdocs_onnx.zoo import (
     INDEX,
     FileCopy,
@@ -124,8 +125,9 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
             raise PluginError(str(exc)) from None
         pages = compare_pages(self.cards)
         log.info(
-            "wrote %d cards, %d comparison %s and the index in %.2f s",
-            len(self.cards), len(pages), "page" if len(pages) == 1 else "pages", time.perf_counter() - started,
+            "wrote %d cards, %d comparison %s and the index in %s",
+            len(self.cards), len(pages), "page" if len(pages) == 1 else "pages",
+            format_duration(time.perf_counter() - started),
         )
 
         self.wide_pages = {INDEX, *(path for _title, path in pages)}

@@ -30,6 +30,7 @@ from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.manifest.sources import package_file
 from mkdocs_onnx.parallel import run_all, worker_count
 from mkdocs_onnx.render.context import CardContext
+from mkdocs_onnx.render.units import format_duration
 
 INDEX = "models/index.md"
 
@@ -113,8 +114,8 @@ def build_cards(
 
 
 def _seconds(s: float) -> str:
-    """0.1234 -> "0.12 s"; 12.34 -> "12.3 s"."""
-    return f"{s:.2f} s" if s < 10 else f"{s:.1f} s"
+    """0.00234 -> "2.34 ms", 12.34 -> "12.3 s": three significant digits, never a rounded zero."""
+    return format_duration(s)
 
 
 def _analyse(card: CardContext, settings: ZooSettings, cache: ReportCache, devices, log,
