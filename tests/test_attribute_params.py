@@ -85,6 +85,7 @@ def test_the_unified_tree_ensemble_holds_its_splits_and_leaf_weights():
     report = analyze_model(ml_model([node], features(2), [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 1])],
                                     ml_opset=5))
     assert report.params.in_attributes_by_op == {"ai.onnx.ml.TreeEnsemble": 2 + 3}
+    assert report.flops.total == 2 + 1  # the two splits on the longest path, the leaf's weight
 
 
 def test_neural_networks_hold_nothing_in_attributes():

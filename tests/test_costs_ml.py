@@ -199,3 +199,54 @@ def test_id_lists_read_alike_from_indexed_nodes_protos_and_decoded_attributes():
         ids = int_array_attr(node, "nodes_nodeids")
         assert ids.dtype == np.int64 and ids.tolist() == [0, 1, 2]
         assert int_array_attr(node, "nodes_treeids").tolist() == []
+
+
+def test_svm_regressor_kernels_per_support_vector():
+    x = [("X", [2, 3])]
+    # RBF over 3 features: 3 differences, 3 squares summed (6), × −gamma, exp = 11; + the coefficient's
+    # multiply-accumulate = 13 per support vector; 4 vectors + rho = 53 per sample
+    assert ml_flops("SVMRegressor", x, n_supports=4, kernel_type="RBF", coefficients=[1.0] * 4,
+                    support_vectors=[0.0] * 12, rho=[0.5]) == 2 * 53
+    assert ml_flops("SVMRegressor", x, n_supports=4, kernel_type="RBF", one_class=1, coefficients=[1.0] * 4,
+                    support_vectors=[0.0] * 12, rho=[0.5]) == 2 * 54  # + the sign test
+    # without support vectors: one dot product with the coefficients, + rho
+    assert ml_flops("SVMRegressor", x, coefficients=[1.0] * 3, rho=[0.5]) == 2 * (2 * 3 + 1)
+
+
+def test_svm_classifier_one_vs_one():
+    x = [("X", [1, 4])]
+    svc = dict(classlabels_ints=[0, 1, 2], vectors_per_class=[2, 1, 2], support_vectors=[0.0] * 20,
+               coefficients=[1.0] * 10, rho=[0.0] * 3)
+    # 5 linear kernels of 2·4 = 40; pairs (0,1), (0,2), (1,2) multiply-accumulate over 3, 4 and 3 vectors = 20;
+    # 2 adds and a vote per pair = 9; the label's argmax over 3 votes = 2
+    assert ml_flops("SVMClassifier", x, kernel_type="LINEAR", **svc) == 40 + 20 + 9 + 2
+    # a polynomial kernel: 2·4 + 3 each
+    assert ml_flops("SVMClassifier", x, kernel_type="POLY", **svc) == 5 * 11 + 20 + 9 + 2
+    with pytest.raises(Uncountable, match="probability estimates"):
+        ml_flops("SVMClassifier", x, kernel_type="LINEAR", prob_a=[1.0] * 3, prob_b=[0.0] * 3, **svc)
+
+
+def test_linear_svm_classifier_without_support_vectors():
+    # liblinear: a dot product and rho per class, softmax of the 3 scores, argmax
+    assert ml_flops("SVMClassifier", [("X", [1, 4])], classlabels_ints=[0, 1, 2], coefficients=[1.0] * 12,
+                    rho=[0.0], kernel_type="RBF", post_transform="SOFTMAX") == 3 * (8 + 1) + 15 + 2
+
+
+def test_unified_tree_ensemble_with_a_set_membership_branch():
+    from onnx import numpy_helper
+
+    # tree A: node 0 (<=) -> leaf 0 | node 1 (member of {1, 2, 3}) -> leaves 1, 2; tree B: node 2 -> leaves 3, 4
+    attrs = dict(
+        tree_roots=[0, 2], n_targets=1, aggregate_function=0, post_transform=2,  # AVERAGE, LOGISTIC
+        nodes_modes=numpy_helper.from_array(np.array([0, 6, 0], np.uint8)),
+        membership_values=numpy_helper.from_array(np.array([1, 2, 3, np.nan], np.float32)),
+        nodes_truenodeids=[0, 1, 3], nodes_trueleafs=[1, 1, 1],
+        nodes_falsenodeids=[1, 2, 4], nodes_falseleafs=[0, 1, 1],
+        nodes_featureids=[0, 1, 2], nodes_splits=numpy_helper.from_array(np.zeros(3, np.float32)),
+        leaf_targetids=[0] * 5, leaf_weights=numpy_helper.from_array(np.ones(5, np.float32)))
+    # per sample: tree A's costliest path 1 + 3 comparisons, tree B's 1; a leaf weight added per tree (2);
+    # the average's divide (1); a sigmoid (4) on the one target = 12
+    assert ml_flops("TreeEnsemble", [("X", [2, 3])], **attrs) == 2 * 12
+    broken = {**attrs, "nodes_falsenodeids": [1, 7, 4], "nodes_falseleafs": [0, 0, 1]}
+    with pytest.raises(Uncountable, match="does not hold"):
+        ml_flops("TreeEnsemble", [("X", [2, 3])], **broken)

@@ -30,6 +30,8 @@ from mkdocs_onnx.analysis.costs import (  # noqa: E402,F401
     reduce,
     resize,
     rnn,
+    svm,
+    trees,
 )
 
 __all__ = ["NodeContext", "Uncountable", "SubgraphCost", "cost_function", "shape_function", "registered_costs"]
