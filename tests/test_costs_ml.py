@@ -250,3 +250,17 @@ def test_unified_tree_ensemble_with_a_set_membership_branch():
     broken = {**attrs, "nodes_falsenodeids": [1, 7, 4], "nodes_falseleafs": [0, 0, 1]}
     with pytest.raises(Uncountable, match="does not hold"):
         ml_flops("TreeEnsemble", [("X", [2, 3])], **broken)
+
+
+@pytest.mark.parametrize("case_name, expected", [
+    # 3 samples; the root leads to two branch nodes: 2 comparisons, then 1 leaf weight added
+    ("test_ai_onnx_ml_tree_ensemble_single_tree", 3 * (2 + 1)),
+    # 6 samples; root (1) -> a 4-member set (4) -> a 2-member set (2), then 1 leaf weight
+    ("test_ai_onnx_ml_tree_ensemble_set_membership", 6 * (1 + 4 + 2 + 1)),
+])
+def test_onnx_own_tree_ensemble_cases(case_name, expected):
+    from onnx.backend.test.case.node import collect_testcases
+
+    case = next(c for c in collect_testcases() if c.name == case_name)
+    report = analyze_model(case.model, name=case_name)
+    assert report.flops.total == expected and report.flops.uncounted_ops == {}
