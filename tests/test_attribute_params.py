@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
@@ -121,3 +122,27 @@ def test_the_demo_boosted_trees_figures_follow_from_their_shape():
     # a threshold per branch node (2^depth − 1), a weight per leaf (2^depth), the base values
     assert r.params.in_attributes == trees * (2**depth - 1) + trees * 2**depth + classes
     assert r.architecture.family == "classical-ml" and r.flops.uncounted_ops == {}
+
+
+def test_the_parameter_chart_of_a_classical_model_draws_what_its_operators_hold():
+    from mkdocs_onnx.render.charts import params_chart
+
+    ctx = mnist_ctx()
+    report = ctx.report
+    report.params.total, report.params.by_dtype = 0, {}
+    report.nodes = []  # no weight tensors, so no per-node weights either
+    report.params.in_attributes = 453
+    report.params.in_attributes_by_op = {"ai.onnx.ml.TreeEnsembleClassifier": 453}
+    chart = params_chart(report)
+    assert chart.alt == ("Bar chart of learned values held in operator attributes by operator type: "
+                         "ai.onnx.ml.TreeEnsembleClassifier 453.")
+    assert "No weights" not in chart.svg
+
+
+def test_peak_memory_with_one_value_of_unknown_size_is_worded_in_the_singular():
+    ctx = mnist_ctx()
+    ctx.report.memory.activations_unknown = 1
+    assert "the size of 1 intermediate value is unknown" in render_card(ctx, [])
+    assert "lower bound, 1 value of unknown size" in render_text_card(ctx.report)
+    ctx.report.memory.activations_unknown = 3
+    assert "the sizes of 3 intermediate values are unknown" in re.sub(r"<[^>]+>", "", render_card(ctx, []))

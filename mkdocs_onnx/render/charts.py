@@ -270,14 +270,17 @@ def _params_by_op(report: Report) -> list[tuple[str, float]]:
 
 def params_chart(report: Report) -> ChartRef:
     items = _params_by_op(report)
-    basis = "operator type of the node that first uses each weight"
+    what, basis = "parameters", "operator type of the node that first uses each weight"
     if not items and report.params.by_dtype:  # no per-node table: fall back to dtypes
         items = [(k, float(v)) for k, v in report.params.by_dtype.items() if v > 0]
         basis = "data type"
+    if not items and report.params.in_attributes:  # a classical-ML model: its operators hold what it learned
+        items = [(k, float(v)) for k, v in report.params.in_attributes_by_op.items() if v > 0]
+        what, basis = "learned values held in operator attributes", "operator type"
     top, folded = _top(items)
-    total = report.params.total
+    total = report.params.total or report.params.in_attributes
     if top:
-        alt = f"Bar chart of parameters by {basis}: " + ", ".join(
+        alt = f"Bar chart of {what} by {basis}: " + ", ".join(
             f"{_alt_label(k)} {units.format_count(v)}" for k, v in top
         ) + "."
         if folded:
@@ -289,7 +292,7 @@ def params_chart(report: Report) -> ChartRef:
         if not top:
             _empty(fig, "No weights")
             return
-        _hbar(fig, top, units.format_count, f"parameters (by {basis.split(' of ')[0]})",
+        _hbar(fig, top, units.format_count, f"{what} (by {basis.split(' of ')[0]})",
               share_of=total or sum(v for _, v in items))
 
     return ChartRef("params.svg", alt, _render(draw, _height(len(top))), "Parameter Distribution")

@@ -14,6 +14,10 @@ def _code(text: object) -> str:
     return f"`{s}`"
 
 
+def _values_of_unknown_size(n: int) -> str:
+    return "1 value of unknown size" if n == 1 else f"{n:,} values of unknown size"
+
+
 def render_text_card(report: Report) -> str:
     r = report
     lines = [f"# {_code(r.model.name)}", ""]
@@ -46,7 +50,7 @@ def render_text_card(report: Report) -> str:
         f"- Weights: {format_bytes(r.memory.weights_bytes)} ({r.memory.weights_bytes:,} bytes)",
         f"- Peak activation memory: {format_bytes(r.memory.peak_activation_bytes)} "
         f"({r.memory.peak_activation_bytes:,} bytes, at node {_code(r.memory.peak_node)})"
-        + (f"; lower bound, {r.memory.activations_unknown} tensors of unknown size" if r.memory.activations_unknown else ""),
+        + (f"; lower bound, {_values_of_unknown_size(r.memory.activations_unknown)}" if r.memory.activations_unknown else ""),
     ]
     if r.dims:
         lines.append("- Dims: " + ", ".join(f"{_code(k)} = {'unbound' if v is None else v}" for k, v in r.dims.items()))
