@@ -134,14 +134,17 @@ def test_summary_attribution():
     assert "Generated from the metrics" in md and "no language model" in md and "no API key" in md
 
 
-def test_hardware_tabs_one_per_estimate():
+def test_hardware_tabs_one_per_estimate_in_each_of_three_groups():
     ctx = mnist_ctx()
     md = render_card(ctx, [])
     tabs = re.findall(r'^=== "(.+)"$', md, re.M)
-    assert len(tabs) == len(ctx.report.hardware) == 2
-    assert "NVIDIA GeForce RTX 4050 Laptop GPU" in tabs[0]
+    # the estimates, their batch scaling and the device specifications: one tab per device each,
+    # under one heading each (the tabs are linked by label: one click picks a device in all)
+    assert len(ctx.report.hardware) == 2 and len(tabs) == 3 * 2
+    assert tabs[0::2] == [tabs[0]] * 3 and "NVIDIA GeForce RTX 4050 Laptop GPU" in tabs[0]
     html = to_html(md)
-    assert html.count('class="tabbed-set') == 1
+    assert html.count('class="tabbed-set') == 3
+    assert md.count("### Batch Scaling") == 1 and md.count("### Device Specifications") == 1
     assert "1.52 µs" in md  # latency lower bound
     assert "memory bandwidth" in md  # bottleneck
     assert "6.49 FLOPs/byte" in md
