@@ -141,3 +141,35 @@ def test_nodes_csv_shows_unattributed_remainder():
     assert (flops, params) == (r.flops.total, r.params.total)
     last = list(csv.DictReader(io.StringIO(text)))[-1]
     assert last["name"] == UNATTRIBUTED and last["params"] == "2560"
+
+
+def test_a_model_without_a_task_in_the_manifest_shows_the_guess_marked_as_such():
+    guessed = mnist_ctx(entry=entry("Bare", "bare", task=""))
+    guessed.report.architecture.task_guess = "image-classification"
+    neither = mnist_ctx(entry=entry("Nothing", "nothing", task=""))
+    neither.report.architecture.task_guess = None
+    md = render_index([mnist_ctx(), guessed, neither], [])
+    table = main_table(to_html(md))
+    rows = {name: row for row in table.split("<tbody>", 1)[1].split("</tr>")[:-1]
+            for name in ("MNIST", "Bare", "Nothing") if f">{name}<" in row}
+    assert "(guessed)" not in rows["MNIST"] and "image-classification" in rows["MNIST"]
+    assert "image-classification <small" in rows["Bare"] and "(guessed)</small>" in rows["Bare"]
+    assert 'data-task="image-classification"' in rows["Bare"]  # the task filter finds it
+    assert "unspecified" in rows["Nothing"]
+    by_task = md.split("## By Task", 1)[1]
+    assert "[Bare](bare/index.md) (task guessed)" in by_task and "[MNIST](mnist/index.md) (task guessed)" not in by_task
+    csv_rows = {r["name"]: r for r in csv.DictReader(io.StringIO(models_csv([mnist_ctx(), guessed])))}
+    assert csv_rows["Bare"]["task"] == "" and csv_rows["Bare"]["task_guess"] == "image-classification"
+
+
+def test_a_compare_page_marks_a_guessed_task():
+    from mkdocs_onnx.render.compare import render_compare, variant_groups
+
+    base = mnist_ctx(entry=entry("Base", "base", task=""))
+    base.report.architecture.task_guess = "image-classification"
+    variant = mnist_ctx(entry=entry("Variant", "variant", variant_of="Base"))
+    (group,) = variant_groups([base, variant])
+    md = render_compare(group)
+    row = next(line for line in md.splitlines() if line.startswith("<tr><th>Task"))
+    assert row == ("<tr><th>Task</th><td>image-classification &#40;guessed&#41;</td>"
+                   "<td>image-classification</td></tr>")  # the variant's task is the manifest's

@@ -219,7 +219,8 @@ def _dtypes_text(c: CardContext) -> Markup:
 
 def _text_rows(group: VariantGroup, devices: Sequence[str]) -> list[tuple[Markup, list[Markup]]]:
     rows: list[tuple[Markup, list[Markup]]] = [
-        (Markup("Task"), [escape.md_text(c.entry.task or "unspecified") for c in group.members]),
+        (Markup("Task"), [escape.md_text((c.task or "unspecified") + (" (guessed)" if c.guessed_task else ""))
+                          for c in group.members]),
         (Markup("Architecture"), [escape.md_text(c.report.architecture.family) if c.report else Markup("n/a")
                                   for c in group.members]),
         (Markup("Bound dimensions"), [_dims_text(c) for c in group.members]),

@@ -24,3 +24,15 @@ class CardContext:
     @property
     def ok(self) -> bool:
         return self.report is not None
+
+    @property
+    def task(self) -> str:
+        """The model's task: the manifest's, else the analyzer's guess ('' when neither says one)."""
+        return self.entry.task or self.guessed_task
+
+    @property
+    def guessed_task(self) -> str:
+        """The analyzer's guess at the task, when the manifest gives none (else '')."""
+        if self.entry.task or self.report is None:
+            return ""
+        return self.report.architecture.task_guess or ""

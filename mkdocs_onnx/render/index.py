@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 NO_TASK = "unspecified"
+GUESSED_TITLE = "guessed from the graph's inputs and outputs; set task in models.yml to say it"
 UNATTRIBUTED = "(not attributed to a node)"
 NODES_CSV_COLUMNS = ["name", "op_type", "subgraph", "flops", "params", "bytes_read", "weight_bytes_read", "bytes_written"]
 
@@ -72,7 +73,15 @@ def _opset(report: Report) -> Optional[int]:
 
 
 def _task(c: CardContext) -> str:
-    return c.entry.task or NO_TASK
+    return c.task or NO_TASK
+
+
+def _task_text(c: CardContext) -> Markup:
+    """The task, marked where it is the analyzer's guess rather than the manifest's."""
+    text = escape.md_text(_task(c))
+    if c.guessed_task:
+        text = Markup(f'{text} <small title="{GUESSED_TITLE}">(guessed)</small>')
+    return text
 
 
 def _ordered(cards: Sequence[CardContext]) -> list[CardContext]:
@@ -132,7 +141,7 @@ def _card_href(slug: str) -> Markup:
 
 def _row(c: CardContext, devices: list[str]) -> _Row:
     name = Markup(f"[{escape.md_text(c.entry.name)}]({_card_href(c.entry.slug)})")
-    cells = [_Cell(name, c.entry.name.lower(), markdown=True), _Cell(escape.md_text(_task(c)))]
+    cells = [_Cell(name, c.entry.name.lower(), markdown=True), _Cell(_task_text(c), _task(c).lower())]
     r = c.report
     if r is None:
         cells.append(_Cell(Markup("<strong>analysis failed</strong>"), ""))  # no value: sorts last
@@ -310,6 +319,7 @@ _CSV_BASE = [
     "tags",
     "status",
     "family",
+    "task_guess",
     "params_total",
     "params_trainable",
     "params_non_trainable",
@@ -367,6 +377,7 @@ def models_csv(cards: Sequence[CardContext]) -> str:
             row += [
                 "ok",
                 _csv_text(r.architecture.family),
+                _csv_text(r.architecture.task_guess or ""),
                 _csv_num(r.params.total),
                 _csv_num(r.params.trainable),
                 _csv_num(r.params.non_trainable),
