@@ -83,6 +83,19 @@ def test_fallback_counts_what_a_tree_ensemble_holds_in_attributes_not_no_paramet
     assert check(s.tldr + "\n" + s.text, r, None) == []  # every figure is one the facts hold
 
 
+def test_fallback_gives_no_bound_of_zero_when_nothing_could_be_counted():
+    # a tokenizer of one custom operator: no FLOP counted, no intermediate size known
+    r = make_report("tokenizer", flops=0)
+    r.flops.uncounted_ops = {"ai.onnx.contrib.CLIPTokenizer": 1}
+    r.memory.peak_activation_bytes, r.memory.activations_unknown = 0, 2
+    s = fallback_summary(r)
+    assert "at least 0" not in s.text + s.tldr and "0 B" not in s.text
+    assert s.tldr.endswith(": no parameters, FLOPs not counted.")
+    assert "Its compute could not be counted, and its activation memory is unknown" in s.text
+    assert "No FLOP count for ai.onnx.contrib.CLIPTokenizer (1)." in s.text
+    assert check(s.tldr + "\n" + s.text, r, None) == []
+
+
 def test_fallback_uses_task_guess_units_and_warnings():
     r = make_report("big", flops=3_200_000_000)
     r.architecture.family = "transformer-decoder"

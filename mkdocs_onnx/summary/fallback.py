@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from mkdocs_onnx.analysis.report import HardwareEstimate, Params, Report
+from mkdocs_onnx.analysis.report import Flops, HardwareEstimate, Memory, Params, Report
 from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.render.units import format_bytes, format_count, format_duration, format_flops
 from mkdocs_onnx.summary.facts import task_of
@@ -55,6 +55,19 @@ def _hardware_sentence(h: HardwareEstimate) -> str:
     return f"{where} {fit}, and one inference takes at least {format_duration(h.latency_s)} (a roofline lower bound)."
 
 
+def _cost_sentence(f: Flops, m: Memory) -> str:
+    """What one inference costs; a figure that only bounds nothing (0 with all unknown) is not given."""
+    if f.total == 0 and f.uncounted_ops:
+        flops = "Its compute could not be counted"
+    else:
+        flops = f"One inference costs{' at least' if f.uncounted_ops else ''} {format_flops(f.total)}"
+    if m.peak_activation_bytes == 0 and m.activations_unknown:
+        return f"{flops}, and its activation memory is unknown (no intermediate size is known)."
+    peak = ("at least " if m.activations_unknown else "") + format_bytes(m.peak_activation_bytes)
+    joiner = " and needs" if not flops.startswith("Its") else "; it needs"
+    return f"{flops}{joiner} {peak} of activation memory at its peak."
+
+
 def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: str = "") -> Summary:
     """A plain-English summary composed from ``report`` (and the entry's name and task)."""
     name = (entry.name if entry is not None and entry.name else "") or report.model.name or "This model"
@@ -62,22 +75,18 @@ def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: s
     task = task_of(report, entry)
     p, f, m = report.params, report.flops, report.memory
     flops = format_flops(f.total)
-    lower = " at least" if f.uncounted_ops else ""
-    peak_prefix = "at least " if m.activations_unknown else ""
+    nothing_counted = f.total == 0 and bool(f.uncounted_ops)  # "at least 0 FLOPs" says nothing
 
     first = f"{name} is {article_phrase}" + (f" for {task}" if task else "")
     weights = (f" ({format_bytes(m.weights_bytes)} of weights)" if m.weights_bytes
                else "" if p.in_attributes else " and no stored weights")
-    sentences = [
-        f"{first} with {_params(p)}{weights}.",
-        f"One inference costs{lower} {flops} and needs {peak_prefix}{format_bytes(m.peak_activation_bytes)} "
-        "of activation memory at its peak.",
-    ]
+    sentences = [f"{first} with {_params(p)}{weights}.", _cost_sentence(f, m)]
     if report.architecture.evidence:
         sentences.append("The family is read from the graph: " + "; ".join(report.architecture.evidence) + ".")
     if f.uncounted_ops:
         ops = ", ".join(f"{op} ({n})" for op, n in sorted(f.uncounted_ops.items()))
-        sentences.append(f"The FLOP count is a lower bound: no count for {ops}.")
+        sentences.append(f"No FLOP count for {ops}." if nothing_counted
+                         else f"The FLOP count is a lower bound: no count for {ops}.")
     if p.placeholder:
         sentences.append(
             f"Warning: {format_count(p.placeholder)} of the parameters are placeholder fills (ConstantOfShape), "
@@ -87,7 +96,8 @@ def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: s
         sentences.append(_hardware_sentence(report.hardware[0]))
 
     tldr = f"{short[0].upper()}{short[1:]}" + (f" for {task}" if task else "")
-    tldr += f": {_params(p)}, {flops}{' (lower bound)' if f.uncounted_ops else ''} per inference"
+    tldr += f": {_params(p)}, " + ("FLOPs not counted" if nothing_counted else
+                                   f"{flops}{' (lower bound)' if f.uncounted_ops else ''} per inference")
     if p.placeholder:
         tldr += ", placeholder weights"
     tldr += "."
