@@ -239,3 +239,14 @@ def test_an_output_that_is_no_tensor_has_a_dash_for_its_shape():
     md = htmlmod.unescape(render_card(ctx, []))
     row = next(line for line in md.splitlines() if "output_probability" in line)
     assert row.endswith("<td>sequence(map(int64, float32))</td><td>—</td></tr>")
+
+
+def test_one_uncounted_node_is_worded_in_the_singular():
+    from mkdocs_onnx.analysis.report import UncountedNode
+
+    ctx = mnist_ctx()
+    ctx.report.flops.uncounted_ops = {"NonMaxSuppression": 1}
+    ctx.report.flops.uncounted = [UncountedNode("nms", "NonMaxSuppression", "data-dependent")]
+    md = render_card(ctx, [])
+    assert "<strong>1 node not counted</strong>" in md
+    assert '!!! warning "1 node is not counted in the FLOPs total"' in md

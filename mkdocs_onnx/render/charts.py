@@ -314,7 +314,7 @@ def flops_chart(report: Report) -> ChartRef:
     if zero:
         alt += f" Operator types with zero FLOPs, not drawn: {', '.join(_alt_label(z) for z in zero)}."
     if uncounted:
-        alt += f" {uncounted} nodes could not be counted and are not included."
+        alt += f" {units.count_of(uncounted, 'node')} could not be counted and {'is' if uncounted == 1 else 'are'} not included."
 
     def draw(fig: Figure) -> None:
         if not top:

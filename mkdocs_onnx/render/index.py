@@ -153,7 +153,7 @@ def _row(c: CardContext, devices: list[str]) -> _Row:
     flops_text = units.exact(r.flops.total, units.format_flops(r.flops.total), "FLOPs")
     uncounted = sum(r.flops.uncounted_ops.values())
     if uncounted:
-        flops_text = Markup(f'{flops_text} <small title="{uncounted} nodes not counted: a lower bound">+?</small>')
+        flops_text = Markup(f'{flops_text} <small title="{units.count_of(uncounted, "node")} not counted: a lower bound">+?</small>')
     cells.append(_num_cell(r.flops.total, flops_text))
     cells.append(_num_cell(r.memory.file_bytes, units.exact(r.memory.file_bytes, units.format_bytes(r.memory.file_bytes), "bytes")))
     peak = r.memory.peak_activation_bytes

@@ -137,6 +137,7 @@ def make_env() -> jinja2.Environment:
         x_intensity=_exact_intensity,
         x_percent=_exact_percent,
         yesno=_yesno,
+        count_of=units.count_of,
     )
     from mkdocs_onnx.hardware.estimate import WORKSPACE_FRACTION, WORKSPACE_MIN_BYTES
 

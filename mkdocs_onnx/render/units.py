@@ -206,3 +206,8 @@ def exact(value: Optional[Number], text: Optional[str] = None, unit: str = "") -
         value = int(value)
     exact_text = f"{value}{' ' + unit if unit else ''} exactly"
     return Markup(f'<span title="{html.escape(exact_text)}">{html.escape(str(text))}</span>')
+
+
+def count_of(n: int, noun: str) -> str:
+    """3, "node" -> "3 nodes"; 1, "node" -> "1 node" (a regular plural)."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
