@@ -81,7 +81,7 @@ def test_roofline_compute_bound_by_hand():
     assert est.details["peak_flops"] == 1e12 and est.details["bandwidth"] == 1e12
     assert est.precision == "fp32"
     assert "lower bound" in est.details["formula"]
-    assert any("1 nodes" in n for n in est.details["notes"])
+    assert any(n.startswith("1 node without a FLOP or byte count adds nothing") for n in est.details["notes"])
 
 
 def test_roofline_memory_bound_by_hand():
@@ -214,3 +214,16 @@ def test_add_estimates_appends_and_reports_warnings():
     assert report.hardware[0].details["how"] == "database entry 'h100-sxm'"
     assert report.hardware[1].latency_s is None
     assert len(warnings) == 1 and "bf16 is not supported by Tesla T4" in warnings[0]
+
+
+def test_classical_ml_operators_on_an_accelerator_are_flagged_and_counts_read_in_the_singular():
+    report = make_report(two_nodes_and_a_gap(), activations_unknown=1)
+    report.graph.op_counts = {"ai.onnx.ml.TreeEnsembleClassifier": 1, "ai.onnx.ml.ZipMap": 1, "Cast": 1}
+    notes = estimate(report, COMPUTE_BOUND).details["notes"]
+    assert ("ai.onnx.ml operators (TreeEnsembleClassifier, ZipMap) run on the CPU in ONNX Runtime, and GPU "
+            "runtimes such as TensorRT do not support them: this estimate assumes Test device runs them") in notes
+    assert "1 activation of unknown size: peak activations is a lower bound" in notes
+    assert "1 node without a FLOP or byte count adds nothing: latency is a lower bound" in notes  # the gap
+    cpu = DeviceProfile(id="cpu", name="A CPU", vendor="test", kind="cpu", memory_bytes=10**9,
+                        memory_bandwidth_bytes_per_s=1e10, peak_flops={"fp32": 1e11})
+    assert not any("ai.onnx.ml" in n for n in estimate(report, cpu).details["notes"])  # where they do run

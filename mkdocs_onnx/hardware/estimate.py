@@ -90,9 +90,14 @@ def estimate(
         notes.append(f"{profile.name} has no memory bandwidth figure (unknown); latency is not estimated")
     if report.memory.activations_unknown:
         unknown = report.memory.activations_unknown
-        notes.append(f"{unknown} activation tensors have unknown size: peak activations is a lower bound")
+        notes.append(f"{_count(unknown, 'activation')} of unknown size: peak activations is a lower bound")
     if uncounted:
-        notes.append(f"{uncounted} nodes have no FLOP or byte count and add nothing: latency is a lower bound")
+        adds = "adds" if uncounted == 1 else "add"
+        notes.append(f"{_count(uncounted, 'node')} without a FLOP or byte count {adds} nothing: latency is a lower bound")
+    ml_ops = sorted({op.removeprefix(_ML) for op in report.graph.op_counts if op.startswith(_ML)})
+    if ml_ops and profile.kind != "cpu":
+        notes.append(f"ai.onnx.ml operators ({', '.join(ml_ops)}) run on the CPU in ONNX Runtime, and GPU runtimes "
+                     f"such as TensorRT do not support them: this estimate assumes {profile.name} runs them")
 
     table = []
     for b in batches:
@@ -264,6 +269,13 @@ def _top_nodes(nodes: list[_Node], peak: Optional[float], bandwidth: Optional[fl
         rows.append({"name": n.name, "op_type": n.op_type, "time_s": max(t_compute, t_memory),
                      "bound": "compute" if t_compute > t_memory else "memory bandwidth"})
     return sorted(rows, key=lambda r: -r["time_s"])[:count]
+
+
+_ML = "ai.onnx.ml."
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _base_details(profile, precision, how, fraction, minimum, uncounted, notes) -> dict[str, Any]:
