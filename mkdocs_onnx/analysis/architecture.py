@@ -140,8 +140,9 @@ def _plural(n: int, word: str, plural: str = "") -> str:
 
 
 def _kernels(convs: list[st.ConvInfo]) -> str:
-    kernels = Counter("×".join(map(str, c.kernel)) for c in convs if c.kernel)
-    return ", ".join(kernel for kernel, _ in kernels.most_common(3))
+    # counted as tuples, only the three shown written out (distinct tuples give distinct texts)
+    kernels = Counter(c.kernel for c in convs if c.kernel)
+    return ", ".join("×".join(map(str, kernel)) for kernel, _ in kernels.most_common(3))
 
 
 def _decide(ix: st.ModelIndex, f: _Found, ev: list[str]) -> str:

@@ -20,6 +20,7 @@ OLDEST_COMFORTABLE_IR = 4  # IR 3 and older: initializers doubled as inputs, att
 LARGE_TENSOR_BYTES = 1 << 30
 UNBOUNDED_TRIP_COUNT = 2**31  # Loop's M at or above this means "until cond is false"
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training")
+_DOUBLE = onnx.TensorProto.DOUBLE
 
 Check = Callable[[Report, "Facts"], Optional[Risk]]
 
@@ -252,10 +253,10 @@ CHECKS: list[Check] = [
 def assess(report: Report, facts: Facts, types: Optional[dict] = None, values: Optional[dict] = None) -> list[Risk]:
     """The notes that hold for ``report``; ``types`` and ``values`` (inferred) refine loop and dtype facts."""
     if types is not None:
-        facts.float64_activations = sorted(
-            name for name, (elem, _) in types.items()
-            if elem == onnx.TensorProto.DOUBLE and name not in facts.constant_names
-        )
+        # every inferred tensor is tested: the dtype first, against a module constant (few are float64)
+        doubles = [name for name, (elem, _) in types.items() if elem == _DOUBLE]
+        constants = facts.constant_names
+        facts.float64_activations = sorted(name for name in doubles if name not in constants)
     if facts.loops is not None and (types is not None or values is not None):
         facts.dynamic_loops = [lp.label for lp in facts.loops if not _runs_known_times(lp, types or {}, values or {})]
         facts.loops_assessed = True

@@ -474,11 +474,7 @@ class ConvInfo:
     kernel: Optional[tuple]
     strides: tuple
     groups: int
-    out_channels: Optional[int]
-
-    @property
-    def pointwise(self) -> bool:
-        return self.kernel is not None and self.kernel.count(1) == len(self.kernel)
+    pointwise: bool  # every kernel dim is 1: a per-position projection, not a spatial filter
 
 
 def weighted_convs(ix: ModelIndex, skip: set[int]) -> list[ConvInfo]:
@@ -499,27 +495,24 @@ def weighted_convs(ix: ModelIndex, skip: set[int]) -> list[ConvInfo]:
 def _int_tuple(dims) -> Optional[tuple[int, ...]]:
     """``dims`` as a tuple of ints, or None when one of them is not an integer."""
     dims = tuple(dims)
-    if all(type(d) is int for d in dims):  # the usual case, without converting each dim
-        return dims
-    return tuple(int(d) for d in dims) if all(isinstance(d, int) for d in dims) else None
+    for d in dims:  # a plain loop: every convolution asks, and all() would build a generator each time
+        if type(d) is not int:
+            return tuple(int(d) for d in dims) if all(isinstance(d, int) for d in dims) else None
+    return dims
 
 
 def _conv_info(ix: ModelIndex, node: Node, weight: Optional[str]) -> ConvInfo:
     attr = node.attr
     kernel = attr("kernel_shape")
-    wshape = ix.shape(weight) if weight is not None else None
-    if not kernel and wshape is not None and len(wshape) > 2:
-        kernel = list(wshape[2:])
+    if not kernel:
+        wshape = ix.shape(weight) if weight is not None else None
+        if wshape is not None and len(wshape) > 2:
+            kernel = list(wshape[2:])
     kernel = _int_tuple(kernel) if kernel else None
     strides = tuple(attr("strides") or ([1] * len(kernel) if kernel else []))
-    out_channels = None
     groups = int(attr("group", 1) or 1)
-    if wshape is not None and len(wshape) >= 2:
-        if node.op_type in ("ConvTranspose", "QLinearConvTranspose"):
-            out_channels = wshape[1] * groups if isinstance(wshape[1], int) else None
-        else:
-            out_channels = wshape[0] if isinstance(wshape[0], int) else None
-    return ConvInfo(node, kernel, strides, groups, out_channels)
+    pointwise = kernel is not None and kernel.count(1) == len(kernel)
+    return ConvInfo(node, kernel, strides, groups, pointwise)
 
 
 # --- Recurrence -------------------------------------------------------------------------------------------
@@ -1298,10 +1291,13 @@ def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int =
         p = producer.get(name)
         if p is None:
             continue
-        if (id(p), weighted) in seen:
+        key = (id(p), weighted)
+        if key in seen:
             continue
-        seen.add((id(p), weighted))
-        weighted = weighted or p.op_type in _WEIGHT_OPS or dense_layer(ix, p) is not None
+        seen.add(key)
+        if not weighted:  # dense_layer() only for the op types that can be one
+            op = p.op_type
+            weighted = op in _WEIGHT_OPS or (op in DENSE_WEIGHT_SLOTS and dense_layer(ix, p) is not None)
         steps += 1
         for i in p.input:
             if i and i not in constants:
@@ -1313,32 +1309,29 @@ def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int =
 
 
 def conv_stack(ix: ModelIndex, conv: Node) -> list[str]:
-    """The conv and what follows it alone: bias Add, normalization, activation, pooling."""
+    """The conv and what follows it alone: bias Add, normalization, activation, pooling.
+
+    Every convolution asks: the consumers table is read directly (a lone reader is stored
+    as itself, several as a list; see :meth:`ModelIndex.users`).
+    """
     parts = [conv.op_type]
     name = conv.output[0]
+    consumers, constants = ix.consumers, ix.constants
     normed = activated = False  # a normalization named '...Norm', an activation, already in ``parts``
     for _ in range(5):
-        users = ix.users(name)
-        if not users:
+        u = consumers.get(name)
+        if u is None:
             break
-        if len(users) == 2 and {x.op_type for x in users} == {"Sigmoid", "Mul"}:
-            mul = next(x for x in users if x.op_type == "Mul")
-            sig = next(x for x in users if x.op_type == "Sigmoid")
-            if sig.output[0] in mul.input:
-                parts.append("SiLU")
-                activated = True
-                name = mul.output[0]
-                continue
-        if len(users) == 2 and {x.op_type for x in users} == {"HardSigmoid", "Mul"}:
-            parts.append("HardSwish")
+        if type(u) is list:  # several readers: only a SiLU or HardSwish gate goes on
+            gate = _gate(u)
+            if gate is None:
+                break
+            parts.append(gate[0])
             activated = True
-            name = next(x for x in users if x.op_type == "Mul").output[0]
+            name = gate[1]
             continue
-        if len(users) != 1:
-            break
-        u = users[0]
         op = u.op_type
-        if op == "Add" and any(ix.is_const(i) for i in u.input):
+        if op == "Add" and any(i in constants for i in u.input if i):  # a bias
             name = u.output[0]
             continue
         if op in NORM_OPS and not normed:
@@ -1354,6 +1347,22 @@ def conv_stack(ix: ModelIndex, conv: Node) -> list[str]:
             break
         name = u.output[0]
     return parts
+
+
+def _gate(users: list[Node]) -> Optional[tuple[str, str]]:
+    """(activation, its output) when two readers of a tensor gate it: x · sigmoid(x) or x · hardsigmoid(x)."""
+    if len(users) != 2:
+        return None
+    ops = {x.op_type for x in users}
+    if ops == {"Sigmoid", "Mul"}:
+        mul = next(x for x in users if x.op_type == "Mul")
+        sig = next(x for x in users if x.op_type == "Sigmoid")
+        if sig.output[0] in mul.input:
+            return "SiLU", mul.output[0]
+        return None
+    if ops == {"HardSigmoid", "Mul"}:
+        return "HardSwish", next(x for x in users if x.op_type == "Mul").output[0]
+    return None
 
 
 ACTIVATION_NAMES = set(ACTIVATIONS.values()) | {"SiLU", "HardSwish"}
