@@ -74,6 +74,9 @@ class OnnxPluginConfig(base.Config):
     cache_dir = c.Type(str, default=".cache/mkdocs-onnx")
     strict = c.Type(bool, default=False)
     nav_title = c.Type(str, default="Models")
+    # A bigger zoo lists only its overview (and comparisons) in the navigation: the index
+    # table leads to every card, and a nav of hundreds of pages is printed on every page.
+    nav_max_cards = c.Type(int, default=50)
 
 
 class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
@@ -148,8 +151,9 @@ class OnnxPlugin(BasePlugin[OnnxPluginConfig]):
         if any(page.file.src_uri == INDEX for page in nav.pages):
             return nav  # the user placed the index in their own nav
         children = [self._page(files, config, INDEX, "Overview")]
-        for card in self.cards:
-            children.append(self._page(files, config, f"models/{card.entry.slug}/index.md", card.entry.name))
+        if len(self.cards) <= self.config.nav_max_cards:
+            for card in self.cards:
+                children.append(self._page(files, config, f"models/{card.entry.slug}/index.md", card.entry.name))
         comparisons = [self._page(files, config, uri, title) for title, uri in compare_pages(self.cards)]
         comparisons = [p for p in comparisons if p is not None]
         if comparisons:

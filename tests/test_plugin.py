@@ -143,6 +143,16 @@ def test_custom_nav_title(tmp_path, monkeypatch):
     assert _titles(navs[-1])[-1][0] == "Zoo"
 
 
+def test_a_zoo_bigger_than_nav_max_cards_lists_only_its_overview(tmp_path, monkeypatch):
+    # the index table leads to every card; a nav of hundreds of cards would be printed on every page
+    navs = _spy_nav(monkeypatch)
+    site = build_project(make_project(tmp_path, dict(list(LIGHT.items())[:2]), plugin={"nav_max_cards": 1}))
+    assert _titles(navs[-1])[-1] == ("Models", ["Overview"])
+    for slug in ("squeezenet", "alexnet"):
+        assert (site / "models" / slug / "index.html").is_file()  # built all the same, linked from the index
+    assert 'href="squeezenet/"' in (site / "models" / "index.html").read_text(encoding="utf-8")
+
+
 def _spy_nav(monkeypatch):
     from mkdocs_onnx.plugin import OnnxPlugin
 
@@ -242,7 +252,7 @@ def test_config_defaults(tmp_path):
     assert plugin.manifest == "models.yml" and plugin.precision == "fp32" and plugin.strict is False
     assert plugin.summary.model == "gpt-4o-mini" and plugin.summary.api_key_env == "OPENAI_API_KEY"
     assert plugin.summary.base_url is None and plugin.summary.max_tokens == 400
-    assert plugin.cache_dir == ".cache" and plugin.nav_title == "Models"
+    assert plugin.cache_dir == ".cache" and plugin.nav_title == "Models" and plugin.nav_max_cards == 50
 
 
 # --- determinism and the cache -------------------------------------------------------
