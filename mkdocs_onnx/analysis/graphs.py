@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from mkdocs_onnx.analysis.index import Graph, Node
 from mkdocs_onnx.errors import AnalysisError
@@ -151,3 +151,25 @@ def outer_scope_inputs(graph: Graph) -> set[str]:
         used.update(graph.outputs)
         graph._outer_reads = used - defined
     return graph._outer_reads
+
+
+def fold_constants(graphs: Iterable[Graph], constants: Iterable[str], *, never: frozenset[str] = frozenset(),
+                   sources: tuple[str, ...] = ()) -> set[str]:
+    """``constants`` plus the tensors computed from constants only (runtimes fold them at load).
+
+    A node folds when it reads only constants (absent optional inputs aside) and holds no
+    graph, walked in file order. ``never``: op types whose outputs the caller does not count
+    as constants even then; ``sources``: op types that fold with no input at all.
+    """
+    known = set(constants)
+    for graph in graphs:
+        for node in graph.nodes:
+            op = node.op_type
+            if op in never:
+                continue
+            inputs, outputs = node.input, node.output
+            if "" in inputs:  # an absent optional input: the others decide
+                inputs = [i for i in inputs if i]
+            if (inputs or op in sources) and not node.has_graph_attribute and known.issuperset(inputs):
+                known.update(outputs if "" not in outputs else filter(None, outputs))
+    return known

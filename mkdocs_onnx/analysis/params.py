@@ -24,6 +24,7 @@ import numpy as np
 import onnx
 
 from mkdocs_onnx.analysis.attribute_params import count_attribute_params
+from mkdocs_onnx.analysis.graphs import fold_constants
 from mkdocs_onnx.analysis.index import IndexedModel, Node, walk
 from mkdocs_onnx.analysis.report import Params
 from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, QUANTIZED_INT_TYPES, dtype_name, nbytes
@@ -196,15 +197,7 @@ def _with_subgraph_nodes(top: Node) -> list[Node]:
 
 def folded_names(index: IndexedModel, constants: Iterable[str]) -> set[str]:
     """Constants plus tensors computed only from constants (runtimes fold them at load)."""
-    known = set(constants)
-    for graph in index.graphs:
-        for node in graph.nodes:
-            inputs, outputs = node.input, node.output
-            if "" in inputs:  # an absent optional input: the others decide
-                inputs = [i for i in inputs if i]
-            if inputs and not node.has_graph_attribute and known.issuperset(inputs):
-                known.update(outputs if "" not in outputs else filter(None, outputs))
-    return known
+    return fold_constants(index.graphs, constants)
 
 
 def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]) -> ParamsResult:

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Optional
 import numpy as np
 import onnx
 
-from mkdocs_onnx.analysis.graphs import outer_scope_inputs
+from mkdocs_onnx.analysis.graphs import fold_constants, outer_scope_inputs
 from mkdocs_onnx.analysis.index import Graph, IndexedModel, Node, Tensor, walk
 from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, QUANTIZED_INT_TYPES
 
@@ -387,18 +387,10 @@ def _fold(graphs: list[Graph], constants: set[str]) -> set[str]:
     """Constants plus tensors computed from constants only (every constant known up front).
 
     :class:`ModelIndex` folds in its one loop; this slower walk is for models that read a
-    Constant's output before the Constant comes.
+    Constant's output before the Constant comes. Unlike the parameter count's folding,
+    shapes, sizes, ranges and random fills are not constants here (they are no weights).
     """
-    known = set(constants)
-    for graph in graphs:
-        for node in graph.nodes:
-            inputs = [i for i in node.input if i]
-            if node.op_type in _NOT_FOLDED:
-                continue
-            if (inputs or node.op_type in _SOURCE_OPS) and known.issuperset(inputs) \
-                    and not node.has_graph_attribute:
-                known.update(filter(None, node.output))
-    return known
+    return fold_constants(graphs, constants, never=_NOT_FOLDED, sources=_SOURCE_OPS)
 
 
 # --- Dense layers and convolutions -------------------------------------------------------------------
