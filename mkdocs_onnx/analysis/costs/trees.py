@@ -13,7 +13,7 @@ import numpy as np
 from onnx import numpy_helper
 
 from mkdocs_onnx.analysis.costs.ml import ML, SOFTMAX_PER_ELEMENT, class_count, post_transform, samples
-from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost
+from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost, node_attr
 
 
 @cost("TreeEnsembleRegressor", domain=ML)
@@ -158,10 +158,10 @@ class _Ensemble:
         self.op_type = ctx.op_type
         trees, ids, true_ids, false_ids = (ctx.int_array(name) for name in
                                            ("nodes_treeids", "nodes_nodeids", "nodes_truenodeids", "nodes_falsenodeids"))
-        modes = ctx.attr("nodes_modes") or []
+        modes = node_attr(ctx.node, "nodes_modes") or []  # bytes, compared as they are (not decoded)
         if not len(trees) or len({len(trees), len(ids), len(true_ids), len(false_ids), len(modes)}) != 1:
             raise Uncountable(f"{self.op_type} node attributes are missing or of different lengths")
-        self.leaves = np.array([mode == "LEAF" for mode in modes])
+        self.leaves = np.array([mode == b"LEAF" for mode in modes], dtype=bool)
         # each tree's first node is its root, as the reference evaluator reads it
         tree_values, self.roots, self.tree_of = np.unique(trees, return_index=True, return_inverse=True)
         self.tree_count = len(tree_values)
