@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from onnx import TensorProto
 
-from mkdocs_onnx.analysis.costs.elementwise import SOFTMAX_PER_ELEMENT
+from mkdocs_onnx.analysis.costs.elementwise import PER_ELEMENT, SOFTMAX_PER_ELEMENT
 from mkdocs_onnx.analysis.costs.registry import NodeContext, TypeInfo, Uncountable, cost, shape
 
 ML = "ai.onnx.ml"
 
 # Score transforms (post_transform), FLOPs per score. PROBIT (an inverse error function)
 # has no fixed cost to state, so a node using it is uncounted.
-_POST_TRANSFORM = {"NONE": 0, "LOGISTIC": 4, "SOFTMAX": SOFTMAX_PER_ELEMENT, "SOFTMAX_ZERO": SOFTMAX_PER_ELEMENT}
+SIGMOID_PER_ELEMENT = PER_ELEMENT["Sigmoid"][0]
+_POST_TRANSFORM = {"NONE": 0, "LOGISTIC": SIGMOID_PER_ELEMENT, "SOFTMAX": SOFTMAX_PER_ELEMENT,
+                   "SOFTMAX_ZERO": SOFTMAX_PER_ELEMENT}
 
 # Operators that look up, pick or rearrange values (label and one-hot encodings, maps,
 # feature selection): exactly 0 FLOPs, as for the default domain's data movement.

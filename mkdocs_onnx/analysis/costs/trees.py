@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 from onnx import numpy_helper
 
-from mkdocs_onnx.analysis.costs.ml import ML, SOFTMAX_PER_ELEMENT, class_count, post_transform, samples
+from mkdocs_onnx.analysis.costs.ml import (ML, SIGMOID_PER_ELEMENT, SOFTMAX_PER_ELEMENT, class_count, post_transform,
+                                           samples)
 from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost, node_attr
 
 
@@ -63,7 +64,7 @@ def tree_ensemble(ctx: NodeContext) -> int:
 # TreeEnsemble's enums: aggregate_function AVERAGE; post_transform NONE, SOFTMAX, LOGISTIC,
 # SOFTMAX_ZERO (PROBIT, 4, has no fixed cost); nodes_modes BRANCH_MEMBER.
 _AVERAGE = 0
-_UNIFIED_POST_TRANSFORM = {0: 0, 1: SOFTMAX_PER_ELEMENT, 2: 4, 3: SOFTMAX_PER_ELEMENT}
+_UNIFIED_POST_TRANSFORM = {0: 0, 1: SOFTMAX_PER_ELEMENT, 2: SIGMOID_PER_ELEMENT, 3: SOFTMAX_PER_ELEMENT}
 _MEMBER = 6
 
 
