@@ -38,7 +38,7 @@ def tree_ensemble_classifier(ctx: NodeContext) -> int:
     n = samples(ctx)
     classes = class_count(ctx)
     per_sample = _tree_work(ctx, "class") + _base_values(ctx, classes)
-    if len(set(ctx.attr("class_ids") or [])) == 1 and classes == 2:  # the other class's score is derived
+    if classes == 2 and len(np.unique(ctx.int_array("class_ids"))) == 1:  # the other class's score is derived
         per_sample += 1
     return n * (per_sample + classes * post_transform(ctx) + classes - 1)
 
