@@ -173,3 +173,13 @@ def test_a_compare_page_marks_a_guessed_task():
     row = next(line for line in md.splitlines() if line.startswith("<tr><th>Task"))
     assert row == ("<tr><th>Task</th><td>image-classification &#40;guessed&#41;</td>"
                    "<td>image-classification</td></tr>")  # the variant's task is the manifest's
+
+
+def test_the_scatter_chart_says_under_it_which_models_it_leaves_out():
+    trees = mnist_ctx(entry=entry("Trees <b>", "trees"))
+    trees.report.params.total = 0  # a tree ensemble: its learned values are attributes, not weights
+    cs = [mnist_ctx(), trees]
+    md = render_index(cs, index_charts([(c.entry.name, c.report) for c in cs]))
+    html = to_html(md)
+    after_chart = html.split('src="params_vs_flops.svg"', 1)[1].split("<h3", 1)[0]
+    assert "<em>Not drawn &#40;zero parameters or FLOPs&#41;&#58; Trees &lt;b&gt;.</em>" in after_chart  # escaped

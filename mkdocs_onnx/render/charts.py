@@ -64,6 +64,7 @@ class ChartRef:
     alt: str
     svg: str
     title: str = ""
+    note: str = ""  # shown under the chart: what it leaves out, for those who see the picture only
 
 
 # --------------------------------------------------------------------------- helpers
@@ -547,8 +548,8 @@ def scatter_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
         ) + "."
     else:
         alt = "Log-log scatter plot of parameters against FLOPs: no model has both figures non-zero."
-    if skipped:
-        alt += f" Not drawn (zero parameters or FLOPs): {', '.join(_alt_label(s) for s in skipped)}."
+    note = f"Not drawn (zero parameters or FLOPs): {', '.join(_alt_label(s) for s in skipped)}." if skipped else ""
+    alt += f" {note}" if note else ""
 
     def draw(fig: Figure) -> None:
         if not shown:
@@ -581,7 +582,7 @@ def scatter_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
             ax.spines[side].set_visible(False)
         fig.subplots_adjust(left=0.16, right=0.97, top=0.95, bottom=0.13)
 
-    return ChartRef("params_vs_flops.svg", alt, _render(draw, 4.6), "Parameters vs FLOPs")
+    return ChartRef("params_vs_flops.svg", alt, _render(draw, 4.6), "Parameters vs FLOPs", note)
 
 
 def latency_chart(reports: Sequence[tuple[str, Report]]) -> Optional[ChartRef]:

@@ -260,7 +260,8 @@ def render_index(
         devices=devices,
         n_ok=len(cards) - len(failed),
         failed=failed,
-        charts=[{"title": c.title or c.filename, "alt": c.alt, "src": Markup(c.filename)} for c in charts],
+        charts=[{"title": c.title or c.filename, "alt": c.alt, "src": Markup(c.filename), "note": c.note}
+                for c in charts],
         by_task=_by_task(cards),
         variants=_variants(cards, compare_folder or default_compare_folder(cards)),
         card_href=_card_href,
