@@ -133,3 +133,10 @@ def test_charts_identical_in_a_fresh_process(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     here_digest = hashlib.sha256("".join(c.svg for c in all_charts()).encode()).hexdigest()
     assert out.stdout.strip() == here_digest
+
+
+def test_log_axes_are_labelled_at_whole_decades_in_plain_text():
+    from mkdocs_onnx.render.charts import _power_of_ten
+
+    assert [_power_of_ten(v) for v in (1.0, 10.0, 1000.0, 1e12, 0.01)] == ["10⁰", "10¹", "10³", "10¹²", "10⁻²"]
+    assert _power_of_ten(2000.0) == "" and _power_of_ten(0.0) == ""  # not a decade: no label
