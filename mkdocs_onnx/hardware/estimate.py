@@ -13,6 +13,7 @@ from typing import Any, Iterable, Optional
 from mkdocs_onnx.analysis.report import HardwareEstimate, Report
 from mkdocs_onnx.errors import DeviceError
 from mkdocs_onnx.hardware.profiles import PRECISIONS, DeviceProfile, resolve_devices
+from mkdocs_onnx.render.units import count_of  # a leaf module: its package imports nothing
 
 PRECISION_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 DEFAULT_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)
@@ -90,10 +91,10 @@ def estimate(
         notes.append(f"{profile.name} has no memory bandwidth figure (unknown); latency is not estimated")
     if report.memory.activations_unknown:
         unknown = report.memory.activations_unknown
-        notes.append(f"{_count(unknown, 'activation')} of unknown size: peak activations is a lower bound")
+        notes.append(f"{count_of(unknown, 'activation')} of unknown size: peak activations is a lower bound")
     if uncounted:
         adds = "adds" if uncounted == 1 else "add"
-        notes.append(f"{_count(uncounted, 'node')} without a FLOP or byte count {adds} nothing: latency is a lower bound")
+        notes.append(f"{count_of(uncounted, 'node')} without a FLOP or byte count {adds} nothing: latency is a lower bound")
     ml_ops = sorted({op.removeprefix(_ML) for op in report.graph.op_counts if op.startswith(_ML)})
     if ml_ops and profile.kind != "cpu":
         notes.append(f"ai.onnx.ml operators ({', '.join(ml_ops)}) run on the CPU in ONNX Runtime, and GPU runtimes "
@@ -272,10 +273,6 @@ def _top_nodes(nodes: list[_Node], peak: Optional[float], bandwidth: Optional[fl
 
 
 _ML = "ai.onnx.ml."
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _base_details(profile, precision, how, fraction, minimum, uncounted, notes) -> dict[str, Any]:
