@@ -5,6 +5,7 @@ short descriptions. Expected values are computed here from the hand-built Report
 from __future__ import annotations
 
 import html as htmlmod
+import math
 import re
 
 import pytest
@@ -315,3 +316,29 @@ def test_index_falls_back_to_the_summary_tldr():
     assert "- [Plain](plain/index.md)\n" in part
     html = to_html(md)
     assert 'href="javascript' not in html and live_markup_problems(html) == []
+
+
+def test_batch_chart_draws_each_figure_at_its_place_on_the_log_axes():
+    from xml.etree import ElementTree
+
+    r = estimated_report()
+    root = ElementTree.fromstring(batch_chart(r).svg.split("\n", 1)[1])
+    ticks = {}  # memory tick label -> its y, e.g. "16 GiB"
+    for e in root:
+        if e.tag.endswith("text") and e.text and e.text.endswith("iB"):
+            ticks[e.text] = float(e.get("y"))
+    size = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+    (label_a, y_a), (label_b, y_b) = sorted(ticks.items(), key=lambda kv: kv[1])[:2]
+    value = lambda label: float(label.split()[0]) * size[label.split()[1]]  # noqa: E731
+    per_octave = (y_b - y_a) / math.log2(value(label_a) / value(label_b))  # points per doubling
+    y_of = lambda v: y_a + math.log2(value(label_a) / v) * per_octave  # noqa: E731
+    dashed = [float(e.get("y1")) for e in root if e.tag.endswith("line") and e.get("stroke-dasharray")
+              and e.get("x1") != e.get("x2") and float(e.get("x2")) - float(e.get("x1")) > 50]
+    for h in r.hardware:  # each device's memory, as a dashed line across the panel
+        assert any(abs(y - y_of(h.details["device_memory_bytes"])) < 0.05 for y in dashed), h.device
+    lines = [e.get("points").split() for e in root if e.tag.endswith("polyline")]
+    assert len(lines) == 2 * len(r.hardware)  # throughput and memory per device
+    memory_line = [tuple(map(float, p.split(","))) for p in lines[len(r.hardware)]]  # first device's memory
+    rows = r.hardware[0].details["batches"]
+    for (_, y), row in zip(memory_line, rows):
+        assert abs(y - y_of(row["memory_required_bytes"])) < 0.05

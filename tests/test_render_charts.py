@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from xml.etree import ElementTree
 
 import matplotlib
 
@@ -107,7 +109,50 @@ def test_hostile_labels_do_not_break_charts():
     r = mnist_report()
     r.graph.op_counts = {"$\\frac{1}{0}$": 2, "<script>alert(1)</script>": 1, "a\nb": 1}
     svg = card_charts(r)[1].svg
-    assert "<script" not in svg  # text is drawn as paths
+    assert "<script" not in svg
+    assert ">&lt;script&gt;alert(1)&lt;/script&gt;</text>" in svg  # escaped, and shown as written
+    assert ">$\\frac{1}{0}$</text>" in svg and ">a b</text>" in svg  # no math-text escapes in plain SVG text
+    ElementTree.fromstring(svg.split("\n", 1)[1])  # well-formed
+
+
+def _bars(svg: str) -> list[tuple[float, float, float]]:
+    """(x, y, width) of each bar of a card's bar chart, top to bottom."""
+    root = ElementTree.fromstring(svg.split("\n", 1)[1])
+    return [(float(e.get("x")), float(e.get("y")), float(e.get("width"))) for e in root if e.tag.endswith("rect")]
+
+
+def _texts(svg: str) -> dict[str, tuple[float, float]]:
+    root = ElementTree.fromstring(svg.split("\n", 1)[1])
+    return {e.text: (float(e.get("x")), float(e.get("y"))) for e in root if e.tag.endswith("text")}
+
+
+def test_bar_lengths_are_proportional_to_the_counts():
+    ops = card_charts(mnist_report())[1]  # Add 3, Conv 2, MaxPool 2, Relu 2, Reshape 2, MatMul 1 nodes
+    bars = _bars(ops.svg)
+    assert len(bars) == 6 and len({x for x, _, _ in bars}) == 1  # all from the axis
+    widths = [w for _, _, w in bars]
+    assert [round(w / widths[-1], 2) for w in widths] == [3, 2, 2, 2, 2, 1]
+    assert [y for _, y, _ in bars] == sorted(y for _, y, _ in bars)  # largest first, from the top
+    texts = _texts(ops.svg)
+    assert "3 (25.0%)" in texts and "1 (8.33%)" in texts  # count and share of the 12 nodes
+
+
+def test_log_bars_end_where_their_values_sit_between_decades():
+    r = mnist_report()
+    chart = card_charts(r)[0]  # complexity, log scale
+    texts = _texts(chart.svg)
+    decades = sorted((x, label) for label, (x, _) in texts.items() if label.startswith("10"))
+    assert len(decades) >= 3
+    step = decades[1][0] - decades[0][0]
+    assert all(abs((b[0] - a[0]) - step) < 0.02 for a, b in zip(decades, decades[1:]))  # evenly spaced decades
+    x0, exponent0 = decades[0][0], _exponent(decades[0][1])
+    left, _, width = _bars(chart.svg)[0]  # Parameters, the first bar
+    expected = x0 + (math.log10(r.params.total) - exponent0) * step
+    assert abs(left + width - expected) < 0.05
+
+
+def _exponent(label: str) -> int:
+    return int(label[2:].translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")))
 
 
 def test_charts_identical_in_a_fresh_process(tmp_path: Path):

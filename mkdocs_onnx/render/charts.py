@@ -1,9 +1,16 @@
-"""SVG charts for the cards and the comparison page, drawn with matplotlib.
+"""SVG charts for the cards, the index and the comparison pages.
 
-Every chart is byte-identical from one build to the next: a fixed figure size, a fixed
-SVG hash salt (element ids), no date and no creator in the SVG metadata, text drawn as
-paths with the font matplotlib ships. Charts have a transparent background and
-mid-grey text and axes, so they read on Material's light and dark schemes alike.
+A card's charts (bars and lines on plain axes) are written directly as SVG (see
+:mod:`mkdocs_onnx.render.svg`): a cold build draws five per model, and matplotlib took
+some 200 ms for them where writing them takes about a millisecond. The index and
+comparison charts (a labelled scatter plot, grouped bars), drawn once per site or group,
+use matplotlib.
+
+Every chart is byte-identical from one build to the next. matplotlib's are drawn with a
+fixed figure size, a fixed SVG hash salt (element ids), no date and no creator in the SVG
+metadata, text drawn as paths with the font matplotlib ships. All charts have a
+transparent background and mid-grey text and axes, so they read on Material's light and
+dark schemes alike.
 
 The pyplot state machine is not used (a :class:`matplotlib.figure.Figure` is made and
 saved directly), so the charts neither depend on nor change the process's backend.
@@ -21,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from mkdocs_onnx.analysis.report import Report
-from mkdocs_onnx.render import units
+from mkdocs_onnx.render import svg, units
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -71,17 +78,15 @@ class ChartRef:
 # --------------------------------------------------------------------------- helpers
 
 
-def _plain(label: str, limit: int = 40) -> str:
-    """A label for matplotlib: no mathtext ($), no control characters, bounded length."""
-    text = " ".join(str(label).split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("\\", "\\\\").replace("$", r"\$")
-
-
-def _alt_label(label: str, limit: int = 60) -> str:
+def _label(label: str, limit: int = 60) -> str:
+    """A label as plain text on one line, at most ``limit`` characters (alt texts, SVG text)."""
     text = " ".join(str(label).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain(label: str, limit: int = 40) -> str:
+    """A label for matplotlib: :func:`_label` with mathtext's ``$`` and backslashes escaped."""
+    return _label(label, limit).replace("\\", "\\\\").replace("$", r"\$")
 
 
 def _ticker():
@@ -145,42 +150,57 @@ def _top(items: Sequence[tuple[str, float]], n: int = TOP_N) -> tuple[list[tuple
     return head + [(f"other ({len(rest)} types)", sum(v for _, v in rest))], len(rest)
 
 
+def _labelled(items: list[tuple[str, float]], fmt, share_of: Optional[float] = None) -> list[tuple[str, float, str]]:
+    """(name, value, the value as written beside its bar, with its share of ``share_of`` when given)."""
+    return [(name, v, fmt(v) + (f"  ({units.format_percent(v / share_of)})" if share_of else "")) for name, v in items]
+
+
 def _hbar(
-    fig: Figure,
-    items: list[tuple[str, float]],
-    fmt,
+    items: list[tuple[str, float, str]],
     xlabel: str,
+    height: float,
     *,
     log: bool = False,
-    share_of: Optional[float] = None,
-) -> None:
-    ax = fig.add_subplot(1, 1, 1)
-    labels = [_plain(k) for k, _ in items]
-    values = [v for _, v in items]
-    ys = list(range(len(items)))
-    colors = [PALETTE[i % len(PALETTE)] for i in range(len(items))]
-    ax.barh(ys, values, color=colors, height=0.65)
-    ax.set_yticks(ys, labels)
-    ax.invert_yaxis()
+    xlim: Optional[tuple[float, float]] = None,
+    margins: Optional[tuple[float, float, float, float]] = None,
+) -> str:
+    """Horizontal bars, one per (name, value, text) item from the top, each with its text
+    beside it, on a linear axis with no scale (the texts say the values) or on a log axis
+    ticked at decades. ``height`` in inches; ``margins``: (left, right, top, bottom) as
+    fractions of the figure, as matplotlib's ``subplots_adjust`` takes them."""
+    labels = [_label(k, 40) for k, _, _ in items]
+    values = [v for _, v, _ in items]
+    width_pt, height_pt = WIDTH * 72, height * 72
+    left, right, top, bottom = margins or (_left_margin(labels), 0.97, 1 - 0.15 / height, 0.62 / height)
+    box = svg.Box(left * width_pt, (1 - top) * height_pt, right * width_pt, (1 - bottom) * height_pt)
+    canvas = svg.Canvas(width_pt, height_pt)
+    hi = max(values)
     if log:
-        ax.set_xscale("log")
         lo = min(values)
-        hi = max(values)
-        ax.set_xlim(lo / 3 if lo > 0 else 1, hi * 30)
-        _decades(ax.xaxis)
+        low, high = xlim or ((lo / 3 if lo > 0 else 1), hi * 30)
+        scale = svg.Scale(low, high, box.left, box.right, log=True)
+        svg.x_ticks(canvas, box, scale, svg.log_ticks(low, high), _power_of_ten, TEXT, grid=GRID)
+        label_y = box.bottom + 22
     else:
-        hi = max(values) if values else 1
-        ax.set_xlim(0, hi * 1.35 if hi > 0 else 1)
-        ax.set_xticks([])  # every bar is labelled with its value: no scale needed
-    ax.set_xlabel(xlabel)
-    for y, v in zip(ys, values):
-        text = fmt(v)
-        if share_of:
-            text += f"  ({units.format_percent(v / share_of)})"
-        ax.text(v, y, "  " + _plain(text, 60), va="center", ha="left", fontsize=8.5, color=TEXT)
-    _style(ax)
-    h = fig.get_figheight()
-    fig.subplots_adjust(left=_left_margin(labels), right=0.97, top=1 - 0.15 / h, bottom=0.62 / h)
+        scale = svg.Scale(0, hi * 1.35 if hi > 0 else 1, box.left, box.right)
+        label_y = box.bottom + 12
+    slot = (box.bottom - box.top) / len(items)
+    for i, (label, v, (_, _, text)) in enumerate(zip(labels, values, items)):
+        middle = box.top + slot * (i + 0.5)
+        end = scale(v) if v > 0 else box.left
+        canvas.rect(box.left, middle - 0.325 * slot, end - box.left, 0.65 * slot, PALETTE[i % len(PALETTE)])
+        canvas.line(box.left - 3, middle, box.left, middle, TEXT)
+        canvas.text(box.left - 6, middle, label, TEXT, anchor="end")
+        canvas.text(end + 4, middle, _label(text, 60), TEXT, size=8.5)
+    svg.axes(canvas, box, TEXT)
+    canvas.text((box.left + box.right) / 2, label_y, _label(xlabel, 80), TEXT, anchor="middle")
+    return canvas.svg()
+
+
+def _empty_svg(message: str, height: float) -> str:
+    canvas = svg.Canvas(WIDTH * 72, height * 72)
+    canvas.text(WIDTH * 36, height * 36, _label(message, 80), TEXT, anchor="middle", size=11)
+    return canvas.svg()
 
 
 def _height(n: int) -> float:
@@ -194,16 +214,6 @@ def _compact(text: str) -> str:
 
 
 _SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def _decades(axis) -> None:
-    """A log-10 axis ticked at whole decades, labelled 10², 10³, … in plain text, without
-    minor ticks: matplotlib's own labels go through its math-text layout and its minor
-    ticks add some 40 tick objects, together half the time of drawing such a chart."""
-    ticker = _ticker()
-    axis.set_major_locator(ticker.LogLocator(base=10, numticks=8))
-    axis.set_major_formatter(ticker.FuncFormatter(_power_of_ten))
-    axis.set_minor_locator(ticker.NullLocator())
 
 
 def _power_of_ten(v: float, _pos=None) -> str:
@@ -237,48 +247,28 @@ def complexity_chart(report: Report) -> ChartRef:
     if skipped:
         alt += f" Not drawn (zero, no log scale point): {', '.join(skipped)}."
 
-    def draw(fig: Figure) -> None:
-        if not shown:
-            _empty(fig, "No non-zero size figures")
-            return
-        fmts = {n: f for n, _, f in shown}
-        items = [(n, float(v)) for n, v, _ in shown]
-        ax = fig.add_subplot(1, 1, 1)
-        ys = list(range(len(items)))
-        ax.barh(ys, [v for _, v in items], color=[PALETTE[i] for i in ys], height=0.6)
-        ax.set_yticks(ys, [_plain(n) for n, _ in items])
-        ax.invert_yaxis()
-        ax.set_xscale("log")
-        lo = min(v for _, v in items)
-        hi = max(v for _, v in items)
-        ax.set_xlim(max(lo / 3, 0.5), hi * 40)
-        _decades(ax.xaxis)
-        ax.set_xlabel("log scale (elements, FLOPs or bytes)")
-        for y, (n, v) in zip(ys, items):
-            ax.text(v, y, "  " + fmts[n](v), va="center", ha="left", fontsize=8.5, color=TEXT)
-        _style(ax)
-        fig.subplots_adjust(left=0.2, right=0.97, top=0.95, bottom=0.2)
-
-    return ChartRef("complexity.svg", alt, _render(draw, 2.9), "Complexity Overview")
+    if not shown:
+        return ChartRef("complexity.svg", alt, _empty_svg("No non-zero size figures", 2.9), "Complexity Overview")
+    values = [float(v) for _, v, _ in shown]
+    drawn = _hbar([(n, float(v), f(v)) for n, v, f in shown], "log scale (elements, FLOPs or bytes)", 2.9, log=True,
+                  xlim=(max(min(values) / 3, 0.5), max(values) * 40), margins=(0.2, 0.97, 0.95, 0.2))
+    return ChartRef("complexity.svg", alt, drawn, "Complexity Overview")
 
 
 def operator_chart(report: Report) -> ChartRef:
     items = [(op, float(c)) for op, c in report.graph.op_counts.items() if c > 0]
     top, folded = _top(items)
     if top:
-        alt = "Bar chart of operator counts: " + ", ".join(f"{_alt_label(k)} {int(v):,}" for k, v in top) + "."
+        alt = "Bar chart of operator counts: " + ", ".join(f"{_label(k)} {int(v):,}" for k, v in top) + "."
         if folded:
             alt += f" The {folded} least frequent operator types are grouped as other."
     else:
         alt = "Bar chart of operator counts: the graph has no nodes."
 
-    def draw(fig: Figure) -> None:
-        if not top:
-            _empty(fig, "The graph has no nodes")
-            return
-        _hbar(fig, top, lambda v: f"{int(v):,}", "nodes", share_of=sum(v for _, v in items))
-
-    return ChartRef("operators.svg", alt, _render(draw, _height(len(top))), "Operator Distribution")
+    height = _height(len(top))
+    drawn = (_hbar(_labelled(top, lambda v: f"{int(v):,}", sum(v for _, v in items)), "nodes", height) if top
+             else _empty_svg("The graph has no nodes", height))
+    return ChartRef("operators.svg", alt, drawn, "Operator Distribution")
 
 
 def _params_by_op(report: Report) -> list[tuple[str, float]]:
@@ -302,21 +292,18 @@ def params_chart(report: Report) -> ChartRef:
     total = report.params.total or report.params.in_attributes
     if top:
         alt = f"Bar chart of {what} by {basis}: " + ", ".join(
-            f"{_alt_label(k)} {units.format_count(v)}" for k, v in top
+            f"{_label(k)} {units.format_count(v)}" for k, v in top
         ) + "."
         if folded:
             alt += f" The {folded} smallest groups are combined as other."
     else:
         alt = "Bar chart of parameters: the model has no weights, nothing to draw."
 
-    def draw(fig: Figure) -> None:
-        if not top:
-            _empty(fig, "No weights")
-            return
-        _hbar(fig, top, units.format_count, f"{what} (by {basis.split(' of ')[0]})",
-              share_of=total or sum(v for _, v in items))
-
-    return ChartRef("params.svg", alt, _render(draw, _height(len(top))), "Parameter Distribution")
+    height = _height(len(top))
+    drawn = (_hbar(_labelled(top, units.format_count, total or sum(v for _, v in items)),
+                   f"{what} (by {basis.split(' of ')[0]})", height) if top
+             else _empty_svg("No weights", height))
+    return ChartRef("params.svg", alt, drawn, "Parameter Distribution")
 
 
 def flops_chart(report: Report) -> ChartRef:
@@ -326,24 +313,21 @@ def flops_chart(report: Report) -> ChartRef:
     uncounted = sum(report.flops.uncounted_ops.values())
     if top:
         alt = "Bar chart of FLOPs by operator type: " + ", ".join(
-            f"{_alt_label(k)} {units.format_flops(v)}" for k, v in top
+            f"{_label(k)} {units.format_flops(v)}" for k, v in top
         ) + "."
         if folded:
             alt += f" The {folded} smallest are combined as other."
     else:
         alt = "Bar chart of FLOPs by operator type: no operator has a non-zero FLOP count."
     if zero:
-        alt += f" Operator types with zero FLOPs, not drawn: {', '.join(_alt_label(z) for z in zero)}."
+        alt += f" Operator types with zero FLOPs, not drawn: {', '.join(_label(z) for z in zero)}."
     if uncounted:
         alt += f" {units.count_of(uncounted, 'node')} could not be counted and {'is' if uncounted == 1 else 'are'} not included."
 
-    def draw(fig: Figure) -> None:
-        if not top:
-            _empty(fig, "No counted FLOPs")
-            return
-        _hbar(fig, top, units.format_flops, "FLOPs", share_of=report.flops.total or None)
-
-    return ChartRef("flops.svg", alt, _render(draw, _height(len(top))), "FLOPs Distribution")
+    height = _height(len(top))
+    drawn = (_hbar(_labelled(top, units.format_flops, report.flops.total or None), "FLOPs", height) if top
+             else _empty_svg("No counted FLOPs", height))
+    return ChartRef("flops.svg", alt, drawn, "FLOPs Distribution")
 
 
 BATCH_CHART = "batch_scaling.svg"
@@ -411,8 +395,8 @@ def batch_chart(report: Report) -> Optional[ChartRef]:
                     f"{units.format_bytes(mem)}" if mem is not None else "memory unknown"]
             figures.append(f"batch {_batch_text(b)} " + " and ".join(bits))
             if tp is None or mem is None:
-                missing.append(f"{_alt_label(s.device)} batch {_batch_text(b)}")
-        text = f"{_alt_label(s.device)}: " + ", ".join(figures)
+                missing.append(f"{_label(s.device)} batch {_batch_text(b)}")
+        text = f"{_label(s.device)}: " + ", ".join(figures)
         if s.device_memory is not None:
             text += f"; device memory {units.format_bytes(s.device_memory)}"
         parts.append(text)
@@ -424,76 +408,71 @@ def batch_chart(report: Report) -> Optional[ChartRef]:
     if missing:
         alt += " Figures unknown, not drawn: " + ", ".join(missing) + "."
 
-    import math
-
     ticks = [float(2**k) for k in range(math.floor(math.log2(lo_b)), math.ceil(math.log2(hi_b)) + 1)]
+    return ChartRef(BATCH_CHART, alt, _batch_svg(series, ticks), "Throughput and Memory by Batch Size")
 
-    def draw(fig: Figure) -> None:
-        ticker = _ticker()
-        top = fig.add_subplot(2, 1, 1)
-        bottom = fig.add_subplot(2, 1, 2, sharex=top)
-        markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
-        mem_values: list[float] = []
-        tp_values: list[float] = []
+
+_MARKERS = ["o", "s", "^", "D"]
+_BATCH_HEIGHT = 5.2  # inches
+
+
+def _batch_svg(series: list[_BatchSeries], ticks: list[float]) -> str:
+    """Two panels over a log-2 batch axis: throughput (top) and memory required (bottom,
+    with each device's memory dashed), one line per device, the legend on the right."""
+    width_pt, height_pt = WIDTH * 72, _BATCH_HEIGHT * 72
+    canvas = svg.Canvas(width_pt, height_pt)
+    left, right = 0.14 * width_pt, 0.66 * width_pt
+    top, bottom = 0.03 * height_pt, 0.9 * height_pt
+    panel = (bottom - top) / 2.12  # two panels, 0.12 of a panel apart
+    boxes = [svg.Box(left, top, right, top + panel), svg.Box(left, bottom - panel, right, bottom)]
+    x = svg.Scale(ticks[0] / 1.3, ticks[-1] * 1.3, left, right, log=True)
+    throughput = [[(b, tp) for b, tp, _ in s.points if tp is not None] for s in series]
+    memory = [[(b, mem) for b, _, mem in s.points if mem is not None] for s in series]
+    limits = [s.device_memory for s in series]
+    for box, lines, ylabel, fmt, base, dashed in (
+        (boxes[0], throughput, "inferences per second", lambda v: units.format_rate(v, "/s"), 10, [None] * len(series)),
+        (boxes[1], memory, "memory required", units.format_bytes, 2, limits),
+    ):
+        values = [v for line in lines for _, v in line] + [v for v in dashed if v is not None]
+        svg.x_ticks(canvas, box, x, ticks, _batch_text, TEXT, grid=GRID, labels=box is boxes[1])
+        if values:
+            y = svg.Scale(min(values) / 2, max(values) * 2, box.bottom, box.top, log=True)
+            svg.y_ticks(canvas, box, y, svg.log_ticks(y.lo, y.hi, base, most=6),
+                        lambda v, fmt=fmt: _label(_compact(fmt(v)), 30), TEXT, grid=GRID)
+            for i, (line, limit) in enumerate(zip(lines, dashed)):
+                color = PALETTE[i % len(PALETTE)]
+                if limit is not None:
+                    canvas.line(box.left, y(limit), box.right, y(limit), color, 1.0, dash="3.7 1.6")
+                points = [(x(b), y(v)) for b, v in line]
+                if points:
+                    canvas.polyline(points, color)
+                for px, py in points:
+                    canvas.marker(_MARKERS[i % len(_MARKERS)], px, py, color)
+        else:
+            canvas.text((box.left + box.right) / 2, (box.top + box.bottom) / 2, "no figures", TEXT, anchor="middle")
+        svg.axes(canvas, box, TEXT)
+        canvas.text(12, (box.top + box.bottom) / 2, ylabel, TEXT, anchor="middle", rotate=True)
+    canvas.text((left + right) / 2, bottom + 22, "batch size (log 2 scale)", TEXT, anchor="middle")
+    _batch_legend(canvas, series, boxes, any(line for line in throughput))
+    return canvas.svg()
+
+
+def _batch_legend(canvas: svg.Canvas, series: list[_BatchSeries], boxes: list[svg.Box], any_throughput: bool) -> None:
+    """Right of the panels: each device's line and marker (top), the dashed device memory (bottom)."""
+    x = boxes[0].right + 0.01 * WIDTH * 72 + 6
+    if any_throughput:
         for i, s in enumerate(series):
+            y = boxes[0].top + 6 + 12 * i
             color = PALETTE[i % len(PALETTE)]
-            marker = markers[i % len(markers)]
-            label = _plain(s.device, 30)
-            tp = [(b, v) for b, v, _ in s.points if v is not None]
-            mem = [(b, v) for b, _, v in s.points if v is not None]
-            if tp:
-                top.plot([b for b, _ in tp], [v for _, v in tp], color=color, marker=marker, markersize=4,
-                         linewidth=1.4, label=label)
-                tp_values += [v for _, v in tp]
-            if mem:
-                bottom.plot([b for b, _ in mem], [v for _, v in mem], color=color, marker=marker, markersize=4,
-                            linewidth=1.4, label=label)
-                mem_values += [v for _, v in mem]
-            if s.device_memory is not None:
-                bottom.axhline(s.device_memory, color=color, linestyle="--", linewidth=1.0)
-                mem_values.append(s.device_memory)
-        for ax, values, fmt, ylabel, base in (
-            (top, tp_values, lambda v: units.format_rate(v, "/s"), "inferences per second", 10),
-            (bottom, mem_values, units.format_bytes, "memory required", 2),
-        ):
-            ax.set_xscale("log", base=2)
-            if values:
-                ax.set_yscale("log", base=base)
-                ax.set_ylim(min(values) / 2, max(values) * 2)
-                ax.yaxis.set_major_locator(ticker.LogLocator(base=base, numticks=6))
-                ax.yaxis.set_major_formatter(_tick_formatter(fmt))
-                ax.yaxis.set_minor_locator(ticker.NullLocator())  # unlabelled anyway, and costly to lay out
-            else:
-                ax.set_yticks([])
-                ax.text(0.5, 0.5, "no figures", transform=ax.transAxes, ha="center", va="center", color=TEXT)
-            ax.set_ylabel(ylabel)
-            ax.grid(True, which="major", color=GRID, linewidth=0.6)
-            ax.set_axisbelow(True)
-            for side in ("top", "right"):
-                ax.spines[side].set_visible(False)
-            ax.tick_params(length=3)
-        top.set_xlim(ticks[0] / 1.3, ticks[-1] * 1.3)
-        bottom.xaxis.set_major_locator(ticker.FixedLocator(ticks))
-        bottom.xaxis.set_major_formatter(ticker.FixedFormatter([_batch_text(t) for t in ticks]))
-        bottom.xaxis.set_minor_locator(ticker.NullLocator())
-        top.xaxis.set_minor_locator(ticker.NullLocator())
-        top.tick_params(labelbottom=False)
-        bottom.set_xlabel("batch size (log 2 scale)")
-        legends = []
-        if top.get_legend_handles_labels()[0]:
-            legends.append(top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5, frameon=False))
-        if any(s.device_memory is not None for s in series):
-            from matplotlib.lines import Line2D
+            canvas.line(x, y, x + 18, y, color, 1.4)
+            canvas.marker(_MARKERS[i % len(_MARKERS)], x + 9, y, color)
+            canvas.text(x + 24, y, _label(s.device, 30), TEXT, size=7.5)
+    if any(s.device_memory is not None for s in series):
+        y = boxes[1].top + 6
+        canvas.line(x, y, x + 18, y, TEXT, 1.0, dash="3.7 1.6")
+        canvas.text(x + 24, y, "device memory", TEXT, size=7.5)
 
-            handle = Line2D([], [], color=TEXT, linestyle="--", linewidth=1.0)
-            legends.append(bottom.legend([handle], ["device memory"], loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                                         fontsize=7.5, frameon=False))
-        for leg in legends:
-            for text in leg.get_texts():
-                text.set_color(TEXT)
-        fig.subplots_adjust(left=0.14, right=0.66, top=0.97, bottom=0.1, hspace=0.12)
 
-    return ChartRef(BATCH_CHART, alt, _render(draw, 5.2), "Throughput and Memory by Batch Size")
 
 
 def card_charts(report: Report) -> list[ChartRef]:
@@ -564,11 +543,11 @@ def scatter_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
     skipped = [n for n, p, f in points if not (p and p > 0 and f and f > 0)]
     if shown:
         alt = "Log-log scatter plot of parameters against FLOPs per model: " + "; ".join(
-            f"{_alt_label(n)} {units.format_count(p)} parameters, {units.format_flops(f)}" for n, p, f in shown
+            f"{_label(n)} {units.format_count(p)} parameters, {units.format_flops(f)}" for n, p, f in shown
         ) + "."
     else:
         alt = "Log-log scatter plot of parameters against FLOPs: no model has both figures non-zero."
-    note = f"Not drawn (zero parameters or FLOPs): {', '.join(_alt_label(s) for s in skipped)}." if skipped else ""
+    note = f"Not drawn (zero parameters or FLOPs): {', '.join(_label(s) for s in skipped)}." if skipped else ""
     alt += f" {note}" if note else ""
 
     def draw(fig: Figure) -> None:
@@ -625,12 +604,12 @@ def latency_chart(reports: Sequence[tuple[str, Report]]) -> Optional[ChartRef]:
     skipped = [(n, d) for n, d, v in rows if v is None or v <= 0]
     if shown:
         alt = "Bar chart on a log scale of the estimated latency lower bound per model and device: " + "; ".join(
-            f"{_alt_label(n)} on {_alt_label(d)} {units.format_duration(v)}" for n, d, v in shown
+            f"{_label(n)} on {_label(d)} {units.format_duration(v)}" for n, d, v in shown
         ) + "."
     else:
         alt = "Bar chart of estimated latency: no latency estimate is available."
     if skipped:
-        alt += " No estimate (not drawn): " + ", ".join(f"{_alt_label(n)} on {_alt_label(d)}" for n, d in skipped) + "."
+        alt += " No estimate (not drawn): " + ", ".join(f"{_label(n)} on {_label(d)}" for n, d in skipped) + "."
     models = []
     for n, _, _ in shown:
         if n not in models:
@@ -720,13 +699,13 @@ def compare_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
             if b and v and b > 0 and v > 0:
                 rows.append((label, name, float(v) / float(b)))
             else:
-                skipped.append(f"{_alt_label(label)} of {_alt_label(name)}")
+                skipped.append(f"{_label(label)} of {_label(name)}")
     if rows:
         alt = (f"Bar chart on a log scale of each variant's figures as a multiple of the base model "
-               f"{_alt_label(base_name)}'s (1 = the same): " + "; ".join(
-                   f"{_alt_label(name)} {label} {_ratio_text(ratio)}" for label, name, ratio in rows) + ".")
+               f"{_label(base_name)}'s (1 = the same): " + "; ".join(
+                   f"{_label(name)} {label} {_ratio_text(ratio)}" for label, name, ratio in rows) + ".")
     else:
-        alt = f"Bar chart of the variants of {_alt_label(base_name)}: no figure can be compared."
+        alt = f"Bar chart of the variants of {_label(base_name)}: no figure can be compared."
     if skipped:
         alt += " Not drawn (zero or unknown): " + ", ".join(skipped) + "."
     labels = []
