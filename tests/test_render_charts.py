@@ -12,8 +12,6 @@ import textwrap
 from pathlib import Path
 from xml.etree import ElementTree
 
-import matplotlib
-
 from mkdocs_onnx.render.charts import card_charts, index_charts
 
 try:
@@ -36,10 +34,12 @@ def test_charts_are_byte_identical_across_calls():
         assert x.alt == y.alt
 
 
-def test_charts_do_not_change_global_matplotlib_state():
-    before = matplotlib.rcParams["svg.hashsalt"], matplotlib.get_backend()
-    all_charts()
-    assert (matplotlib.rcParams["svg.hashsalt"], matplotlib.get_backend()) == before
+def test_charts_are_self_contained_well_formed_svg():
+    for c in all_charts():
+        root = ElementTree.fromstring(c.svg.split("\n", 1)[1])
+        assert root.tag == "{http://www.w3.org/2000/svg}svg", c.filename
+        assert float(root.get("width").removesuffix("pt")) == 504  # the content column's width
+        assert not re.search(r"href|<script|<image|url\(|@import", c.svg), c.filename  # loads nothing, runs nothing
 
 
 def test_charts_have_no_date_or_creator():
@@ -185,3 +185,69 @@ def test_log_axes_are_labelled_at_whole_decades_in_plain_text():
 
     assert [_power_of_ten(v) for v in (1.0, 10.0, 1000.0, 1e12, 0.01)] == ["10⁰", "10¹", "10³", "10¹²", "10⁻²"]
     assert _power_of_ten(2000.0) == "" and _power_of_ten(0.0) == ""  # not a decade: no label
+
+
+def _circles(svg: str) -> list[tuple[float, float]]:
+    root = ElementTree.fromstring(svg.split("\n", 1)[1])
+    return [(float(e.get("cx")), float(e.get("cy"))) for e in root if e.tag.endswith("circle")]
+
+
+def _decade_positions(svg: str, suffix: str, axis: int) -> dict[float, float]:
+    """Tick label value -> its x (axis 0) or y (axis 1), for labels like '10 K' or '1 GFLOPs'."""
+    scale = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+    out = {}
+    for text, xy in _texts(svg).items():
+        m = re.fullmatch(r"(\d+) ?([KMGT]?)" + suffix, text or "")
+        if m:
+            out[int(m.group(1)) * scale[m.group(2)]] = xy[axis]
+    return out
+
+
+def test_scatter_points_sit_at_their_figures_on_both_log_axes():
+    reports = []
+    for i, (params, flops) in enumerate([(5_994, 1_590_000), (25_600_000, 8.2e9), (143_667_240, 39.3e9)]):
+        r = mnist_report(hardware=False)
+        r.params.total, r.flops.total = params, int(flops)
+        reports.append((f"model {i}", r))
+    chart = index_charts(reports)[0]
+    xs = _decade_positions(chart.svg, "", 0)
+    ys = _decade_positions(chart.svg, "FLOPs", 1)
+    (xa, pa), (xb, pb) = sorted((x, v) for v, x in xs.items())[:2]
+    (ya, fa), (yb, fb) = sorted(((y, v) for v, y in ys.items()), reverse=True)[:2]
+    for (cx, cy), (_, r) in zip(_circles(chart.svg), reports):
+        assert abs(cx - (xa + (xb - xa) * math.log(r.params.total / pa) / math.log(pb / pa))) < 0.05
+        assert abs(cy - (ya + (yb - ya) * math.log(r.flops.total / fa) / math.log(fb / fa))) < 0.05
+
+
+def test_scatter_labels_do_not_overlap_when_there_is_room():
+    reports = []
+    for i in range(8):  # a crowded corner: parameters and FLOPs within a few percent of each other
+        r = mnist_report(hardware=False)
+        r.params.total, r.flops.total = 1_000_000 + 20_000 * i, 2_000_000_000 + 50_000_000 * i
+        reports.append((f"variant number {i}", r))
+    root = ElementTree.fromstring(index_charts(reports)[0].svg.split("\n", 1)[1])
+    boxes = []
+    for e in root:
+        if e.tag.endswith("text") and (e.text or "").startswith("variant number"):
+            x, y = float(e.get("x")), float(e.get("y"))
+            boxes.append((x, y - 4.5, x + len(e.text) * 4.6 + 2, y + 4.5))
+    assert len(boxes) == 8
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert min(a[2], b[2]) <= max(a[0], b[0]) or min(a[3], b[3]) <= max(a[1], b[1]), (a, b)
+
+
+def test_compare_bars_grow_from_one_towards_each_ratio():
+    from mkdocs_onnx.render.charts import compare_chart
+
+    base, half, triple = mnist_report(hardware=False), mnist_report(hardware=False), mnist_report(hardware=False)
+    half.params.total, triple.params.total = base.params.total // 2, base.params.total * 3
+    chart = compare_chart([("base", base), ("half", half), ("triple", triple)])
+    assert "half Parameters ×0.5" in chart.alt and "triple Parameters ×3.00" in chart.alt
+    texts = _texts(chart.svg)
+    one, ten = texts["×1"][0], texts["×10"][0]
+    bars = [b for b in _bars(chart.svg) if b[2] != 14]  # not the legend's swatches: half's bars, then triple's
+    half_bar, triple_bar = bars[0], bars[4]  # each variant's first bar is its parameters
+    per_decade = ten - one
+    assert abs(half_bar[0] - (one + per_decade * math.log10(0.5))) < 0.05 and abs(half_bar[0] + half_bar[2] - one) < 0.05
+    assert abs(triple_bar[0] - one) < 0.05 and abs(triple_bar[2] - per_decade * math.log10(3)) < 0.05

@@ -1,12 +1,13 @@
 """Renderers: Report -> Markdown pages, SVG charts and CSV/JSON exports.
 
 Modules (import them directly; this package imports nothing, so that light users such
-as :mod:`mkdocs_onnx.render.units` do not pull in matplotlib):
+as :mod:`mkdocs_onnx.render.units` pull in no templates):
 
 - :mod:`~mkdocs_onnx.render.units`: human-readable figures with exact values at hand.
 - :mod:`~mkdocs_onnx.render.escape`: escaping of untrusted text and URLs.
 - :mod:`~mkdocs_onnx.render.card`: ``render_card(ctx, charts, site_url=None)``.
-- :mod:`~mkdocs_onnx.render.charts`: ``card_charts(report)``, ``index_charts(reports)``.
+- :mod:`~mkdocs_onnx.render.charts`: ``card_charts(report)``, ``index_charts(reports)``, drawn with
+  :mod:`~mkdocs_onnx.render.svg`.
 - :mod:`~mkdocs_onnx.render.index`: ``render_index``, ``models_json``, ``models_csv``,
   ``nodes_csv``.
 - :mod:`~mkdocs_onnx.render.context`: :class:`CardContext`, what a card needs.

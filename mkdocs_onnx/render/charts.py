@@ -1,19 +1,12 @@
-"""SVG charts for the cards, the index and the comparison pages.
+"""SVG charts for the cards, the index and the comparison pages, with their alt texts.
 
-A card's charts (bars and lines on plain axes) are written directly as SVG (see
-:mod:`mkdocs_onnx.render.svg`): a cold build draws five per model, and matplotlib took
-some 200 ms for them where writing them takes about a millisecond. The index and
-comparison charts (a labelled scatter plot, grouped bars), drawn once per site or group,
-use matplotlib.
+Charts are bars, lines and points on plain axes, written directly as SVG by
+:mod:`mkdocs_onnx.render.svg`: a cold build draws five per model, and laying them out with
+matplotlib took some 200 ms per card where writing them takes about a millisecond.
 
-Every chart is byte-identical from one build to the next. matplotlib's are drawn with a
-fixed figure size, a fixed SVG hash salt (element ids), no date and no creator in the SVG
-metadata, text drawn as paths with the font matplotlib ships. All charts have a
-transparent background and mid-grey text and axes, so they read on Material's light and
-dark schemes alike.
-
-The pyplot state machine is not used (a :class:`matplotlib.figure.Figure` is made and
-saved directly), so the charts neither depend on nor change the process's backend.
+Every chart is byte-identical from one build to the next (same data, same bytes: no
+dates, no random ids). Charts have a transparent background and mid-grey text and axes,
+so they read on Material's light and dark schemes alike.
 
 Every chart comes with alt text that states the data it shows; items that cannot be
 drawn (a zero on a log scale) are left out and the alt text says so.
@@ -21,47 +14,21 @@ drawn (a zero on a log scale) are left out and the alt text says so.
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from mkdocs_onnx.analysis.report import Report
 from mkdocs_onnx.render import svg, units
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+__all__ = ["ChartRef", "BATCH_CHART", "batch_chart", "card_charts", "index_charts", "compare_chart", "compare_charts"]
 
-__all__ = ["ChartRef", "BATCH_CHART", "batch_chart", "card_charts", "index_charts", "compare_chart", "compare_charts", "HASH_SALT"]
-
-HASH_SALT = "mkdocs-onnx"
 TEXT = "#888888"  # reads on white and on Material's slate background
 GRID = "#88888840"
 PALETTE = ["#4c9be8", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#9c755f", "#d4a017"]
-WIDTH = 7.0  # inches; Material's content column is about 700 px wide
+WIDTH = 7.0  # inches (504 points); Material's content column is about 700 px wide
 TOP_N = 12  # bars shown before the rest is folded into "other"
-
-_RC = {
-    "svg.hashsalt": HASH_SALT,
-    "svg.fonttype": "path",  # glyphs as paths: no font lookup in the browser, no text injection
-    "font.family": "DejaVu Sans",
-    "font.size": 9.0,
-    "text.color": TEXT,
-    "axes.labelcolor": TEXT,
-    "axes.edgecolor": TEXT,
-    "axes.titlecolor": TEXT,
-    "xtick.color": TEXT,
-    "ytick.color": TEXT,
-    "axes.facecolor": "none",
-    "figure.facecolor": "none",
-    "savefig.facecolor": "none",
-    "savefig.edgecolor": "none",
-    "savefig.transparent": True,
-    "path.simplify": False,
-    "text.usetex": False,
-    "axes.unicode_minus": False,
-}
 
 
 @dataclass
@@ -84,58 +51,10 @@ def _label(label: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _plain(label: str, limit: int = 40) -> str:
-    """A label for matplotlib: :func:`_label` with mathtext's ``$`` and backslashes escaped."""
-    return _label(label, limit).replace("\\", "\\\\").replace("$", r"\$")
-
-
-def _ticker():
-    """matplotlib.ticker; matplotlib is imported on the first drawing only, since a warm
-    build takes every chart from the cache and need not pay for the import."""
-    from matplotlib import ticker
-
-    return ticker
-
-
-def _figure(height: float) -> Figure:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(WIDTH, height), dpi=100)
-
-
-def _save(fig: Figure) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches=None)
-    return buf.getvalue().decode("utf-8")
-
-
-def _render(draw, height: float) -> str:
-    import matplotlib
-
-    with matplotlib.rc_context(_RC):
-        fig = _figure(height)
-        draw(fig)
-        return _save(fig)
-
-
 def _left_margin(labels: Sequence[str], minimum: float = 0.12) -> float:
     """Room for the longest y tick label (about 7 px per character at 9 pt)."""
     longest = max((len(label) for label in labels), default=0)
     return min(0.45, max(minimum, (longest * 7.0 + 30) / (WIDTH * 100)))
-
-
-def _style(ax) -> None:
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.grid(True, axis="x", color=GRID, linewidth=0.6)
-    ax.set_axisbelow(True)
-    ax.tick_params(length=3)
-
-
-def _empty(fig: Figure, message: str) -> None:
-    ax = fig.add_subplot(1, 1, 1)
-    ax.set_axis_off()
-    ax.text(0.5, 0.5, _plain(message, 80), ha="center", va="center", fontsize=11, color=TEXT)
 
 
 def _top(items: Sequence[tuple[str, float]], n: int = TOP_N) -> tuple[list[tuple[str, float]], int]:
@@ -222,10 +141,6 @@ def _power_of_ten(v: float, _pos=None) -> str:
         return ""
     exponent = round(math.log10(v))
     return "10" + str(exponent).translate(_SUPERSCRIPTS) if math.isclose(v, 10.0**exponent) else ""
-
-
-def _tick_formatter(fmt):
-    return _ticker().FuncFormatter(lambda v, _pos: _plain(_compact(fmt(v)), 30) if v > 0 else "0")
 
 
 # --------------------------------------------------------------------------- card charts
@@ -490,45 +405,38 @@ def card_charts(report: Report) -> list[ChartRef]:
 # --------------------------------------------------------------------------- index charts
 
 
-def _log_axis_formatter(fmt):
-    return _tick_formatter(fmt)
+def _axis_label(fmt) -> Callable[[float], str]:
+    """A log axis's tick label: the figure as the page writes it, trailing zeros dropped."""
+    return lambda v: _label(_compact(fmt(v)), 30)
 
 
-def _place_labels(ax, labels: Sequence[str], xs: Sequence[float], ys: Sequence[float]) -> list[tuple[float, float]]:
-    """Offsets (in points) for point labels, chosen greedily so that labels overlap
-    neither each other nor other points where a free spot exists. Deterministic."""
-    fig = ax.figure
-    pt = fig.dpi / 72.0  # pixels per point
-    points = ax.transData.transform(list(zip(xs, ys)))
-    bbox = ax.get_window_extent()
-    placed: list[tuple[float, float, float, float]] = []
-    dots = [(px - 4, py - 4, px + 4, py + 4) for px, py in points]
-    out: list[tuple[float, float]] = []
-    order = sorted(range(len(labels)), key=lambda i: (-points[i][1], points[i][0], labels[i]))
-    result: dict[int, tuple[float, float]] = {}
-    for i in order:
-        w = (len(labels[i]) * 4.6 + 2) * pt
-        h = 9 * pt
-        px, py = points[i]
+_LABEL_SPOTS = ((5, 4), (5, -11), (-5, 4), (-5, -11), (5, 14), (-5, 14), (5, -21), (-5, -21), (5, 24), (5, -31))
+
+
+def _place_labels(labels: Sequence[str], points: Sequence[tuple[float, float]],
+                  box: svg.Box) -> list[tuple[float, float, float, float]]:
+    """A box (x0, y0, x1, y1), in points, for each point's label: the first of a few spots
+    around the point that overlaps no label placed before it (those of the highest points
+    first), no point and nothing outside ``box``; else the spot that overlaps least. Deterministic."""
+    dots = [(x - 4, y - 4, x + 4, y + 4) for x, y in points]
+    placed: dict[int, tuple[float, float, float, float]] = {}
+    for i in sorted(range(len(labels)), key=lambda i: (points[i][1], points[i][0], labels[i])):
+        width, height = len(labels[i]) * 4.6 + 2, 9.0
+        x, y = points[i]
         best, best_score = None, None
-        for ox, oy in ((5, 4), (5, -11), (-5, 4), (-5, -11), (5, 14), (-5, 14), (5, -21), (-5, -21), (5, 24), (5, -31)):
-            x0 = px + ox * pt if ox > 0 else px + ox * pt - w
-            y0 = py + oy * pt
-            box = (x0, y0, x0 + w, y0 + h)
-            overlap = sum(_overlap(box, b) for b in placed) + sum(_overlap(box, d) for d in dots)
-            outside = max(0.0, bbox.x0 - box[0]) + max(0.0, box[2] - bbox.x1) + max(0.0, box[3] - bbox.y1) + max(
-                0.0, bbox.y0 - box[1])
-            score = overlap + outside * h * 4
+        for dx, dy in _LABEL_SPOTS:  # dy > 0: above the point
+            x0 = x + dx if dx > 0 else x + dx - width
+            spot = (x0, y - dy - height, x0 + width, y - dy)
+            overlap = sum(_overlap(spot, b) for b in placed.values()) + sum(_overlap(spot, d) for d in dots)
+            outside = (max(0.0, box.left - spot[0]) + max(0.0, spot[2] - box.right)
+                       + max(0.0, box.top - spot[1]) + max(0.0, spot[3] - box.bottom))
+            score = overlap + outside * height * 4
             if best_score is None or score < best_score - 1e-9:
-                best, best_score = (ox, oy, box), score
+                best, best_score = spot, score
             if score == 0:
                 break
-        ox, oy, box = best
-        placed.append(box)
-        result[i] = (ox if ox > 0 else ox - w / pt, oy)
-    for i in range(len(labels)):
-        out.append(result[i])
-    return out
+        placed[i] = best
+    return [placed[i] for i in range(len(labels))]
 
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -549,39 +457,36 @@ def scatter_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
         alt = "Log-log scatter plot of parameters against FLOPs: no model has both figures non-zero."
     note = f"Not drawn (zero parameters or FLOPs): {', '.join(_label(s) for s in skipped)}." if skipped else ""
     alt += f" {note}" if note else ""
+    drawn = _scatter_svg(shown) if shown else _empty_svg("No model with non-zero parameters and FLOPs", 4.6)
+    return ChartRef("params_vs_flops.svg", alt, drawn, "Parameters vs FLOPs", note)
 
-    def draw(fig: Figure) -> None:
-        if not shown:
-            _empty(fig, "No model with non-zero parameters and FLOPs")
-            return
-        ax = fig.add_subplot(1, 1, 1)
-        xs = [float(p) for _, p, _ in shown]
-        ys = [float(f) for _, _, f in shown]
-        ax.scatter(xs, ys, s=36, color=[PALETTE[i % len(PALETTE)] for i in range(len(shown))], zorder=3)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlim(min(xs) / 4, max(xs) * 8)
-        ax.set_ylim(min(ys) / 4, max(ys) * 4)
-        fig.subplots_adjust(left=0.16, right=0.97, top=0.95, bottom=0.13)
-        labels = [_plain(n, 40) for n, _, _ in shown]
-        for label, (x, y), (dx, dy) in zip(labels, zip(xs, ys), _place_labels(ax, labels, xs, ys)):
-            # a label pushed away from its point gets a thin leader line back to it
-            leader = dict(arrowstyle="-", color=TEXT, linewidth=0.5, shrinkA=0, shrinkB=4) if abs(dy) > 12 else None
-            ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=8, color=TEXT,
-                        arrowprops=leader)
-        ax.xaxis.set_major_formatter(_log_axis_formatter(units.format_count))
-        ax.yaxis.set_major_formatter(_log_axis_formatter(units.format_flops))
-        ax.xaxis.set_minor_formatter(_ticker().NullFormatter())
-        ax.yaxis.set_minor_formatter(_ticker().NullFormatter())
-        ax.set_xlabel("parameters (log scale)")
-        ax.set_ylabel("FLOPs per inference (log scale)")
-        ax.grid(True, which="major", color=GRID, linewidth=0.6)
-        ax.set_axisbelow(True)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        fig.subplots_adjust(left=0.16, right=0.97, top=0.95, bottom=0.13)
 
-    return ChartRef("params_vs_flops.svg", alt, _render(draw, 4.6), "Parameters vs FLOPs", note)
+def _scatter_svg(shown: list[tuple[str, float, float]]) -> str:
+    """Parameters against FLOPs, both on log axes, each point labelled with its model's name;
+    a label pushed away from its point gets a thin leader line back to it."""
+    width_pt, height_pt = WIDTH * 72, 4.6 * 72
+    canvas = svg.Canvas(width_pt, height_pt)
+    box = svg.Box(0.16 * width_pt, 0.05 * height_pt, 0.97 * width_pt, 0.87 * height_pt)
+    xs, ys = [float(p) for _, p, _ in shown], [float(f) for _, _, f in shown]
+    x = svg.Scale(min(xs) / 4, max(xs) * 8, box.left, box.right, log=True)
+    y = svg.Scale(min(ys) / 4, max(ys) * 4, box.bottom, box.top, log=True)
+    svg.x_ticks(canvas, box, x, svg.log_ticks(x.lo, x.hi), _axis_label(units.format_count), TEXT, grid=GRID)
+    svg.y_ticks(canvas, box, y, svg.log_ticks(y.lo, y.hi), _axis_label(units.format_flops), TEXT, grid=GRID)
+    svg.axes(canvas, box, TEXT)
+    points = [(x(px), y(py)) for px, py in zip(xs, ys)]
+    labels = [_label(n, 40) for n, _, _ in shown]
+    spots = _place_labels(labels, points, box)
+    for (px, py), (x0, y0, x1, y1) in zip(points, spots):
+        if y1 <= py - 12 or y0 >= py + 12:  # pushed a line or more away: a leader line back to the point
+            edge = y1 if y1 < py else y0
+            canvas.line(px, py + (4 if edge > py else -4), (x0 + x1) / 2, edge, TEXT, 0.5)
+    for i, (px, py) in enumerate(points):
+        canvas.marker("o", px, py, PALETTE[i % len(PALETTE)], size=6)
+    for label, (x0, y0, _, y1) in zip(labels, spots):
+        canvas.text(x0, (y0 + y1) / 2, label, TEXT, size=8)
+    canvas.text((box.left + box.right) / 2, box.bottom + 24, "parameters (log scale)", TEXT, anchor="middle")
+    canvas.text(12, (box.top + box.bottom) / 2, "FLOPs per inference (log scale)", TEXT, anchor="middle", rotate=True)
+    return canvas.svg()
 
 
 def latency_chart(reports: Sequence[tuple[str, Report]]) -> Optional[ChartRef]:
@@ -614,60 +519,59 @@ def latency_chart(reports: Sequence[tuple[str, Report]]) -> Optional[ChartRef]:
     for n, _, _ in shown:
         if n not in models:
             models.append(n)
-
-    def draw(fig: Figure) -> None:
-        if not shown:
-            _empty(fig, "No latency estimates")
-            return
-        ax = fig.add_subplot(1, 1, 1)
-        k = len(devices)
-        bar_h = _bar_height(k)
-        for j, d, ys, vs in _grouped_bars(models, devices, shown):
-            if ys:
-                ax.barh(ys, vs, height=bar_h * 0.9, color=PALETTE[j % len(PALETTE)], label=_plain(d, 36))
-        ax.set_yticks(list(range(len(models))), [_plain(m, 28) for m in models])
-        ax.invert_yaxis()
-        ax.set_xscale("log")
-        vals = [v for _, _, v in shown]
-        ax.set_xlim(min(vals) / 3, max(vals) * 3)
-        ax.xaxis.set_major_formatter(_log_axis_formatter(units.format_duration))
-        ax.xaxis.set_minor_formatter(_ticker().NullFormatter())
-        ax.set_xlabel("latency lower bound per inference (log scale)")
-        _legend_above(fig, ax, k, [_plain(m, 28) for m in models])
-
-    height = 1.2 + 0.22 * ((len(devices) + 1) // 2) + 0.25 * max(1, len(models)) * max(1, min(len(devices), 3))
-    return ChartRef("latency.svg", alt, _render(draw, min(height, 14.0)), "Latency per Device")
+    height = min(1.2 + 0.22 * ((len(devices) + 1) // 2) + 0.25 * max(1, len(models)) * max(1, min(len(devices), 3)),
+                 14.0)
+    if not shown:
+        return ChartRef("latency.svg", alt, _empty_svg("No latency estimates", height), "Latency per Device")
+    values = [v for _, _, v in shown]
+    drawn = _grouped_hbar([_label(m, 28) for m in models], [_label(d, 36) for d in devices],
+                          [(_label(n, 28), _label(d, 36), v, None) for n, d, v in shown], height,
+                          xlabel="latency lower bound per inference (log scale)",
+                          xlim=(min(values) / 3, max(values) * 3), tick_label=_axis_label(units.format_duration))
+    return ChartRef("latency.svg", alt, drawn, "Latency per Device")
 
 
-def _bar_height(series: int) -> float:
-    """Each group's bars share 0.8 of the space between two groups."""
-    return 0.8 / max(1, series)
-
-
-def _grouped_bars(groups: list[str], series: list[str], rows) -> Iterator[tuple[int, str, list[float], list[float]]]:
-    """Grouped horizontal bars: for each series in order, its index, name, and the y position
-    and value of each of its bars (group ``i`` centred on y = i). ``rows`` are (group, series, value)."""
-    bar_h = _bar_height(len(series))
+def _grouped_hbar(groups: list[str], series: list[str], rows: list[tuple[str, str, float, Optional[str]]],
+                  height: float, *, xlabel: str, xlim: tuple[float, float], tick_label: Callable[[float], str],
+                  origin: Optional[float] = None, first_color: int = 0) -> str:
+    """Grouped horizontal bars on a log axis: one group per ``groups`` item from the top, one
+    bar per series in it, the legend above in two columns. ``rows``: (group, series, value,
+    text beside the bar or None). Bars start at the axis, or grow from ``origin`` (marked
+    by a vertical line) towards their value."""
+    width_pt, height_pt = WIDTH * 72, height * 72
+    legend_rows = (len(series) + 1) // 2
+    box = svg.Box(_left_margin(groups) * width_pt, (0.15 + 0.22 * legend_rows) * 72, 0.97 * width_pt,
+                  height_pt - 0.62 * 72)
+    canvas = svg.Canvas(width_pt, height_pt)
+    x = svg.Scale(xlim[0], xlim[1], box.left, box.right, log=True)
+    svg.x_ticks(canvas, box, x, svg.log_ticks(*xlim), tick_label, TEXT, grid=GRID)
+    slot = (box.bottom - box.top) / len(groups)
+    bar = 0.8 * slot / len(series)
     for j, name in enumerate(series):
-        ys, vs = [], []
-        for i, group in enumerate(groups):
-            for row_group, row_series, value in rows:
-                if row_group == group and row_series == name:
-                    ys.append(i - 0.4 + bar_h * (j + 0.5))
-                    vs.append(value)
-        yield j, name, ys, vs
-
-
-def _legend_above(fig: Figure, ax, series: int, tick_labels: list[str]) -> None:
-    """Grouped horizontal bars: the legend above the axes in two columns, margins that fit it."""
-    leg = ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False, ncol=min(series, 2))
-    for t in leg.get_texts():
-        t.set_color(TEXT)
-    _style(ax)
-    h = fig.get_figheight()
-    legend_rows = (series + 1) // 2
-    fig.subplots_adjust(left=_left_margin(tick_labels), right=0.97,
-                        top=1 - (0.15 + 0.22 * legend_rows) / h, bottom=0.62 / h)
+        color = PALETTE[(j + first_color) % len(PALETTE)]
+        legend_x = box.left + (j % 2) * (box.right - box.left) / 2
+        legend_y = box.top - 8 - 0.22 * 72 * (legend_rows - 1 - j // 2)
+        canvas.rect(legend_x, legend_y - 3.5, 14, 7, color)
+        canvas.text(legend_x + 19, legend_y, name, TEXT, size=8)
+        for group, row_series, value, text in rows:
+            if row_series != name:
+                continue
+            middle = box.top + slot * (groups.index(group) + 0.1) + bar * (j + 0.5)
+            start = x(origin) if origin is not None else box.left
+            end = x(value)
+            canvas.rect(min(start, end), middle - 0.45 * bar, abs(end - start), 0.9 * bar, color)
+            if text:
+                canvas.text(end + (4 if end >= start else -4), middle, text, TEXT, anchor="start" if end >= start else "end",
+                            size=8)
+    for i, group in enumerate(groups):
+        middle = box.top + slot * (i + 0.5)
+        canvas.line(box.left - 3, middle, box.left, middle, TEXT)
+        canvas.text(box.left - 6, middle, group, TEXT, anchor="end")
+    if origin is not None:
+        canvas.line(x(origin), box.top, x(origin), box.bottom, TEXT, 1.0)
+    svg.axes(canvas, box, TEXT)
+    canvas.text((box.left + box.right) / 2, box.bottom + 24, _label(xlabel, 80), TEXT, anchor="middle")
+    return canvas.svg()
 
 
 def _ratio_text(ratio: float, compact: bool = False) -> str:
@@ -713,37 +617,17 @@ def compare_chart(reports: Sequence[tuple[str, Report]]) -> ChartRef:
         if label not in labels:
             labels.append(label)
     names = [n for n, _ in variants]
-
-    def draw(fig: Figure) -> None:
-        if not rows:
-            _empty(fig, "No figure can be compared")
-            return
-        ax = fig.add_subplot(1, 1, 1)
-        k = max(1, len(names))
-        bar_h = _bar_height(k)
-        for j, name, ys, vs in _grouped_bars(labels, names, rows):
-            if not ys:
-                continue
-            # bars grow from 1 (the base) towards the ratio, left for smaller, right for larger
-            ax.barh(ys, [v - 1 for v in vs], left=1, height=bar_h * 0.9, color=PALETTE[(j + 1) % len(PALETTE)],
-                    label=_plain(name, 60))
-            for y, v in zip(ys, vs):
-                ax.text(v, y, ("  " + _ratio_text(v)) if v >= 1 else (_ratio_text(v) + "  "), va="center",
-                        ha="left" if v >= 1 else "right", fontsize=8, color=TEXT)
-        ax.axvline(1, color=TEXT, linewidth=1)
-        ax.set_yticks(list(range(len(labels))), [_plain(lab, 40) for lab in labels])
-        ax.invert_yaxis()
-        ax.set_xscale("log")
-        ratios = [r for _, _, r in rows]
-        lo, hi = min(min(ratios), 1.0), max(max(ratios), 1.0)
-        ax.set_xlim(lo / 4, hi * 4)
-        ax.xaxis.set_major_formatter(_ticker().FuncFormatter(lambda v, _pos: _ratio_text(v, compact=True) if v > 0 else "0"))
-        ax.xaxis.set_minor_formatter(_ticker().NullFormatter())
-        ax.set_xlabel(_plain(f"multiple of {base_name} (log scale; 1 = same as the base)", 80))
-        _legend_above(fig, ax, k, [_plain(lab, 40) for lab in labels])
-
-    height = 1.2 + 0.22 * ((len(names) + 1) // 2) + 0.3 * max(1, len(labels)) * max(1, min(len(names), 3))
-    return ChartRef("compare.svg", alt, _render(draw, min(height, 14.0)), "Variants Relative to the Base")
+    height = min(1.2 + 0.22 * ((len(names) + 1) // 2) + 0.3 * max(1, len(labels)) * max(1, min(len(names), 3)), 14.0)
+    if not rows:
+        return ChartRef("compare.svg", alt, _empty_svg("No figure can be compared", height),
+                        "Variants Relative to the Base")
+    ratios = [r for _, _, r in rows]
+    lo, hi = min(min(ratios), 1.0), max(max(ratios), 1.0)
+    drawn = _grouped_hbar([_label(lab, 40) for lab in labels], [_label(n, 60) for n in names],
+                          [(_label(lab, 40), _label(n, 60), r, _ratio_text(r)) for lab, n, r in rows], height,
+                          xlabel=f"multiple of {base_name} (log scale; 1 = same as the base)", xlim=(lo / 4, hi * 4),
+                          tick_label=lambda v: _ratio_text(v, compact=True), origin=1.0, first_color=1)
+    return ChartRef("compare.svg", alt, drawn, "Variants Relative to the Base")
 
 
 def compare_charts(reports: Sequence[tuple[str, Report]]) -> list[ChartRef]:
