@@ -250,3 +250,46 @@ def test_one_uncounted_node_is_worded_in_the_singular():
     md = render_card(ctx, [])
     assert "<strong>1 node not counted</strong>" in md
     assert '!!! warning "1 node is not counted in the FLOPs total"' in md
+
+
+def test_nothing_counted_reads_as_not_counted_not_as_zero():
+    """A model whose every costed node has an unknown shape (unbound height and width) has
+    a FLOPs total of 0 and a peak of 0 B in its report: the card says neither figure is known."""
+    from mkdocs_onnx.analysis.report import UncountedNode
+
+    ctx = mnist_ctx()
+    r = ctx.report
+    r.flops.total, r.flops.by_op_type = 0, {}
+    r.flops.uncounted_ops = {"Conv": 2}
+    r.flops.uncounted = [UncountedNode(f"conv{i}", "Conv", "output 0 has a dim of unknown size") for i in range(2)]
+    r.memory.peak_activation_bytes, r.memory.activations_unknown = 0, 11
+    r.dims = {"height": None, "width": None}
+    md = render_card(ctx, [])
+    metrics = md.split("## Complexity Metrics", 1)[1].split("### FLOPs by Operator Type", 1)[0]
+    flops_row = next(line for line in metrics.splitlines() if line.startswith("<tr><td>FLOPs"))
+    assert '<td style="text-align: right;"><strong>not counted</strong></td>' in flops_row and "0 FLOPs" not in flops_row
+    peak_row = next(line for line in metrics.splitlines() if line.startswith("<tr><td>Peak activation memory"))
+    assert '<td style="text-align: right;"><strong>unknown</strong></td>' in peak_row
+    assert "reached while" not in peak_row and "11" in peak_row
+    html = _text(md)
+    assert "The input dims height, width are unbound" in html
+    assert "dims: {height: <value>, width: <value>}" in html and "--dim NAME=VALUE" in html
+
+
+def test_an_unbound_dim_is_explained_with_how_to_bind_it():
+    html = _text(render_card(bert_ctx(), []))
+    assert "The input dim past is unbound" in html  # in the uncounted-nodes warning
+    assert "give it a value with dims: in this model's models.yml entry (dims: {past: <value>})" in html
+    assert "Unbound dims" not in _text(render_card(mnist_ctx(), []))  # every dim bound
+
+
+def _text(md: str) -> str:
+    """The page's text as a reader sees it: tags dropped, entities decoded."""
+    return htmlmod.unescape(re.sub(r"<[^>]+>", "", to_html(md)))
+
+
+def test_an_unbound_dim_name_from_the_file_is_escaped_in_the_hint():
+    ctx = bert_ctx()
+    ctx.report.dims = {"`<b>x</b>": None}
+    md = render_card(ctx, [])
+    assert "<b>x</b>" not in md

@@ -183,3 +183,19 @@ def test_the_scatter_chart_says_under_it_which_models_it_leaves_out():
     html = to_html(md)
     after_chart = html.split('src="params_vs_flops.svg"', 1)[1].split("<h3", 1)[0]
     assert "<em>Not drawn &#40;zero parameters or FLOPs&#41;&#58; Trees &lt;b&gt;.</em>" in after_chart  # escaped
+
+
+def test_figures_of_which_nothing_is_known_are_not_shown_as_zero():
+    from mkdocs_onnx.analysis.report import UncountedNode
+
+    cs = cards()
+    card = next(c for c in cs if c.report is not None)
+    r = card.report
+    r.flops.total, r.flops.uncounted_ops = 0, {"Conv": 49}
+    r.flops.uncounted = [UncountedNode("c", "Conv", "output 0 has a dim of unknown size")]
+    r.memory.peak_activation_bytes, r.memory.activations_unknown = 0, 101
+    rows = main_table(to_html(render_index(cs, []))).split("<tbody>", 1)[1].split("</tr>")
+    row = next(row for row in rows if f'data-slug="{card.entry.slug}"' in row)
+    assert '<td data-sort=""><span title="49 nodes not counted">not counted</span></td>' in row
+    assert '<td data-sort=""><span title="101 intermediate values of unknown size">unknown</span></td>' in row
+    assert "0 FLOPs" not in row and "0 B" not in row

@@ -150,17 +150,9 @@ def _row(c: CardContext, devices: list[str]) -> _Row:
         return _Row(cells, failed=True, attrs=_row_attrs(c))
     cells.append(_Cell(escape.md_text(r.architecture.family)))
     cells.append(_num_cell(r.params.total, _params_text(r.params)))
-    flops_text = units.exact(r.flops.total, units.format_flops(r.flops.total), "FLOPs")
-    uncounted = sum(r.flops.uncounted_ops.values())
-    if uncounted:
-        flops_text = Markup(f'{flops_text} <small title="{units.count_of(uncounted, "node")} not counted: a lower bound">+?</small>')
-    cells.append(_num_cell(r.flops.total, flops_text))
+    cells.append(_flops_cell(r))
     cells.append(_num_cell(r.memory.file_bytes, units.exact(r.memory.file_bytes, units.format_bytes(r.memory.file_bytes), "bytes")))
-    peak = r.memory.peak_activation_bytes
-    peak_text = units.exact(peak, units.format_bytes(peak), "bytes")
-    if r.memory.activations_unknown:
-        peak_text = Markup(f'≥ {peak_text}')
-    cells.append(_num_cell(peak, peak_text))
+    cells.append(_peak_cell(r))
     opset = _opset(r)
     cells.append(_num_cell(opset, Markup(str(opset)) if opset is not None else Markup("n/a")))
     for d in devices:
@@ -175,6 +167,29 @@ def _row(c: CardContext, devices: list[str]) -> _Row:
         else:
             cells.append(_Cell(Markup("yes" if h.fits else "<strong>no</strong>"), "1" if h.fits else "0"))
     return _Row(cells, attrs=_row_attrs(c))
+
+
+def _flops_cell(r: Report) -> _Cell:
+    """The FLOPs, marked as a lower bound when nodes are uncounted; when no node is counted,
+    nothing is known, and a 0 would read as a figure (the cell then sorts with the unknowns)."""
+    uncounted = sum(r.flops.uncounted_ops.values())
+    if not uncounted:
+        return _num_cell(r.flops.total, units.exact(r.flops.total, units.format_flops(r.flops.total), "FLOPs"))
+    why = f"{units.count_of(uncounted, 'node')} not counted"
+    if r.flops.total == 0:
+        return _Cell(Markup(f'<span title="{why}">not counted</span>'), "", numeric=True)
+    text = units.exact(r.flops.total, units.format_flops(r.flops.total), "FLOPs")
+    return _num_cell(r.flops.total, Markup(f'{text} <small title="{why}: a lower bound">+?</small>'))
+
+
+def _peak_cell(r: Report) -> _Cell:
+    """Peak activations, "≥" when some sizes are unknown, "unknown" when none is known."""
+    peak, unknown = r.memory.peak_activation_bytes, r.memory.activations_unknown
+    if unknown and peak == 0:
+        return _Cell(Markup(f'<span title="{units.count_of(unknown, "intermediate value")} of unknown size">unknown</span>'),
+                     "", numeric=True)
+    text = units.exact(peak, units.format_bytes(peak), "bytes")
+    return _num_cell(peak, Markup(f"≥ {text}") if unknown else text)
 
 
 def short_description(c: CardContext) -> str:
