@@ -215,3 +215,19 @@ def test_cached_answer_that_no_longer_passes_is_not_used(cnn, tmp_path, monkeypa
     cache.store(str(tmp_path), key, {"tldr": "Bad.", "text": "It is an MLP.", "author": "m"})
     s = summarize(cnn, cnn_entry(), cfg, str(tmp_path), sleep=lambda _s: None)  # asks; nobody listens on :9
     assert s.source == "metrics" and s.note.startswith("could not connect")
+
+
+def test_facts_for_the_llm_never_state_an_unknown_figure_as_zero():
+    from mkdocs_onnx.summary.facts import facts
+
+    r = make_report("m", flops=0)
+    r.flops.uncounted_ops = {"Conv": 49}
+    r.memory.peak_activation_bytes, r.memory.activations_unknown = 0, 101
+    f = facts(r)
+    assert f["flops_per_inference"] == "unknown (nothing could be counted)"
+    assert f["peak_activation_memory"] == "unknown (nothing could be counted)"
+    r.flops.total, r.memory.peak_activation_bytes = 2_000_000, 4096  # partly counted: lower bounds
+    f = facts(r)
+    assert f["flops_per_inference"] == "2.00 MFLOPs (lower bound)" and f["peak_activation_memory"] == "4.00 KiB (lower bound)"
+    r.flops.uncounted_ops, r.memory.activations_unknown = {}, 0  # all counted: the figures as they are
+    assert facts(r)["flops_per_inference"] == "2.00 MFLOPs" and facts(r)["peak_activation_memory"] == "4.00 KiB"
