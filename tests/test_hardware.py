@@ -227,3 +227,22 @@ def test_classical_ml_operators_on_an_accelerator_are_flagged_and_counts_read_in
     cpu = DeviceProfile(id="cpu", name="A CPU", vendor="test", kind="cpu", memory_bytes=10**9,
                         memory_bandwidth_bytes_per_s=1e10, peak_flops={"fp32": 1e11})
     assert not any("ai.onnx.ml" in n for n in estimate(report, cpu).details["notes"])  # where they do run
+
+
+def test_a_bound_under_a_microsecond_says_what_it_leaves_out():
+    # 400 FLOPs, reads 200 bytes and writes 200: max(400 / 1e12, 400 / 1e12) = 0.4 ns on COMPUTE_BOUND
+    tiny = [NodeCost("act", "Relu", flops=400, params=0, bytes_read=200, weight_bytes_read=0, bytes_written=200)]
+    est = estimate(make_report(tiny, weights_bytes=0, by_dtype={}), COMPUTE_BOUND)
+    assert est.latency_s == pytest.approx(0.4e-9)
+    launch = [n for n in est.details["notes"] if "under a microsecond" in n]
+    assert launch == ["the bound, 0.400 ns, is under a microsecond, less than launching one kernel or dispatching "
+                      "one operator takes: at this size those per-node costs, which a roofline leaves out, set the latency"]
+    big = estimate(make_report(two_nodes_and_a_gap()), COMPUTE_BOUND)  # 2.002 ms
+    assert not any("under a microsecond" in n for n in big.details["notes"])
+
+    from mkdocs_onnx.summary import fallback_summary
+
+    report = make_report(tiny, weights_bytes=0, by_dtype={})
+    report.hardware = [est]
+    assert ("one inference takes at least 0.400 ns (a roofline lower bound, which leaves out the per-node launch "
+            "costs that set the latency at this size)") in fallback_summary(report, None).text

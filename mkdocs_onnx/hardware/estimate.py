@@ -13,7 +13,11 @@ from typing import Any, Iterable, Optional
 from mkdocs_onnx.analysis.report import HardwareEstimate, Report
 from mkdocs_onnx.errors import DeviceError
 from mkdocs_onnx.hardware.profiles import PRECISIONS, DeviceProfile, resolve_devices
-from mkdocs_onnx.render.units import count_of  # a leaf module: its package imports nothing
+from mkdocs_onnx.render.units import count_of, format_duration  # a leaf module: its package imports nothing
+
+# A microsecond: about what launching one GPU kernel, or dispatching one operator on any
+# runtime, takes. A roofline bound below it leaves out what sets the real latency.
+LAUNCH_SCALE_S = 1e-6
 
 PRECISION_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 DEFAULT_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)
@@ -110,6 +114,10 @@ def estimate(
         row["workspace_bytes"] = workspace
         table.append(row)
     first = table[0]
+    if first["latency_s"] is not None and 0 < first["latency_s"] < LAUNCH_SCALE_S:
+        notes.append(f"the bound, {format_duration(first['latency_s'])}, is under a microsecond, less than launching "
+                     "one kernel or dispatching one operator takes: at this size those per-node costs, which a "
+                     "roofline leaves out, set the latency")
     flops = sum(n.flops for n in nodes)
     moved = sum(n.activation_bytes + n.weight_bytes for n in nodes)
     memory_required = first["memory_required_bytes"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from mkdocs_onnx.analysis.report import Flops, HardwareEstimate, Memory, Params, Report
+from mkdocs_onnx.hardware.estimate import LAUNCH_SCALE_S
 from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.render.units import format_bytes, format_count, format_duration, format_flops
 from mkdocs_onnx.summary.facts import task_of
@@ -52,7 +53,10 @@ def _hardware_sentence(h: HardwareEstimate) -> str:
            else f"it does not fit in device memory ({memory} needed)")
     if h.latency_s is None:
         return f"{where} {fit}; latency is not estimated."
-    return f"{where} {fit}, and one inference takes at least {format_duration(h.latency_s)} (a roofline lower bound)."
+    bound = "a roofline lower bound"
+    if h.latency_s < LAUNCH_SCALE_S:
+        bound += ", which leaves out the per-node launch costs that set the latency at this size"
+    return f"{where} {fit}, and one inference takes at least {format_duration(h.latency_s)} ({bound})."
 
 
 def _cost_sentence(f: Flops, m: Memory) -> str:
