@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import warnings
+
 import numpy as np
 from onnx import TensorProto, helper
 
@@ -35,3 +38,17 @@ def shapes(op, inputs, outputs, *, domain=MS, **kw):
 
 def ints(*values) -> np.ndarray:
     return np.array(values, dtype=np.int64)
+
+
+@functools.cache
+def _node_cases() -> dict:
+    from onnx.backend.test.case.node import collect_testcases
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the generators overflow casts on purpose
+        return {case.name: case for case in collect_testcases()}
+
+
+def node_case(name: str):
+    """The onnx package's node test case ``name`` (its ``model``), or None in an onnx without it."""
+    return _node_cases().get(name)

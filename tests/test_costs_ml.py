@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from cost_helpers import flops, make_ctx
+from cost_helpers import flops, make_ctx, node_case
 from mkdocs_onnx.analysis import analyze_model
 from mkdocs_onnx.analysis.costs import Uncountable, cost_function
 from mkdocs_onnx.analysis.costs.registry import int_array_attr
@@ -259,8 +259,5 @@ def test_unified_tree_ensemble_with_a_set_membership_branch():
     ("test_ai_onnx_ml_tree_ensemble_set_membership", 6 * (1 + 4 + 2 + 1)),
 ])
 def test_onnx_own_tree_ensemble_cases(case_name, expected):
-    from onnx.backend.test.case.node import collect_testcases
-
-    case = next(c for c in collect_testcases() if c.name == case_name)
-    report = analyze_model(case.model, name=case_name)
+    report = analyze_model(node_case(case_name).model, name=case_name)
     assert report.flops.total == expected and report.flops.uncounted_ops == {}

@@ -30,6 +30,8 @@ from mkdocs_onnx.analysis.costs import (  # noqa: E402,F401
     reduce,
     resize,
     rnn,
+    sampling,
+    signal,
     svm,
     trees,
 )

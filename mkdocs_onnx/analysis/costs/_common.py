@@ -7,6 +7,12 @@ from typing import Callable, Optional, Sequence
 from mkdocs_onnx.analysis.costs.registry import NodeContext, Shape, TypeInfo, Uncountable, numel
 
 
+def weighted_sum(points: int) -> int:
+    """FLOPs of a weighted sum of ``points`` values (an interpolation): a multiply each, and
+    the adds between them."""
+    return 2 * points - 1
+
+
 def broadcast_shapes(*shapes: Sequence) -> tuple:
     """Numpy broadcasting of shapes whose items may be int, str (symbolic) or None."""
     rank = max((len(s) for s in shapes), default=0)

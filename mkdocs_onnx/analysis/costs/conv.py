@@ -1,4 +1,4 @@
-"""Convolutions: Conv, ConvTranspose and com.microsoft FusedConv.
+"""Convolutions: Conv, ConvTranspose, DeformConv and com.microsoft FusedConv.
 
 Strides, pads, dilations and auto_pad only change the number of output positions, which
 is read from shape inference (or computed here from static input and weight shapes
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
-from mkdocs_onnx.analysis.costs._common import shape_or_compute
+from mkdocs_onnx.analysis.costs._common import shape_or_compute, weighted_sum
 from mkdocs_onnx.analysis.costs.elementwise import PER_ELEMENT
 from mkdocs_onnx.analysis.costs.registry import NodeContext, Shape, TypeInfo, Uncountable, cost, numel, shape
 
@@ -89,6 +89,17 @@ def conv_transpose(ctx: NodeContext) -> int:
     if ctx.has_input(2):
         flops += numel(shape_or_compute(ctx, lambda: conv_transpose_out_shape(ctx)))
     return flops
+
+
+@cost("DeformConv")
+def deform_conv(ctx: NodeContext) -> int:
+    """DeformConv: Conv's FLOPs, + N·C_in·∏out·∏kernel sampled inputs × (2·2^r − 1) (bilinear over 2^r points; + 1 with a mask); r = spatial axes."""
+    x, w = ctx.input_shape(0), ctx.input_shape(1)
+    out = shape_or_compute(ctx, lambda: conv_out_shape(ctx))
+    # each output position reads every input channel at each kernel tap, at an offset position
+    samples = x[0] * x[1] * numel(out[2:]) * numel(w[2:])
+    per_sample = weighted_sum(2 ** (len(x) - 2)) + (1 if ctx.has_input(4) else 0)
+    return conv_flops(ctx, bias_input=3) + samples * per_sample
 
 
 # FLOPs per output element of the activations FusedConv may fuse (Clip: a min and a max)

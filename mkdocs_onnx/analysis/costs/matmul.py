@@ -1,4 +1,4 @@
-"""Matrix products: MatMul, Gemm, Einsum and com.microsoft FusedMatMul.
+"""Matrix products: MatMul, Gemm, Einsum and com.microsoft FusedMatMul; and Det.
 
 A multiply-accumulate counts 2 FLOPs, and so does the first product of a dot product
 (accumulating into zero): a (M×K)·(K×N) product is 2·M·N·K.
@@ -92,6 +92,17 @@ def _einsum_terms(equation: str, n_inputs: int) -> tuple[list[str], str]:
         letters = re.sub(r"[^A-Za-z]", "", lhs)
         rhs = ("..." if "..." in lhs else "") + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     return terms, rhs
+
+
+@cost("Det")
+def det(ctx: NodeContext) -> int:
+    """Det: per M×M matrix, LU factorisation (M(M−1)/2 divides, M(M−1)(2M−1)/3 multiplies and subtracts) + M − 1 multiplies of the diagonal."""
+    x = ctx.input_shape(0)  # (*, M, M)
+    m = x[-1]
+    if m < 1:
+        return 0
+    per_matrix = m * (m - 1) // 2 + m * (m - 1) * (2 * m - 1) // 3 + m - 1
+    return numel(x[:-2]) * per_matrix
 
 
 @cost("Einsum")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from mkdocs_onnx.analysis.costs._common import shape_or_compute
+from mkdocs_onnx.analysis.costs._common import shape_or_compute, weighted_sum
 from mkdocs_onnx.analysis.costs.registry import NodeContext, Shape, Uncountable, cost, numel
 
 
@@ -50,4 +50,4 @@ def resize(ctx: NodeContext) -> int:
     points = {"linear": 2, "bilinear": 2, "cubic": 4}.get(mode)
     if points is None:
         raise Uncountable(f"{ctx.op_type} mode '{mode}' has no known cost")
-    return (2 * points**d - 1) * numel(out) if d else 0
+    return weighted_sum(points**d) * numel(out) if d else 0

@@ -1,0 +1,86 @@
+"""Signal processing: DFT, STFT and the window generators.
+
+A discrete Fourier transform of length L is counted as an FFT is conventionally counted
+(as FFTW reports it): 5·L·log2(L) FLOPs for complex input, half that for real input,
+whatever L is. The spec leaves the algorithm open; a direct O(L²) evaluation would cost
+more, so the figure is what a good implementation needs.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mkdocs_onnx.analysis.costs._common import shape_or_compute
+from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost, numel
+
+
+def fft_flops(length: int, transforms: int, complex_input: bool) -> int:
+    """FLOPs of ``transforms`` transforms of ``length`` points: 5·L·log2(L) each (2.5·L·log2(L) for real input)."""
+    per_point = 5.0 if complex_input else 2.5
+    return round(transforms * per_point * length * math.log2(length)) if length > 1 else 0
+
+
+def _scalar_input(ctx: NodeContext, i: int, what: str) -> int:
+    value = ctx.input_value(i)
+    if value is None or value.size != 1:
+        raise Uncountable(f"{ctx.op_type} {what} (input {i}) is not a constant scalar")
+    return int(value.reshape(-1)[0])
+
+
+def _dft_axis(ctx: NodeContext, rank: int) -> int:
+    """The transformed axis: opset 17's attribute (default 1), opset 20's input (default -2)."""
+    axis = ctx.attr("axis")
+    if axis is None and ctx.has_input(2):
+        axis = _scalar_input(ctx, 2, "axis")
+    if axis is None:
+        if rank != 3:  # the two defaults name the same axis only for (batch, signal, 1|2)
+            raise Uncountable("DFT axis not given: its default is 1 in opset 17 and -2 from opset 20")
+        axis = 1
+    return axis % rank
+
+
+@cost("DFT")
+def dft(ctx: NodeContext) -> int:
+    """DFT: transforms × 5·L·log2(L) (complex input) or 2.5·L·log2(L) (real input), + output_elements when inverse (the 1/L scaling); L = dft_length or the axis' size."""
+    x = ctx.input_shape(0)  # (..., signal dims, 1 for real or 2 for complex)
+    axis = _dft_axis(ctx, len(x))
+    length = _scalar_input(ctx, 1, "dft_length") if ctx.has_input(1) else x[axis]
+    transforms = numel(x) // (x[axis] * x[-1]) if x[axis] else 0
+    flops = fft_flops(length, transforms, complex_input=x[-1] == 2)
+    if ctx.attr("inverse", 0):  # scaled by 1/L: one multiply per output number (2 per complex value)
+        flops += numel(ctx.output_shape(0))
+    return flops
+
+
+@cost("STFT")
+def stft(ctx: NodeContext) -> int:
+    """STFT: batch × frames × (frame_length × (1 or 2) window multiplies when a window is given + one DFT of frame_length: 5·L·log2(L) complex, 2.5·L·log2(L) real)."""
+    signal = ctx.input_shape(0)  # (batch, signal_length, 1 for real or 2 for complex)
+    if ctx.has_input(3):
+        length = _scalar_input(ctx, 3, "frame_length")
+    elif ctx.has_input(2):
+        length = ctx.input_shape(2)[0]
+    else:
+        raise Uncountable("STFT has neither a window nor a frame_length")
+    step = _scalar_input(ctx, 1, "frame_step")
+    out = shape_or_compute(ctx, lambda: (signal[0], (signal[1] - length) // step + 1, length // 2 + 1, 2))
+    frames = signal[0] * out[1]
+    complex_input = signal[-1] == 2
+    window = length * (2 if complex_input else 1) if ctx.has_input(2) else 0
+    return frames * window + fft_flops(length, frames, complex_input)
+
+
+@cost("HannWindow", "HammingWindow")
+def cosine_window(ctx: NodeContext) -> int:
+    """HannWindow, HammingWindow: 4 × size (w[n] = a0 − a1·cos(2π·n/N): a multiply for the angle, the cosine, a multiply, a subtract)."""
+    return 4 * _window_size(ctx)
+
+
+@cost("BlackmanWindow")
+def blackman_window(ctx: NodeContext) -> int:
+    """BlackmanWindow: 8 × size (w[n] = a0 − a1·cos(2π·n/N) + a2·cos(4π·n/N): two angles, two cosines, two multiplies, two adds)."""
+    return 8 * _window_size(ctx)
+
+
+def _window_size(ctx: NodeContext) -> int:
+    return numel(shape_or_compute(ctx, lambda: (_scalar_input(ctx, 0, "size"),)))

@@ -1,0 +1,147 @@
+"""FLOPs formulas of sampling (AffineGrid, GridSample, RoiAlign, DeformConv), signal
+processing (DFT, STFT, windows) and Det.
+
+Every expected value is worked out here from the operator's definition and the counting
+conventions of the formula modules: a weighted sum of n values is n multiplies and n − 1
+adds; a length-L Fourier transform costs 5·L·log2(L) (complex input) or 2.5·L·log2(L)
+(real input), as FFT counts are conventionally given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cost_helpers import flops, ints, node_case
+from mkdocs_onnx.analysis.analyzer import analyze_model
+from mkdocs_onnx.analysis.costs import Uncountable
+
+# --- GridSample, AffineGrid ----------------------------------------------------------
+
+
+def test_grid_sample_bilinear_reads_four_points_per_output_value():
+    inputs = [("X", (1, 3, 4, 4)), ("grid", (1, 5, 6, 2))]
+    outputs = 1 * 3 * 5 * 6  # (N, C, H_out, W_out)
+    assert flops("GridSample", inputs, mode="bilinear") == outputs * (4 + 3)  # 4 products, 3 adds
+    assert flops("GridSample", inputs, [("Y", (1, 3, 5, 6))], mode="linear") == outputs * 7  # opset 20's name
+    assert flops("GridSample", inputs, mode="bicubic") == outputs * (16 + 15)  # 4 × 4 points
+    assert flops("GridSample", inputs, mode="nearest") == 0  # a copy
+
+
+def test_grid_sample_volumetric_linear_reads_eight_points():
+    assert flops("GridSample", [("X", (2, 4, 3, 3, 3)), ("grid", (2, 2, 2, 2, 3))], mode="linear") == \
+        (2 * 4 * 2 * 2 * 2) * (8 + 7)
+
+
+def test_grid_sample_default_mode_is_bilinear_and_unknown_modes_are_uncountable():
+    inputs = [("X", (1, 1, 2, 2)), ("grid", (1, 1, 1, 2))]
+    assert flops("GridSample", inputs) == 7
+    with pytest.raises(Uncountable, match="mode 'area'"):
+        flops("GridSample", inputs, mode="area")
+
+
+def test_affine_grid_applies_theta_to_every_position():
+    # theta (N, 2, 3), size (N, C, H, W) = (2, 3, 4, 5): grid (2, 4, 5, 2); x' = a·x + b·y + c
+    got = flops("AffineGrid", [("theta", (2, 2, 3)), ("size", (4,))], constants={"size": ints(2, 3, 4, 5)})
+    assert got == (2 * 4 * 5 * 2) * (2 + 2)  # 2 multiplies, 2 adds per coordinate
+    got_3d = flops("AffineGrid", [("theta", (1, 3, 4)), ("size", (5,))], [("Y", (1, 2, 3, 4, 3))])
+    assert got_3d == (2 * 3 * 4 * 3) * (3 + 3)
+
+
+# --- RoiAlign ----------------------------------------------------------------------------
+
+
+def test_roi_align_samples_each_bin_then_pools():
+    inputs = [("X", (1, 8, 16, 16)), ("rois", (3, 4)), ("batch_indices", (3,))]
+    bins = 3 * 8 * 2 * 2  # (num_rois, C, output_height, output_width)
+    samples = 2 * 2  # sampling_ratio² bilinear samples of 4 points each: 7 FLOPs
+    avg = flops("RoiAlign", inputs, output_height=2, output_width=2, sampling_ratio=2)
+    assert avg == bins * (samples * 7 + (samples - 1) + 1)  # adds, then one divide
+    maximum = flops("RoiAlign", inputs, output_height=2, output_width=2, sampling_ratio=2, mode="max")
+    assert maximum == bins * (samples * 7 + samples - 1)  # comparisons
+
+
+def test_roi_align_adaptive_sampling_is_data_dependent():
+    with pytest.raises(Uncountable, match="RoI's size"):
+        flops("RoiAlign", [("X", (1, 8, 16, 16)), ("rois", (3, 4)), ("batch_indices", (3,))], sampling_ratio=0)
+
+
+# --- DeformConv ----------------------------------------------------------------------
+
+
+def test_deform_conv_is_a_conv_over_bilinear_samples():
+    # X (1, 4, 5, 5), W (6, 4, 3, 3), no padding: output (1, 6, 3, 3)
+    x, w, offset = ("X", (1, 4, 5, 5)), ("W", (6, 4, 3, 3)), ("offset", (1, 2 * 9, 3, 3))
+    conv = 2 * (6 * 3 * 3) * (4 * 3 * 3)  # a MAC per output value per weight
+    samples = 1 * 4 * (3 * 3) * (3 * 3)  # every input channel at every tap of every output position
+    assert flops("DeformConv", [x, w, offset]) == conv + samples * 7  # bilinear: 4 products, 3 adds
+    with_bias_and_mask = [x, w, offset, ("B", (6,)), ("mask", (1, 9, 3, 3))]
+    assert flops("DeformConv", with_bias_and_mask) == conv + 6 * 3 * 3 + samples * (7 + 1)
+
+
+# --- DFT, STFT, windows ------------------------------------------------------------------
+
+
+def test_dft_counts_an_fft_per_transform():
+    # two transforms of 8 points along axis 1 of (batch, signal, 1|2)
+    assert flops("DFT", [("x", (2, 8, 1))]) == 2 * 2.5 * 8 * 3  # real input: half a complex FFT
+    assert flops("DFT", [("x", (2, 8, 2))]) == 2 * 5 * 8 * 3
+    padded = flops("DFT", [("x", (2, 8, 1)), ("dft_length", ())], constants={"dft_length": np.array(16)})
+    assert padded == 2 * 2.5 * 16 * 4  # zero-padded to 16 points
+    inverse = flops("DFT", [("x", (2, 8, 2))], [("Y", (2, 8, 2))], inverse=1)
+    assert inverse == 2 * 5 * 8 * 3 + 2 * 8 * 2  # + the 1/L scaling of both parts of every value
+
+
+def test_dft_axis_from_the_attribute_or_a_constant_input():
+    x = ("x", (3, 4, 16, 2))  # transforms along axis 2: 3 × 4 of 16 points
+    assert flops("DFT", [x], axis=2) == 12 * 5 * 16 * 4  # opset 17: an attribute
+    axis = flops("DFT", [x, ("", None), ("axis", ())], constants={"axis": np.array(-2)})
+    assert axis == 12 * 5 * 16 * 4  # opset 20: an input
+    with pytest.raises(Uncountable, match="default"):  # 1 in opset 17, -2 from opset 20
+        flops("DFT", [x])
+
+
+def test_stft_windows_and_transforms_each_frame():
+    # 64 samples in frames of 16 every 16: (64 − 16) / 16 + 1 = 4 frames
+    inputs = [("signal", (1, 64, 1)), ("frame_step", ()), ("window", (16,))]
+    per_frame = 16 + 2.5 * 16 * 4  # window multiplies, then a real 16-point transform
+    assert flops("STFT", inputs, constants={"frame_step": np.array(16)}) == 4 * per_frame
+    no_window = [("signal", (1, 64, 1)), ("frame_step", ()), ("", None), ("frame_length", ())]
+    consts = {"frame_step": np.array(16), "frame_length": np.array(16)}
+    assert flops("STFT", no_window, constants=consts) == 4 * 2.5 * 16 * 4
+
+
+def test_window_generators():
+    size = {"size": np.array(10)}
+    assert flops("HannWindow", [("size", ())], constants=size) == 10 * 4  # angle, cos, multiply, subtract
+    assert flops("HammingWindow", [("size", ())], [("Y", (10,))]) == 10 * 4
+    assert flops("BlackmanWindow", [("size", ())], constants=size) == 10 * 8  # two cosine terms
+
+
+# --- Det ---------------------------------------------------------------------------------
+
+
+def test_det_counts_an_lu_factorisation_and_the_diagonal_product():
+    # 3×3 by hand: step 1 eliminates 2 rows (2 divides, 2 × 2 multiply-subtracts), step 2 one
+    # row (1 divide, 1 multiply-subtract): 3 divides + 10; then u11 · u22 · u33: 2 multiplies
+    assert flops("Det", [("X", (2, 3, 3))]) == 2 * (3 + 10 + 2)
+    # 4×4: 3 + 2 + 1 divides; 2 × (9 + 4 + 1) multiplies and subtracts; 3 multiplies
+    assert flops("Det", [("X", (4, 4))]) == 6 + 28 + 3
+
+
+# --- the onnx package's own node cases, end to end --------------------------------------
+
+@pytest.mark.parametrize("name, expected", [
+    ("test_gridsample_bilinear", 1 * 1 * 2 * 4 * 7),  # X (1, 1, 3, 2), grid (1, 2, 4, 2)
+    ("test_gridsample_bicubic", 1 * 1 * 2 * 4 * 31),
+    ("test_gridsample_nearest", 0),
+    ("test_roialign_aligned_false", 3 * 1 * 5 * 5 * (4 * 7 + 4)),  # 3 RoIs, 5×5 bins, ratio 2
+    ("test_roialign_mode_max", 3 * 1 * 5 * 5 * (4 * 7 + 3)),
+    ("test_hannwindow", 10 * 4),
+])
+def test_onnx_node_cases_are_counted(name, expected):
+    case = node_case(name)
+    if case is None:
+        pytest.skip(f"{name} is not among this onnx version's node test cases")
+    report = analyze_model(case.model, name=name)
+    assert report.flops.uncounted_ops == {}
+    assert report.flops.total == expected
