@@ -137,6 +137,11 @@ def test_det_counts_an_lu_factorisation_and_the_diagonal_product():
     ("test_roialign_aligned_false", 3 * 1 * 5 * 5 * (4 * 7 + 4)),  # 3 RoIs, 5×5 bins, ratio 2
     ("test_roialign_mode_max", 3 * 1 * 5 * 5 * (4 * 7 + 3)),
     ("test_hannwindow", 10 * 4),
+    # B = 2, T = 1, 4 heads of d_k = d_v = 8, a decay per key dimension: per head 8 exps +
+    # 5 × 64 + 2 × 8 to update, 2 × 64 + 8 to read out
+    ("test_linear_attention_decode_step", 2 * 4 * ((8 + 5 * 64 + 2 * 8) + (2 * 64 + 8))),
+    ("test_linear_attention_linear_t1_no_past", 2 * 4 * (2 * 64 + (2 * 64 + 8))),
+    ("test_causal_conv_with_state_silu_fp16", 2 * 4 * 8 * (2 * 4 + 5)),  # 4 taps, then x·sigmoid(x)
 ])
 def test_onnx_node_cases_are_counted(name, expected):
     case = node_case(name)
@@ -145,3 +150,33 @@ def test_onnx_node_cases_are_counted(name, expected):
     report = analyze_model(case.model, name=name)
     assert report.flops.uncounted_ops == {}
     assert report.flops.total == expected
+
+
+# --- linear attention and causal convolutions with state (opset 27) ----------------------
+
+
+def test_causal_conv_with_state_is_a_depthwise_conv_per_position():
+    inputs = [("input", (2, 16, 10)), ("weight", (16, 1, 4))]  # 4 taps per channel
+    assert flops("CausalConvWithState", inputs) == 2 * 16 * 10 * (2 * 4)
+    with_bias = inputs + [("bias", (16,))]
+    assert flops("CausalConvWithState", with_bias, activation="silu") == 2 * 16 * 10 * (2 * 4 + 1 + (4 + 1))
+
+
+def test_linear_attention_counts_the_recurrence_per_token():
+    # B = 1, T = 3 tokens, 4 query heads sharing 2 KV heads, d_k = 8, d_v = 6
+    q, k, v = ("query", (1, 3, 4 * 8)), ("key", (1, 3, 2 * 8)), ("value", (1, 3, 2 * 6))
+    state = 8 * 6
+    readout = 4 * (2 * state + 6)  # 4 query heads: qᵀS (a MAC per state entry), then × scale
+    heads = dict(q_num_heads=4, kv_num_heads=2)
+    # linear: S += k ⊗ v, a multiply and an add per state entry
+    assert flops("LinearAttention", [q, k, v], update_rule="linear", **heads) == 3 * (2 * 2 * state + readout)
+    # gated, a decay per head: exp(g) once, S·exp(g), k ⊗ v, the add
+    gated = [q, k, v, ("", None), ("decay", (1, 3, 2))]
+    assert flops("LinearAttention", gated, update_rule="gated", **heads) == 3 * (2 * (3 * state + 1) + readout)
+    # gated_delta, a decay per key dimension (8 per head) and β per head:
+    # exp(g) ⊙ S; (exp(g)·S)ᵀk, a MAC per entry; v − that and × β, per value dim; k ⊗ u and the add
+    delta = [q, k, v, ("", None), ("decay", (1, 3, 2 * 8)), ("beta", (1, 3, 2))]
+    per_head = 8 + state + 2 * state + 6 + 6 + state + state
+    assert flops("LinearAttention", delta, **heads) == 3 * (2 * per_head + readout)  # the default rule
+    with pytest.raises(Uncountable, match="decay"):
+        flops("LinearAttention", [q, k, v], update_rule="gated", **heads)

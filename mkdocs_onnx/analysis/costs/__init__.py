@@ -32,6 +32,7 @@ from mkdocs_onnx.analysis.costs import (  # noqa: E402,F401
     rnn,
     sampling,
     signal,
+    state_space,
     svm,
     trees,
 )
