@@ -128,30 +128,6 @@ def test_det_counts_an_lu_factorisation_and_the_diagonal_product():
     assert flops("Det", [("X", (4, 4))]) == 6 + 28 + 3
 
 
-# --- the onnx package's own node cases, end to end --------------------------------------
-
-@pytest.mark.parametrize("name, expected", [
-    ("test_gridsample_bilinear", 1 * 1 * 2 * 4 * 7),  # X (1, 1, 3, 2), grid (1, 2, 4, 2)
-    ("test_gridsample_bicubic", 1 * 1 * 2 * 4 * 31),
-    ("test_gridsample_nearest", 0),
-    ("test_roialign_aligned_false", 3 * 1 * 5 * 5 * (4 * 7 + 4)),  # 3 RoIs, 5×5 bins, ratio 2
-    ("test_roialign_mode_max", 3 * 1 * 5 * 5 * (4 * 7 + 3)),
-    ("test_hannwindow", 10 * 4),
-    # B = 2, T = 1, 4 heads of d_k = d_v = 8, a decay per key dimension: per head 8 exps +
-    # 5 × 64 + 2 × 8 to update, 2 × 64 + 8 to read out
-    ("test_linear_attention_decode_step", 2 * 4 * ((8 + 5 * 64 + 2 * 8) + (2 * 64 + 8))),
-    ("test_linear_attention_linear_t1_no_past", 2 * 4 * (2 * 64 + (2 * 64 + 8))),
-    ("test_causal_conv_with_state_silu_fp16", 2 * 4 * 8 * (2 * 4 + 5)),  # 4 taps, then x·sigmoid(x)
-])
-def test_onnx_node_cases_are_counted(name, expected):
-    case = node_case(name)
-    if case is None:
-        pytest.skip(f"{name} is not among this onnx version's node test cases")
-    report = analyze_model(case.model, name=name)
-    assert report.flops.uncounted_ops == {}
-    assert report.flops.total == expected
-
-
 # --- linear attention and causal convolutions with state (opset 27) ----------------------
 
 
@@ -180,3 +156,64 @@ def test_linear_attention_counts_the_recurrence_per_token():
     assert flops("LinearAttention", delta, **heads) == 3 * (2 * per_head + readout)  # the default rule
     with pytest.raises(Uncountable, match="decay"):
         flops("LinearAttention", [q, k, v], update_rule="gated", **heads)
+
+
+# --- losses, Col2Im, strings, and what cannot be counted --------------------------------
+
+
+def test_negative_log_likelihood_loss_by_reduction_and_weights():
+    inputs = [("input", (3, 5)), ("target", (3,))]  # 3 loss elements
+    assert flops("NegativeLogLikelihoodLoss", inputs, reduction="none") == 3  # one negation each
+    assert flops("NegativeLogLikelihoodLoss", inputs, reduction="sum") == 3 + 2
+    assert flops("NegativeLogLikelihoodLoss", inputs) == 3 + 2 + 1  # mean, the default: sum, then divide
+    weighted = inputs + [("weight", (5,))]
+    # × weight each; mean divides by the sum of the picked weights (2 more adds)
+    assert flops("NegativeLogLikelihoodLoss", weighted) == 3 * 2 + 2 + 1 + 2
+    spatial = [("input", (2, 4, 3, 3)), ("target", (2, 3, 3))]  # 2 × 3 × 3 = 18 elements
+    assert flops("NegativeLogLikelihoodLoss", spatial) == 18 + 17 + 1
+
+
+def test_softmax_cross_entropy_is_a_log_softmax_then_the_loss():
+    inputs = [("scores", (3, 5)), ("labels", (3,))]
+    assert flops("SoftmaxCrossEntropyLoss", inputs) == 5 * 15 + (3 + 2 + 1)  # 5 per score (as LogSoftmax)
+
+
+def test_col2im_adds_every_column_value_into_the_image():
+    assert flops("Col2Im", [("input", (1, 2 * 2 * 2, 4)), ("image_shape", (2,)), ("block_shape", (2,))]) == 32
+
+
+def test_string_operators_do_no_arithmetic_and_data_dependent_ones_say_why():
+    assert flops("StringNormalizer", [("X", (4,))]) == 0
+    with pytest.raises(Uncountable, match="scores"):
+        flops("NonMaxSuppression", [("boxes", (1, 6, 4)), ("scores", (1, 1, 6))])
+    with pytest.raises(Uncountable, match="random sampling"):
+        flops("RandomNormalLike", [("X", (2, 3))])
+
+
+# --- the onnx package's own node cases, end to end --------------------------------------
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("test_gridsample_bilinear", 1 * 1 * 2 * 4 * 7),  # X (1, 1, 3, 2), grid (1, 2, 4, 2)
+    ("test_gridsample_bicubic", 1 * 1 * 2 * 4 * 31),
+    ("test_gridsample_nearest", 0),
+    ("test_roialign_aligned_false", 3 * 1 * 5 * 5 * (4 * 7 + 4)),  # 3 RoIs, 5×5 bins, ratio 2
+    ("test_roialign_mode_max", 3 * 1 * 5 * 5 * (4 * 7 + 3)),
+    ("test_hannwindow", 10 * 4),
+    # B = 2, T = 1, 4 heads of d_k = d_v = 8, a decay per key dimension: per head 8 exps +
+    # 5 × 64 + 2 × 8 to update, 2 × 64 + 8 to read out
+    ("test_linear_attention_decode_step", 2 * 4 * ((8 + 5 * 64 + 2 * 8) + (2 * 64 + 8))),
+    ("test_linear_attention_linear_t1_no_past", 2 * 4 * (2 * 64 + (2 * 64 + 8))),
+    ("test_causal_conv_with_state_silu_fp16", 2 * 4 * 8 * (2 * 4 + 5)),  # 4 taps, then x·sigmoid(x)
+    ("test_col2im", 1 * 5 * 5),  # input (1, 5, 5): 25 values added into the image
+    # input (3, 5, 6), target (3, 6): 18 elements, each negated and weighted; mean: 17 adds,
+    # 17 more for the sum of the weights, a divide
+    ("test_nllloss_NCd1_mean_weight_negative_ii", 18 * 2 + 17 + 17 + 1),
+])
+def test_onnx_node_cases_are_counted(name, expected):
+    case = node_case(name)
+    if case is None:
+        pytest.skip(f"{name} is not among this onnx version's node test cases")
+    report = analyze_model(case.model, name=name)
+    assert report.flops.uncounted_ops == {}
+    assert report.flops.total == expected

@@ -1,4 +1,4 @@
-"""Convolutions: Conv, ConvTranspose, DeformConv and com.microsoft FusedConv.
+"""Convolutions: Conv, ConvTranspose, DeformConv, Col2Im and com.microsoft FusedConv.
 
 Strides, pads, dilations and auto_pad only change the number of output positions, which
 is read from shape inference (or computed here from static input and weight shapes
@@ -100,6 +100,12 @@ def deform_conv(ctx: NodeContext) -> int:
     samples = x[0] * x[1] * numel(out[2:]) * numel(w[2:])
     per_sample = weighted_sum(2 ** (len(x) - 2)) + (1 if ctx.has_input(4) else 0)
     return conv_flops(ctx, bias_input=3) + samples * per_sample
+
+
+@cost("Col2Im")
+def col2im(ctx: NodeContext) -> int:
+    """Col2Im: input_elements adds (every column value is added into its image position; overlapping blocks sum)."""
+    return ctx.input_numel(0)
 
 
 # FLOPs per output element of the activations FusedConv may fuse (Clip: a min and a max)

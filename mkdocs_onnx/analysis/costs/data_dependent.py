@@ -1,0 +1,26 @@
+"""Operators whose cost no formula can state before the data is seen, each with the reason.
+
+They are registered so that a card says why a node is uncounted (its work follows the
+data, or the operator does not define its arithmetic) rather than that no formula exists.
+"""
+
+from __future__ import annotations
+
+from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost
+
+_REASONS = {
+    "NonMaxSuppression": "how many boxes it compares and keeps depends on their scores and overlaps (data)",
+    "Unique": "how many values it compares and keeps depends on the values (data)",
+    "MaxRoiPool": "the size of each pooling bin follows its RoI's coordinates (data)",
+    "SequenceMap": "its body runs once per element of the input sequences, whose length is data",
+    "ImageDecoder": "decoding costs what the encoded image demands (data)",
+    "TfIdfVectorizer": "the n-grams it matches and counts depend on the tokens (data)",
+    **{op: "random sampling: the operator does not define the arithmetic that draws its numbers" for op in (
+        "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Bernoulli", "Multinomial")},
+}
+
+
+@cost(*_REASONS)
+def data_dependent(ctx: NodeContext) -> int:
+    """Uncounted, with the reason: NonMaxSuppression, Unique, MaxRoiPool, SequenceMap, ImageDecoder, TfIdfVectorizer, random sampling."""
+    raise Uncountable(_REASONS[ctx.op_type])
