@@ -43,12 +43,14 @@ REQUIRED_MS = """
 Attention MultiHeadAttention GroupQueryAttention SkipLayerNormalization SkipSimplifiedLayerNormalization
 FastGelu BiasGelu Gelu QuickGelu BiasAdd RotaryEmbedding MatMulNBits QLinearAdd QLinearMul QLinearSigmoid
 FusedConv FusedMatMul SimplifiedLayerNormalization EmbedLayerNormalization
+QLinearGlobalAveragePool QLinearAveragePool QLinearConcat QLinearSoftmax QGemm DynamicQuantizeMatMul MatMulIntegerToFloat
 """.split()
 
 SHAPES_MS = """
 Attention MultiHeadAttention GroupQueryAttention SkipLayerNormalization SkipSimplifiedLayerNormalization
 FastGelu BiasGelu Gelu QuickGelu BiasAdd MatMulNBits QLinearAdd QLinearMul QLinearSigmoid FusedConv FusedMatMul
 RotaryEmbedding SimplifiedLayerNormalization EmbedLayerNormalization
+QLinearGlobalAveragePool QLinearAveragePool QLinearConcat QLinearSoftmax QGemm DynamicQuantizeMatMul MatMulIntegerToFloat
 """.split()
 
 

@@ -28,6 +28,7 @@ from mkdocs_onnx.analysis.costs import (  # noqa: E402,F401
     ml,
     normalization,
     pooling,
+    qoperator,
     quantized,
     reduce,
     resize,

@@ -75,9 +75,13 @@ def fused_matmul_shape(ctx: NodeContext) -> list[TypeInfo]:
     if a is None or b is None:
         return [(elem, None)]
     batch, m, n, _ = _fused_matmul_dims(ctx, a, b)
-    # numpy drops the axis it added to a 1-D operand
-    out = (*batch, *((m,) if len(a) > 1 else ()), *((n,) if len(b) > 1 else ()))
-    return [(elem, out)]
+    return [(elem, matmul_output(a, b, batch, m, n))]
+
+
+def matmul_output(a: Sequence, b: Sequence, batch: tuple, m, n) -> tuple:
+    """The output shape of a numpy matmul of shapes ``a`` and ``b`` from :func:`matmul_dims`'s
+    (batch, M, N): numpy drops the axis it added to a 1-D operand."""
+    return (*batch, *((m,) if len(a) > 1 else ()), *((n,) if len(b) > 1 else ()))
 
 
 def _einsum_terms(equation: str, n_inputs: int) -> tuple[list[str], str]:

@@ -1,0 +1,108 @@
+"""ONNX Runtime's QOperator contrib operators: FLOPs formulas and shape functions.
+
+Expected values are worked out here: integer accumulations count like float ones, a
+requantization is 3 (multiply by the scale ratio, round, add the zero point), an integer
+sum's zero-point correction 1, dequantize 2, quantize 3, softmax 5 per element.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from cost_helpers import MS, flops, shapes
+from mkdocs_onnx.analysis.analyzer import analyze_model
+
+SCALARS = [("xs", ()), ("xz", ()), ("ys", ()), ("yz", ())]
+
+
+def test_qlinear_global_average_pool_in_both_layouts():
+    per_channel = (7 * 7 - 1) + 1 + 3  # integer sum, zero-point correction, requantize
+    assert flops("QLinearGlobalAveragePool", [("X", (2, 64, 7, 7)), *SCALARS], domain=MS) == 2 * 64 * per_channel
+    last = flops("QLinearGlobalAveragePool", [("X", (2, 7, 7, 64)), *SCALARS], domain=MS, channels_last=1)
+    assert last == 2 * 64 * per_channel
+    assert shapes("QLinearGlobalAveragePool", [("X", (2, 64, 7, 7)), *SCALARS], [("Y", None)])[0][1] == (2, 64, 1, 1)
+    out = shapes("QLinearGlobalAveragePool", [("X", (2, 7, 7, 64)), *SCALARS], [("Y", None)], channels_last=1)
+    assert out[0][1] == (2, 1, 1, 64)
+
+
+def test_qlinear_average_pool_windows():
+    # 3×3 windows, stride 2, no padding over 9×9: (9 − 3) / 2 + 1 = 4 per side
+    attrs = dict(kernel_shape=[3, 3], strides=[2, 2])
+    inputs = [("X", (1, 8, 9, 9)), *SCALARS]
+    assert flops("QLinearAveragePool", inputs, domain=MS, **attrs) == (8 * 4 * 4) * ((9 - 1) + 1 + 3)
+    assert shapes("QLinearAveragePool", inputs, [("Y", None)], **attrs)[0][1] == (1, 8, 4, 4)
+    nhwc = shapes("QLinearAveragePool", [("X", (1, 9, 9, 8)), *SCALARS], [("Y", None)], channels_last=1, **attrs)
+    assert nhwc[0][1] == (1, 4, 4, 8)
+
+
+def test_qlinear_concat_requantizes_every_input_value():
+    inputs = [("ys", ()), ("yz", ()), ("a", (1, 3, 4)), ("as", ()), ("az", ()), ("b", (1, 5, 4)), ("bs", ()), ("bz", ())]
+    assert flops("QLinearConcat", inputs, domain=MS, axis=1) == (12 + 20) * (1 + 3)  # zero point, requantize
+    assert shapes("QLinearConcat", inputs, [("Y", None)], axis=1)[0][1] == (1, 8, 4)
+    assert shapes("QLinearConcat", inputs, [("Y", None)], axis=-2)[0][1] == (1, 8, 4)
+
+
+def test_qlinear_softmax():
+    inputs = [("X", (2, 10)), *SCALARS]
+    assert flops("QLinearSoftmax", inputs, domain=MS) == 20 * (2 + 5 + 3)
+    assert shapes("QLinearSoftmax", inputs, [("Y", None)])[0][1] == (2, 10)
+
+
+def test_qgemm_quantized_and_float_outputs():
+    a, b = ("A", (4, 32)), ("B", (16, 32))  # transB: B is (N, K)
+    quantized = [a, ("as", ()), ("az", ()), b, ("bs", ()), ("bz", ()), ("C", (16,)), ("ys", ()), ("yz", ())]
+    assert flops("QGemm", quantized, domain=MS, transB=1) == 2 * 4 * 16 * 32 + 4 * 16 + 3 * 4 * 16
+    to_float = quantized[:6]
+    assert flops("QGemm", to_float, domain=MS, transB=1) == 2 * 4 * 16 * 32 + 4 * 16  # a scale per output
+    assert shapes("QGemm", quantized, [("Y", None)], transB=1)[0][1] == (4, 16)
+
+
+def test_dynamically_quantized_matmuls():
+    a, b = ("A", (2, 3, 8)), ("B", (8, 5))
+    products = 2 * (2 * 3) * 5 * 8
+    outputs = 2 * 3 * 5
+    # A quantized on the fly: a running min and max (2) and a quantization (3) per element
+    dq = flops("DynamicQuantizeMatMul", [a, b, ("bs", ()), ("", None), ("bias", (5,))], domain=MS)
+    assert dq == 5 * 48 + products + outputs + outputs
+    i2f = flops("MatMulIntegerToFloat", [a, b, ("as", ()), ("bs", ())], domain=MS)
+    assert i2f == products + outputs
+    assert shapes("DynamicQuantizeMatMul", [a, b, ("bs", ())], [("Y", None)])[0] == (TensorProto.FLOAT, (2, 3, 5))
+
+
+def _quantized_cnn() -> onnx.ModelProto:
+    """A QOperator-format CNN as ONNX Runtime's quantization tool writes one: quantize, QLinearConv,
+    QLinearGlobalAveragePool, Flatten, QLinearMatMul, dequantize."""
+    def const(name, value):
+        return numpy_helper.from_array(np.array(value), name)
+
+    u8 = np.uint8(128)
+    inits = [const("xs", np.float32(0.02)), const("xz", u8), const("ws", np.float32(0.01)), const("wz", u8),
+             const("W", np.ones((16, 3, 3, 3), np.uint8)), const("cs", np.float32(0.05)), const("cz", u8),
+             const("ps", np.float32(0.05)), const("pz", u8), const("M", np.ones((16, 10), np.uint8)),
+             const("ms", np.float32(0.01)), const("mz", u8), const("os", np.float32(0.1)), const("oz", u8)]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+        helper.make_node("QLinearConv", ["xq", "xs", "xz", "W", "ws", "wz", "cs", "cz"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("QLinearGlobalAveragePool", ["c", "cs", "cz", "ps", "pz"], ["p"], domain=MS),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("QLinearMatMul", ["f", "ps", "pz", "M", "ms", "mz", "os", "oz"], ["o"]),
+        helper.make_node("DequantizeLinear", ["o", "os", "oz"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "int8_cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(MS, 1)])
+
+
+def test_a_quantized_cnn_is_counted_through_its_classifier_head():
+    report = analyze_model(_quantized_cnn(), name="int8_cnn")
+    assert report.flops.uncounted_ops == {} and report.memory.activations_unknown == 0
+    conv_out = 16 * 32 * 32
+    expected = ((3 * 32 * 32) * 3  # quantize the input: 3 per element
+                + 2 * conv_out * 27 + 3 * conv_out  # QLinearConv: MACs, requantize
+                + 16 * ((32 * 32 - 1) + 1 + 3)  # the pool, per channel
+                + 2 * 10 * 16 + 3 * 10  # QLinearMatMul
+                + 2 * 10)  # dequantize the logits
+    assert report.flops.total == expected
+    assert report.graph.outputs[0].shape == [1, 10]
