@@ -217,3 +217,21 @@ def test_onnx_node_cases_are_counted(name, expected):
     report = analyze_model(case.model, name=name)
     assert report.flops.uncounted_ops == {}
     assert report.flops.total == expected
+
+
+def test_mel_weight_matrix_counts_the_points_and_each_filter_weight():
+    # 4 mel bins over 0–4000 Hz of a 32-point DFT at 8 kHz. Mel points, as the spec's reference
+    # places them: 6 points a step of (mel(4000) − mel(0)) / 6 apart, back to hertz, then to
+    # the spectrogram bin floor(33 · hz / 8000).
+    import math
+
+    mel = lambda hz: 2595 * math.log10(1 + hz / 700)  # noqa: E731
+    step = (mel(4000) - mel(0)) / 6
+    bins = [math.floor(33 * (700 * (10 ** (i * step / 2595) - 1)) / 8000) for i in range(6)]
+    weights = sum((c - a + 1 if c > a else 0) + max(b - c, 0) for a, c, b in zip(bins, bins[1:], bins[2:]))
+    consts = {"n": np.array(4), "dft": np.array(32), "rate": np.array(8000), "lo": np.array(0.0), "hi": np.array(4000.0)}
+    inputs = [(name, ()) for name in consts]
+    assert bins == [0, 1, 2, 4, 7, 11]
+    # filters (0, 1, 2), (1, 2, 4), (2, 4, 7), (4, 7, 11): rising edge c − a + 1 weights, falling b − c
+    assert weights == (2 + 1) + (2 + 2) + (3 + 3) + (4 + 4)
+    assert flops("MelWeightMatrix", inputs, constants=consts) == 9 * 6 + 10 + 2 * weights

@@ -1,4 +1,4 @@
-"""Signal processing: DFT, STFT and the window generators.
+"""Signal processing: DFT, STFT, the window generators and MelWeightMatrix.
 
 A discrete Fourier transform of length L is counted as an FFT is conventionally counted
 (as FFTW reports it): 5·L·log2(L) FLOPs for complex input, half that for real input,
@@ -9,6 +9,8 @@ more, so the figure is what a good implementation needs.
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from mkdocs_onnx.analysis.costs._common import shape_or_compute
 from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost, numel
@@ -84,3 +86,30 @@ def blackman_window(ctx: NodeContext) -> int:
 
 def _window_size(ctx: NodeContext) -> int:
     return numel(shape_or_compute(ctx, lambda: (_scalar_input(ctx, 0, "size"),)))
+
+
+@cost("MelWeightMatrix")
+def mel_weight_matrix(ctx: NodeContext) -> int:
+    """MelWeightMatrix: 9 per mel point (to mel: 2, to hertz: 4, to a bin: 3) for num_mel_bins + 2 points, 10 for the edges' two mel values and the step, and 2 (a subtract, a divide) per non-zero filter weight."""
+    num_mel_bins, dft_length, sample_rate = (_scalar_input(ctx, i, what) for i, what in
+                                             enumerate(("num_mel_bins", "dft_length", "sample_rate")))
+    lower, upper = (_float_input(ctx, i, what) for i, what in ((3, "lower_edge_hertz"), (4, "upper_edge_hertz")))
+    weights = sum(_triangle_sizes(num_mel_bins, dft_length, sample_rate, lower, upper))
+    return 9 * (num_mel_bins + 2) + 10 + 2 * weights
+
+
+def _float_input(ctx: NodeContext, i: int, what: str) -> float:
+    value = ctx.input_value(i)
+    if value is None or value.size != 1:
+        raise Uncountable(f"{ctx.op_type} {what} (input {i}) is not a constant scalar")
+    return float(value.reshape(-1)[0])
+
+
+def _triangle_sizes(num_mel_bins: int, dft_length: int, sample_rate: int, lower: float, upper: float):
+    """The weights each triangular filter sets, with its points placed as the spec's reference does."""
+    to_mel = lambda hz: 2595 * math.log10(1 + hz / 700)  # noqa: E731
+    step = (to_mel(upper) - to_mel(lower)) / (num_mel_bins + 2)
+    mels = np.arange(num_mel_bins + 2) * step + to_mel(lower)
+    bins = (((dft_length + 1) * (700 * np.expm1(mels / 2595 * math.log(10)))) // sample_rate).astype(int)
+    for left, center, right in zip(bins, bins[1:], bins[2:]):
+        yield (center - left + 1 if center > left else 0) + max(right - center, 0)
