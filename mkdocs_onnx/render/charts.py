@@ -1,8 +1,7 @@
 """SVG charts for the cards, the index and the comparison pages, with their alt texts.
 
 Charts are bars, lines and points on plain axes, written directly as SVG by
-:mod:`mkdocs_onnx.render.svg`: a cold build draws five per model, and laying them out with
-matplotlib took some 200 ms per card where writing them takes about a millisecond.
+:mod:`mkdocs_onnx.render.svg` (a cold build draws five per model, so they must be cheap).
 
 Every chart is byte-identical from one build to the next (same data, same bytes: no
 dates, no random ids). Charts have a transparent background and mid-grey text and axes,
@@ -52,9 +51,9 @@ def _label(label: str, limit: int = 60) -> str:
 
 
 def _left_margin(labels: Sequence[str], minimum: float = 0.12) -> float:
-    """Room for the longest y tick label (about 7 px per character at 9 pt)."""
+    """Room for the longest y tick label and its tick, as a fraction of the chart's width."""
     longest = max((len(label) for label in labels), default=0)
-    return min(0.45, max(minimum, (longest * 7.0 + 30) / (WIDTH * 100)))
+    return min(0.45, max(minimum, (longest * svg.CHAR_WIDTH + 22) / (WIDTH * 72)))
 
 
 def _top(items: Sequence[tuple[str, float]], n: int = TOP_N) -> tuple[list[tuple[str, float]], int]:
@@ -86,7 +85,7 @@ def _hbar(
     """Horizontal bars, one per (name, value, text) item from the top, each with its text
     beside it, on a linear axis with no scale (the texts say the values) or on a log axis
     ticked at decades. ``height`` in inches; ``margins``: (left, right, top, bottom) as
-    fractions of the figure, as matplotlib's ``subplots_adjust`` takes them."""
+    fractions of the chart (left and right from its left edge, top and bottom from its bottom edge)."""
     labels = [_label(k, 40) for k, _, _ in items]
     values = [v for _, v, _ in items]
     width_pt, height_pt = WIDTH * 72, height * 72

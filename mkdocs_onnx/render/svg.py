@@ -1,10 +1,11 @@
-"""A small SVG writer for the card charts: rectangles, lines, markers and text at given
-coordinates, in points (1/72 in), as matplotlib's SVGs measure them.
+"""A small SVG writer for the charts: rectangles, lines, markers and text at given
+coordinates, in points (1/72 in) from the top left.
 
-A card's charts are bars and lines on plain axes; writing them directly takes about a
-millisecond, where laying them out with matplotlib took some 200 ms per card, most of a
-cold build. Coordinates are written with at most two decimals and elements in drawing
-order, so the same data gives the same bytes. Text is escaped here, whatever its source.
+Charts are bars, lines and points on plain axes; writing them directly takes about a
+millisecond per card, where laying them out with a plotting library (matplotlib) took
+some 200 ms, most of a cold build. Coordinates are written with at most two decimals and
+elements in drawing order, so the same data gives the same bytes. Text is escaped here,
+whatever its source.
 """
 
 from __future__ import annotations
