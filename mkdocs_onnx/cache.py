@@ -60,14 +60,19 @@ def cache_key(file_sha256_hex: str, settings: dict[str, Any]) -> str:
 
 @functools.lru_cache(maxsize=None)
 def code_digest(package: str) -> str:
-    """A SHA-256 over the Python sources of ``package`` (a dotted name), for cache keys.
+    """A SHA-256 over the Python sources of ``package`` (a dotted name; or of one module), for cache keys.
 
     Results that older code computed must not be found again, and the package's version
     changes only at releases, while an editable install or a checkout changes with every
     update. Read once per process (a few hundred KiB).
     """
-    root = os.path.dirname(importlib.import_module(package).__file__ or "")
+    module = importlib.import_module(package)
     digest = hashlib.sha256()
+    if not hasattr(module, "__path__"):  # a single module
+        with open(module.__file__ or "", "rb") as fh:
+            digest.update(fh.read())
+        return digest.hexdigest()
+    root = os.path.dirname(module.__file__ or "")
     for folder, subfolders, files in os.walk(root):
         subfolders.sort()  # a fixed walk order: the same sources give the same digest
         for name in sorted(f for f in files if f.endswith(".py")):

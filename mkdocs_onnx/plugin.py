@@ -31,7 +31,7 @@ from mkdocs_onnx.manifest.load import load_manifest
 from mkdocs_onnx.render.context import CardContext
 from mkdocs_onnx.render.escape import md_heading
 from mkdocs_onnx.render.rawhtml import RawHtmlExtension
-from mkdocs_onnx.render.units import format_duration
+from mkdocs_onnx.units import format_duration
 from mkdocs_onnx.zoo import (
     INDEX,
     FileCopy,

@@ -30,7 +30,7 @@ from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.manifest.sources import package_file
 from mkdocs_onnx.parallel import run_all, worker_count
 from mkdocs_onnx.render.context import CardContext
-from mkdocs_onnx.render.units import format_duration
+from mkdocs_onnx.units import format_duration
 
 INDEX = "models/index.md"
 
@@ -407,7 +407,8 @@ def _charts(store: Optional[ChartCache], draw: Callable[[Any], list], subject: A
 
 def _chart_key(draw: Callable[[Any], list], data: str) -> str:
     digest = hashlib.sha256(data.encode("utf-8")).hexdigest()
-    return cache_key(digest, {"chart": draw.__name__, "code": code_digest("mkdocs_onnx.render")})
+    code = [code_digest("mkdocs_onnx.render"), code_digest("mkdocs_onnx.units")]  # charts write figures too
+    return cache_key(digest, {"chart": draw.__name__, "code": code})
 
 
 def _draw_missing(store: ChartCache, draw: Callable[[Any], list], subjects: list[tuple[Any, str]]) -> None:

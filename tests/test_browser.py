@@ -161,7 +161,7 @@ def test_index_sorts_by_parameters_and_by_name(page, base_url, models):
     assert [params[s] for s in visible_slugs(p)] == sorted(params.values(), reverse=True)
     assert p.get_attribute('#model-index th[data-label="Parameters"]', "aria-sort") == "descending"
 
-    latency = f'#model-index th[data-label^="Latency"] button'
+    latency = '#model-index th[data-label^="Latency"] button'
     p.click(latency)
     device = p.get_attribute('#model-index th[data-label^="Latency"]', "data-label")[len("Latency ("):-1]
     lat = {s: next(h["latency_s"] for h in m["report"]["hardware"] if h["device"] == device) for s, m in models.items()}

@@ -8,7 +8,7 @@ import pytest
 
 from mkdocs_onnx.errors import DeviceError
 from mkdocs_onnx.hardware import device_table, get_profile, load_database, profile_from_mapping, resolve_devices
-from mkdocs_onnx.hardware.format import format_duration
+from mkdocs_onnx.units import format_duration
 from mkdocs_onnx.hardware.profiles import KINDS, PRECISIONS, normalize_name, slugify
 
 GiB = 2**30

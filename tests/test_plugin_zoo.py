@@ -111,7 +111,7 @@ def test_failures_become_error_cards(tmp_path, caplog, source, reason):
     assert not card.ok and card.error.startswith(reason), card.error
     assert card.model_file is None
     assert str(tmp_path) not in card.error
-    assert f"model 'Bad' (" in caplog.text and reason in caplog.text
+    assert "model 'Bad' (" in caplog.text and reason in caplog.text
 
 
 def test_not_onnx_and_strict(tmp_path):

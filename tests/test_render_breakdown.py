@@ -11,7 +11,7 @@ import re
 import pytest
 
 from mkdocs_onnx.analysis.report import NodeCost, TransformerFacts
-from mkdocs_onnx.render import units
+from mkdocs_onnx import units
 from mkdocs_onnx.render.card import render_card
 from mkdocs_onnx.render.charts import BATCH_CHART, batch_chart, card_charts
 from mkdocs_onnx.render.index import render_index

@@ -15,9 +15,9 @@ from xml.etree import ElementTree
 from mkdocs_onnx.render.charts import card_charts, index_charts
 
 try:
-    from test_render_factory import bert_ctx, mnist_report, transformer_report
+    from test_render_factory import mnist_report, transformer_report
 except ImportError:  # tests/ is a package
-    from tests.test_render_factory import bert_ctx, mnist_report, transformer_report
+    from tests.test_render_factory import mnist_report, transformer_report
 
 
 def all_charts():

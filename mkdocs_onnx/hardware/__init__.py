@@ -2,7 +2,7 @@
 
 from mkdocs_onnx.hardware.detect import Detection, GpuInfo, detect_gpu
 from mkdocs_onnx.hardware.estimate import add_estimates, estimate
-from mkdocs_onnx.hardware.format import format_duration
+from mkdocs_onnx.units import format_duration
 from mkdocs_onnx.hardware.profiles import (
     DeviceProfile,
     device_table,

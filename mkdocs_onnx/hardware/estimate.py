@@ -13,7 +13,7 @@ from typing import Any, Iterable, Optional
 from mkdocs_onnx.analysis.report import HardwareEstimate, Report
 from mkdocs_onnx.errors import DeviceError
 from mkdocs_onnx.hardware.profiles import PRECISIONS, DeviceProfile, resolve_devices
-from mkdocs_onnx.render.units import count_of, format_duration  # a leaf module: its package imports nothing
+from mkdocs_onnx.units import count_of, format_duration
 
 # A microsecond: about what launching one GPU kernel, or dispatching one operator on any
 # runtime, takes. A roofline bound below it leaves out what sets the real latency.

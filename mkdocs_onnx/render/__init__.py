@@ -1,9 +1,8 @@
 """Renderers: Report -> Markdown pages, SVG charts and CSV/JSON exports.
 
-Modules (import them directly; this package imports nothing, so that light users such
-as :mod:`mkdocs_onnx.render.units` pull in no templates):
+Modules (import them directly; this package imports nothing). The figures are written by
+:mod:`mkdocs_onnx.units`, which the hardware estimates and the summaries share.
 
-- :mod:`~mkdocs_onnx.render.units`: human-readable figures with exact values at hand.
 - :mod:`~mkdocs_onnx.render.escape`: escaping of untrusted text and URLs.
 - :mod:`~mkdocs_onnx.render.card`: ``render_card(ctx, charts, site_url=None)``.
 - :mod:`~mkdocs_onnx.render.charts`: ``card_charts(report)``, ``index_charts(reports)``, drawn with

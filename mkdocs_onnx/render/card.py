@@ -24,7 +24,8 @@ from typing import Any, Optional, Sequence
 from markupsafe import Markup
 
 from mkdocs_onnx.analysis.report import HardwareEstimate, Report, TensorInfo
-from mkdocs_onnx.render import escape, units
+from mkdocs_onnx import units
+from mkdocs_onnx.render import escape
 from mkdocs_onnx.render.charts import BATCH_CHART, ChartRef
 from mkdocs_onnx.render.context import CardContext
 from mkdocs_onnx.render.templating import render

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from mkdocs_onnx.analysis.report import Report
-from mkdocs_onnx.render import svg, units
+from mkdocs_onnx import units
+from mkdocs_onnx.render import svg
 
 __all__ = ["ChartRef", "BATCH_CHART", "batch_chart", "card_charts", "index_charts", "compare_chart", "compare_charts"]
 

@@ -21,7 +21,8 @@ from markupsafe import Markup
 
 from mkdocs_onnx.analysis.report import Report
 from mkdocs_onnx.manifest.slug import unique_slugs
-from mkdocs_onnx.render import escape, units
+from mkdocs_onnx import units
+from mkdocs_onnx.render import escape
 from mkdocs_onnx.render.charts import ChartRef
 from mkdocs_onnx.render.context import CardContext
 from mkdocs_onnx.render.templating import render

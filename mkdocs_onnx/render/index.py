@@ -23,7 +23,8 @@ from typing import Any, Callable, Optional, Sequence
 from markupsafe import Markup
 
 from mkdocs_onnx.analysis.report import HardwareEstimate, Params, Report
-from mkdocs_onnx.render import escape, units
+from mkdocs_onnx import units
+from mkdocs_onnx.render import escape
 from mkdocs_onnx.render.charts import ChartRef
 from mkdocs_onnx.render.compare import compare_folder as default_compare_folder
 from mkdocs_onnx.render.compare import variant_groups

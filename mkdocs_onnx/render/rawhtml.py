@@ -1,7 +1,7 @@
 """A Python-Markdown extension that passes the cards' HTML blocks through unparsed.
 
 The card templates write their large tables as raw HTML (each figure carries its exact
-value in a ``title``; see :mod:`mkdocs_onnx.render.units`), with every value escaped
+value in a ``title``; see :mod:`mkdocs_onnx.units`), with every value escaped
 when the template is rendered (:mod:`mkdocs_onnx.render.templating`). Python-Markdown
 already leaves an HTML block alone when it starts at the left margin, but not inside a
 tab (``=== "…"``) or an admonition, whose body is indented: there the block would become

@@ -28,7 +28,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from mkdocs_onnx.render import escape, units
+from mkdocs_onnx import units
+from mkdocs_onnx.render import escape
 
 TEMPLATES = Path(__file__).parent / "templates"
 

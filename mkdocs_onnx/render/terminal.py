@@ -6,7 +6,7 @@ Model-supplied text is shown inside code spans so that nothing in it acts as mar
 from __future__ import annotations
 
 from mkdocs_onnx.analysis.report import Report
-from mkdocs_onnx.render.units import format_bytes, format_count, format_duration, format_flops, format_percent
+from mkdocs_onnx.units import format_bytes, format_count, format_duration, format_flops, format_percent
 
 
 def _code(text: object) -> str:

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from mkdocs_onnx.analysis.report import HardwareEstimate, Report, TensorInfo
 from mkdocs_onnx.manifest.entry import ModelEntry
-from mkdocs_onnx.render.units import format_bytes, format_count, format_duration, format_flops
+from mkdocs_onnx.units import format_bytes, format_count, format_duration, format_flops
 
 FAMILY_NAMES = {
     "cnn": "convolutional neural network (CNN)",

@@ -351,7 +351,7 @@ _KIND_NAMES = {"params": "parameter count", "flops": "FLOP count", "bytes": "siz
 
 
 def _nearest(fig: Figure, candidates: list[float]) -> str:
-    from mkdocs_onnx.render.units import format_bytes, format_count, format_duration, format_flops
+    from mkdocs_onnx.units import format_bytes, format_count, format_duration, format_flops
 
     positive = [c for c in candidates if c > 0]
     if not positive:

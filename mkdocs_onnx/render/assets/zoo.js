@@ -17,7 +17,7 @@
   "use strict";
 
   // ---------------------------------------------------------------- number formats
-  // The same conventions as mkdocs_onnx/render/units.py: 3 significant figures,
+  // The same conventions as mkdocs_onnx/units.py: 3 significant figures,
   // decimal prefixes for counts and FLOPs, binary prefixes for bytes.
 
   function sig3(x) {

@@ -1,4 +1,5 @@
-"""Human-readable figures, with the exact value one hover away.
+"""Human-readable figures, with the exact value one hover away: how the pages, the hardware
+estimates' notes and the summaries all write a count, a size or a duration.
 
 Conventions (DESIGN.md, "Units"): counts and FLOPs use decimal prefixes (K = 10^3,
 M = 10^6, G = 10^9, T = 10^12; counts use B for 10^9), bytes use binary prefixes

@@ -1,10 +1,10 @@
-"""Unit formatting (mkdocs_onnx.render.units)."""
+"""Unit formatting (mkdocs_onnx.units)."""
 
 from __future__ import annotations
 
 import pytest
 
-from mkdocs_onnx.render.units import (
+from mkdocs_onnx.units import (
     UNITS_NOTE,
     exact,
     format_bandwidth,
