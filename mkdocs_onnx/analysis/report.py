@@ -99,6 +99,11 @@ class Flops:
     uncounted: list[UncountedNode]
     notes: list[str]
 
+    @property
+    def none_counted(self) -> bool:
+        """Every node with a cost is uncounted: the total of 0 is no figure, and is not shown as one."""
+        return self.total == 0 and bool(self.uncounted_ops)
+
 
 @dataclass
 class Memory:
@@ -107,6 +112,11 @@ class Memory:
     peak_node: Optional[str]  # the node executing when the peak is reached
     activations_unknown: int  # intermediate tensors whose size is unknown (peak is then a lower bound)
     file_bytes: int  # model file plus external data
+
+    @property
+    def peak_unknown(self) -> bool:
+        """No intermediate size is known: the peak of 0 is no figure, and is not shown as one."""
+        return self.peak_activation_bytes == 0 and self.activations_unknown > 0
 
 
 @dataclass

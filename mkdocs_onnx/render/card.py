@@ -694,9 +694,8 @@ def render_card(
         severity_label=SEVERITY_LABEL,
         metadata_props=sorted(report.metadata.metadata_props.items()),
         peak_lower_bound=report.memory.activations_unknown > 0,
-        # nothing counted at all: a "0" would read as a figure, and it is none
-        flops_unknown=report.flops.total == 0 and bool(flops_uncounted),
-        peak_unknown=report.memory.peak_activation_bytes == 0 and report.memory.activations_unknown > 0,
+        flops_unknown=report.flops.none_counted,
+        peak_unknown=report.memory.peak_unknown,
         unbound=sorted(name for name, value in report.dims.items() if value is None),
         compare=_compare_links(compare),
         fn=Notes(_notes(report)),

@@ -177,7 +177,7 @@ def _flops_cell(r: Report) -> _Cell:
     if not uncounted:
         return _num_cell(r.flops.total, units.exact(r.flops.total, units.format_flops(r.flops.total), "FLOPs"))
     why = f"{units.count_of(uncounted, 'node')} not counted"
-    if r.flops.total == 0:
+    if r.flops.none_counted:
         return _Cell(Markup(f'<span title="{why}">not counted</span>'), "", numeric=True)
     text = units.exact(r.flops.total, units.format_flops(r.flops.total), "FLOPs")
     return _num_cell(r.flops.total, Markup(f'{text} <small title="{why}: a lower bound">+?</small>'))
@@ -186,7 +186,7 @@ def _flops_cell(r: Report) -> _Cell:
 def _peak_cell(r: Report) -> _Cell:
     """Peak activations, "≥" when some sizes are unknown, "unknown" when none is known."""
     peak, unknown = r.memory.peak_activation_bytes, r.memory.activations_unknown
-    if unknown and peak == 0:
+    if r.memory.peak_unknown:
         return _Cell(Markup(f'<span title="{units.count_of(unknown, "intermediate value")} of unknown size">unknown</span>'),
                      "", numeric=True)
     text = units.exact(peak, units.format_bytes(peak), "bytes")

@@ -51,12 +51,12 @@ def _hardware(h: HardwareEstimate) -> dict[str, Any]:
     return out
 
 
-def _lower_bound(text: str, value: float, unknown: int) -> str:
-    """A figure that leaves ``unknown`` parts out: marked as a lower bound, or, when nothing
-    was known at all, said to be unknown (a model told "0" would repeat it as a figure)."""
-    if not unknown:
-        return text
-    return "unknown (nothing could be counted)" if value == 0 else f"{text} (lower bound)"
+def _lower_bound(text: str, partial: bool, nothing: bool) -> str:
+    """A figure that leaves parts out (``partial``) marked as a lower bound; one of which nothing
+    was known (``nothing``) said to be unknown (a model told "0" would repeat it as a figure)."""
+    if nothing:
+        return "unknown (nothing could be counted)"
+    return f"{text} (lower bound)" if partial else text
 
 
 def facts(report: Report, entry: Optional[ModelEntry] = None) -> dict[str, Any]:
@@ -69,11 +69,11 @@ def facts(report: Report, entry: Optional[ModelEntry] = None) -> dict[str, Any]:
         "family_evidence": list(report.architecture.evidence),
         "task": task_of(report, entry),
         "parameters": {"total": format_count(p.total), "trainable": format_count(p.trainable)},
-        "flops_per_inference": _lower_bound(format_flops(f.total), f.total, sum(f.uncounted_ops.values())),
+        "flops_per_inference": _lower_bound(format_flops(f.total), bool(f.uncounted_ops), f.none_counted),
         "flops_uncounted_op_types": dict(sorted(f.uncounted_ops.items())),
         "weights_size": format_bytes(m.weights_bytes),
-        "peak_activation_memory": _lower_bound(format_bytes(m.peak_activation_bytes), m.peak_activation_bytes,
-                                               m.activations_unknown),
+        "peak_activation_memory": _lower_bound(format_bytes(m.peak_activation_bytes), m.activations_unknown > 0,
+                                               m.peak_unknown),
         "inputs": [_tensor(t) for t in report.graph.inputs],
         "outputs": [_tensor(t) for t in report.graph.outputs],
         "opsets": dict(sorted(report.metadata.opsets.items())),

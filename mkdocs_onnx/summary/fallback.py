@@ -61,11 +61,11 @@ def _hardware_sentence(h: HardwareEstimate) -> str:
 
 def _cost_sentence(f: Flops, m: Memory) -> str:
     """What one inference costs; a figure that only bounds nothing (0 with all unknown) is not given."""
-    if f.total == 0 and f.uncounted_ops:
+    if f.none_counted:
         flops = "Its compute could not be counted"
     else:
         flops = f"One inference costs{' at least' if f.uncounted_ops else ''} {format_flops(f.total)}"
-    if m.peak_activation_bytes == 0 and m.activations_unknown:
+    if m.peak_unknown:
         return f"{flops}, and its activation memory is unknown (no intermediate size is known)."
     peak = ("at least " if m.activations_unknown else "") + format_bytes(m.peak_activation_bytes)
     joiner = " and needs" if not flops.startswith("Its") else "; it needs"
@@ -79,7 +79,6 @@ def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: s
     task = task_of(report, entry)
     p, f, m = report.params, report.flops, report.memory
     flops = format_flops(f.total)
-    nothing_counted = f.total == 0 and bool(f.uncounted_ops)  # "at least 0 FLOPs" says nothing
 
     first = f"{name} is {article_phrase}" + (f" for {task}" if task else "")
     weights = (f" ({format_bytes(m.weights_bytes)} of weights)" if m.weights_bytes
@@ -89,7 +88,7 @@ def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: s
         sentences.append("The family is read from the graph: " + "; ".join(report.architecture.evidence) + ".")
     if f.uncounted_ops:
         ops = ", ".join(f"{op} ({n})" for op, n in sorted(f.uncounted_ops.items()))
-        sentences.append(f"No FLOP count for {ops}." if nothing_counted
+        sentences.append(f"No FLOP count for {ops}." if f.none_counted
                          else f"The FLOP count is a lower bound: no count for {ops}.")
     if p.placeholder:
         sentences.append(
@@ -100,7 +99,7 @@ def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: s
         sentences.append(_hardware_sentence(report.hardware[0]))
 
     tldr = f"{short[0].upper()}{short[1:]}" + (f" for {task}" if task else "")
-    tldr += f": {_params(p)}, " + ("FLOPs not counted" if nothing_counted else
+    tldr += f": {_params(p)}, " + ("FLOPs not counted" if f.none_counted else
                                    f"{flops}{' (lower bound)' if f.uncounted_ops else ''} per inference")
     if p.placeholder:
         tldr += ", placeholder weights"
