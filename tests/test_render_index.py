@@ -199,3 +199,19 @@ def test_figures_of_which_nothing_is_known_are_not_shown_as_zero():
     assert '<td data-sort=""><span title="49 nodes not counted">not counted</span></td>' in row
     assert '<td data-sort=""><span title="101 intermediate values of unknown size">unknown</span></td>' in row
     assert "0 FLOPs" not in row and "0 B" not in row
+
+
+def test_a_compare_page_does_not_compare_a_figure_of_which_nothing_is_known():
+    from mkdocs_onnx.render.compare import render_compare, variant_groups
+
+    base = mnist_ctx(entry=entry("Base", "base"))
+    variant = mnist_ctx(entry=entry("Variant", "variant", variant_of="Base"))
+    variant.report.flops.total, variant.report.flops.uncounted_ops = 0, {"Conv": 2}  # shapes unknown
+    variant.report.memory.peak_activation_bytes, variant.report.memory.activations_unknown = 0, 5
+    (group,) = variant_groups([base, variant])
+    lines = render_compare(group).splitlines()
+    for label in ("FLOPs", "Peak activation memory"):
+        row = next(line for line in lines if f"<th>{label}</th>" in line)
+        variant_cell = row.split('<td data-model="variant"', 1)[1]
+        assert 'data-value="">n/a</td></tr>' in variant_cell, label
+        assert "-100" not in row  # no "−100%" against the base

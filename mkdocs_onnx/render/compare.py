@@ -99,10 +99,11 @@ def compare_metrics(devices: Sequence[str]) -> list[Metric]:
     """The numeric figures of a comparison, in page order."""
     metrics = [
         Metric("params", "Parameters", lambda r: r.params.total, units.format_count),
-        Metric("flops", "FLOPs", lambda r: r.flops.total, units.format_flops, "FLOPs"),
+        # None (not compared) where nothing was counted: its 0 is no figure
+        Metric("flops", "FLOPs", lambda r: None if r.flops.none_counted else r.flops.total, units.format_flops, "FLOPs"),
         Metric("weights_bytes", "Weights size", lambda r: r.memory.weights_bytes, units.format_bytes, "bytes"),
-        Metric("peak_activation_bytes", "Peak activation memory", lambda r: r.memory.peak_activation_bytes,
-               units.format_bytes, "bytes"),
+        Metric("peak_activation_bytes", "Peak activation memory",
+               lambda r: None if r.memory.peak_unknown else r.memory.peak_activation_bytes, units.format_bytes, "bytes"),
         Metric("file_bytes", "File size", lambda r: r.memory.file_bytes, units.format_bytes, "bytes"),
         Metric("node_count", "Nodes", lambda r: r.graph.node_count, units.format_count),
     ]
