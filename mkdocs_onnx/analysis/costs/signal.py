@@ -22,11 +22,12 @@ def fft_flops(length: int, transforms: int, complex_input: bool) -> int:
     return round(transforms * per_point * length * math.log2(length)) if length > 1 else 0
 
 
-def _scalar_input(ctx: NodeContext, i: int, what: str) -> int:
+def _scalar_input(ctx: NodeContext, i: int, what: str, kind: type = int):
+    """Constant scalar input ``i`` (named ``what`` in the reason when it is not one), as ``kind``."""
     value = ctx.input_value(i)
     if value is None or value.size != 1:
         raise Uncountable(f"{ctx.op_type} {what} (input {i}) is not a constant scalar")
-    return int(value.reshape(-1)[0])
+    return kind(value.reshape(-1)[0])
 
 
 def _dft_axis(ctx: NodeContext, rank: int) -> int:
@@ -90,19 +91,12 @@ def _window_size(ctx: NodeContext) -> int:
 
 @cost("MelWeightMatrix")
 def mel_weight_matrix(ctx: NodeContext) -> int:
-    """MelWeightMatrix: 9 per mel point (to mel: 2, to hertz: 4, to a bin: 3) for num_mel_bins + 2 points, 10 for the edges' two mel values and the step, and 2 (a subtract, a divide) per non-zero filter weight."""
+    """MelWeightMatrix: 9 per mel point (to mel: 2, to hertz: 4, to a bin: 3) for num_mel_bins + 2 points, 10 for the edges' two mel values and the step, and 2 (a subtract, a divide) per filter weight computed."""
     num_mel_bins, dft_length, sample_rate = (_scalar_input(ctx, i, what) for i, what in
                                              enumerate(("num_mel_bins", "dft_length", "sample_rate")))
-    lower, upper = (_float_input(ctx, i, what) for i, what in ((3, "lower_edge_hertz"), (4, "upper_edge_hertz")))
+    lower, upper = (_scalar_input(ctx, i, what, float) for i, what in ((3, "lower_edge_hertz"), (4, "upper_edge_hertz")))
     weights = sum(_triangle_sizes(num_mel_bins, dft_length, sample_rate, lower, upper))
     return 9 * (num_mel_bins + 2) + 10 + 2 * weights
-
-
-def _float_input(ctx: NodeContext, i: int, what: str) -> float:
-    value = ctx.input_value(i)
-    if value is None or value.size != 1:
-        raise Uncountable(f"{ctx.op_type} {what} (input {i}) is not a constant scalar")
-    return float(value.reshape(-1)[0])
 
 
 def _triangle_sizes(num_mel_bins: int, dft_length: int, sample_rate: int, lower: float, upper: float):
