@@ -22,6 +22,7 @@ from mkdocs_onnx.analysis.costs import (  # noqa: E402,F401
     conv,
     data_dependent,
     data_movement,
+    diffusion,
     elementwise,
     losses,
     matmul,

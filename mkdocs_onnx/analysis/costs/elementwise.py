@@ -52,6 +52,7 @@ PER_ELEMENT: dict[str, tuple[int, str]] = {
 
 SOFTMAX_PER_ELEMENT = 5
 GELU_ERF_PER_ELEMENT = 5  # 0.5*x*(1 + erf(x/sqrt(2))): div, erf, add, mul, mul
+SILU_PER_ELEMENT = PER_ELEMENT["Sigmoid"][0] + 1  # x * sigmoid(x), fused into some operators
 GELU_TANH_PER_ELEMENT = 9  # 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3))): x^2, x^3, mul, add, mul, tanh, add, mul, mul
 
 

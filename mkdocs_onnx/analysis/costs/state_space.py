@@ -8,11 +8,8 @@ changes the work; the count is the recurrence's.
 
 from __future__ import annotations
 
-from mkdocs_onnx.analysis.costs.elementwise import PER_ELEMENT
+from mkdocs_onnx.analysis.costs.elementwise import SILU_PER_ELEMENT
 from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost
-
-SILU = PER_ELEMENT["Sigmoid"][0] + 1  # x·sigmoid(x)
-
 
 @cost("CausalConvWithState")
 def causal_conv_with_state(ctx: NodeContext) -> int:
@@ -21,7 +18,7 @@ def causal_conv_with_state(ctx: NodeContext) -> int:
     activation = ctx.attr("activation", "none")
     if activation not in ("none", "silu", "swish"):
         raise Uncountable(f"CausalConvWithState activation '{activation}' has no known cost")
-    per_output = 2 * k + (1 if ctx.has_input(2) else 0) + (SILU if activation != "none" else 0)
+    per_output = 2 * k + (1 if ctx.has_input(2) else 0) + (SILU_PER_ELEMENT if activation != "none" else 0)
     return ctx.input_numel(0) * per_output  # the output has the input's shape
 
 

@@ -1,8 +1,10 @@
-"""ONNX Runtime's QOperator contrib operators: FLOPs formulas and shape functions.
+"""ONNX Runtime's com.microsoft operators of quantized (QOperator) and diffusion models:
+FLOPs formulas and shape functions.
 
 Expected values are worked out here: integer accumulations count like float ones, a
 requantization is 3 (multiply by the scale ratio, round, add the zero point), an integer
-sum's zero-point correction 1, dequantize 2, quantize 3, softmax 5 per element.
+sum's zero-point correction 1, dequantize 2, quantize 3, softmax 5 per element; a
+normalization 5 per element and 3 per group, GELU 5, SiLU 5.
 """
 
 from __future__ import annotations
@@ -106,3 +108,26 @@ def test_a_quantized_cnn_is_counted_through_its_classifier_head():
                 + 2 * 10)  # dequantize the logits
     assert report.flops.total == expected
     assert report.graph.outputs[0].shape == [1, 10]
+
+
+# --- ONNX Runtime's diffusion fusions ----------------------------------------------------
+
+
+def test_group_norm_in_nhwc_with_and_without_silu():
+    x = ("X", (2, 8, 8, 32))  # N, H, W, C: the default channels_last layout
+    elements, groups = 2 * 8 * 8 * 32, 2 * 4  # N × groups
+    norm = 5 * elements + 3 * groups + 2 * elements  # normalize, then × gamma + beta
+    assert flops("GroupNorm", [x, ("gamma", (32,)), ("beta", (32,))], domain=MS, groups=4) == norm
+    assert flops("GroupNorm", [x, ("gamma", (32,)), ("beta", (32,))], domain=MS, groups=4, activation=1) == \
+        norm + 5 * elements  # SiLU: sigmoid (4) and a multiply
+    skip = [x, ("gamma", (32,)), ("beta", (32,)), ("skip", (2, 8, 8, 32)), ("bias", (32,))]
+    assert flops("SkipGroupNorm", skip, domain=MS, groups=4) == 2 * elements + norm  # x + skip + bias first
+    out = shapes("SkipGroupNorm", skip, [("Y", None), ("S", None)], groups=4)
+    assert [s for _, s in out] == [(2, 8, 8, 32), (2, 8, 8, 32)]
+
+
+def test_bias_split_gelu_halves_the_hidden_size():
+    inputs = [("X", (2, 64, 1280)), ("bias", (1280,))]
+    outputs = 2 * 64 * 640
+    assert flops("BiasSplitGelu", inputs, domain=MS) == outputs * (2 + 5 + 1)  # two bias adds, GELU, product
+    assert shapes("BiasSplitGelu", inputs, [("Y", None)])[0][1] == (2, 64, 640)
