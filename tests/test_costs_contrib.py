@@ -13,7 +13,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from cost_helpers import MS, flops, shapes
+from cost_helpers import MS, cost_of, flops, make_ctx, shapes
+from mkdocs_onnx.analysis.costs import shape_function
 from mkdocs_onnx.analysis.analyzer import analyze_model
 
 SCALARS = [("xs", ()), ("xz", ()), ("ys", ()), ("yz", ())]
@@ -131,3 +132,30 @@ def test_bias_split_gelu_halves_the_hidden_size():
     outputs = 2 * 64 * 640
     assert flops("BiasSplitGelu", inputs, domain=MS) == outputs * (2 + 5 + 1)  # two bias adds, GELU, product
     assert shapes("BiasSplitGelu", inputs, [("Y", None)])[0][1] == (2, 64, 640)
+
+
+def test_gather_block_quantized_embeddings_unpack_and_dequantize():
+    # a 4-bit embedding table of 1000 × 64, packed two values per byte: (1000, 32) uint8
+    inputs = [("data", (1000, 32)), ("ids", (2, 7)), ("scales", (1000, 2))]
+    ctx_types = {"data": TensorProto.UINT8}
+    got = flops_typed("GatherBlockQuantized", inputs, ctx_types, block_size=32)
+    assert got == 2 * (2 * 7 * 64)  # every gathered value: minus its (implicit) zero point, times its scale
+    out = shapes_typed("GatherBlockQuantized", inputs, ctx_types, block_size=32)
+    assert out == [(TensorProto.FLOAT, (2, 7, 64))]
+    eight_bit = shapes_typed("GatherBlockQuantized", inputs, ctx_types, block_size=32, bits=8)
+    assert eight_bit[0][1] == (2, 7, 32)
+
+
+def _typed_ctx(op, inputs, elem_types, **attrs):
+    ctx = make_ctx(op, inputs, [("Y", None)], domain=MS, **attrs)
+    for name, elem in elem_types.items():
+        ctx.types[name] = (elem, ctx.types[name][1])
+    return ctx
+
+
+def flops_typed(op, inputs, elem_types, **attrs):
+    return cost_of(_typed_ctx(op, inputs, elem_types, **attrs))
+
+
+def shapes_typed(op, inputs, elem_types, **attrs):
+    return shape_function(MS, op)(_typed_ctx(op, inputs, elem_types, **attrs))

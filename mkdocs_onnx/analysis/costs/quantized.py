@@ -67,6 +67,35 @@ def matmul_nbits_shape(ctx: NodeContext) -> list[TypeInfo]:
     return [(elem, None if a is None else (*a[:-1], ctx.attr("N")))]
 
 
+def _gather_block_quantized_shape(ctx: NodeContext, data, indices) -> tuple:
+    """data[:axis] + indices + data[axis+1:]; uint8 data packs 8/bits values per byte along its last axis."""
+    axis = ctx.attr("gather_axis", 0) % len(data)
+    out = [*data[:axis], *indices, *data[axis + 1:]]
+    if ctx.input_type(0)[0] == TensorProto.UINT8 and isinstance(out[-1], int):
+        out[-1] *= 8 // ctx.attr("bits", 4)
+    return tuple(out)
+
+
+@cost("GatherBlockQuantized", domain=MS)
+def gather_block_quantized(ctx: NodeContext) -> int:
+    """GatherBlockQuantized: 2 × output elements (dequantize what it gathers: subtract the zero point, multiply by the block's scale; 1 without a zero point, as FP8 data has none)."""
+    out = shape_or_compute(ctx, lambda: _gather_block_quantized_shape(ctx, ctx.input_shape(0), ctx.input_shape(1)))
+    # uint8 data has an implicit zero point (8 for 4 bits) when none is given
+    has_zero_point = ctx.has_input(3) or ctx.input_type(0)[0] in (TensorProto.UINT8, TensorProto.INT8,
+                                                                   TensorProto.UINT4, TensorProto.INT4)
+    return (DEQUANTIZE if has_zero_point else DEQUANTIZE - 1) * numel(out)
+
+
+@shape("GatherBlockQuantized", domain=MS)
+def gather_block_quantized_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """Typed like the scales (the dequantized values)."""
+    elem = ctx.input_type(2)[0]
+    data, indices = ctx.input_type(0)[1], ctx.input_type(1)[1]
+    if data is None or indices is None:
+        return [(elem, None)]
+    return [(elem, _gather_block_quantized_shape(ctx, data, indices))]
+
+
 @cost("QuantizeLinear")
 @cost("QuantizeLinear", domain=MS)
 def quantize_linear(ctx: NodeContext) -> int:
