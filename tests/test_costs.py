@@ -44,7 +44,7 @@ Attention MultiHeadAttention GroupQueryAttention SkipLayerNormalization SkipSimp
 FastGelu BiasGelu Gelu QuickGelu BiasAdd RotaryEmbedding MatMulNBits QLinearAdd QLinearMul QLinearSigmoid
 FusedConv FusedMatMul SimplifiedLayerNormalization EmbedLayerNormalization
 QLinearGlobalAveragePool QLinearAveragePool QLinearConcat QLinearSoftmax QGemm DynamicQuantizeMatMul MatMulIntegerToFloat
-GroupNorm SkipGroupNorm BiasSplitGelu GatherBlockQuantized
+GroupNorm SkipGroupNorm BiasSplitGelu GatherBlockQuantized MoE QMoE
 """.split()
 
 SHAPES_MS = """
@@ -52,7 +52,7 @@ Attention MultiHeadAttention GroupQueryAttention SkipLayerNormalization SkipSimp
 FastGelu BiasGelu Gelu QuickGelu BiasAdd MatMulNBits QLinearAdd QLinearMul QLinearSigmoid FusedConv FusedMatMul
 RotaryEmbedding SimplifiedLayerNormalization EmbedLayerNormalization
 QLinearGlobalAveragePool QLinearAveragePool QLinearConcat QLinearSoftmax QGemm DynamicQuantizeMatMul MatMulIntegerToFloat
-GroupNorm SkipGroupNorm BiasSplitGelu GatherBlockQuantized
+GroupNorm SkipGroupNorm BiasSplitGelu GatherBlockQuantized MoE QMoE
 """.split()
 
 

@@ -159,3 +159,43 @@ def flops_typed(op, inputs, elem_types, **attrs):
 
 def shapes_typed(op, inputs, elem_types, **attrs):
     return shape_function(MS, op)(_typed_ctx(op, inputs, elem_types, **attrs))
+
+
+# --- mixture of experts -------------------------------------------------------------------
+
+
+MOE_INPUTS = [("input", (2, 3, 8)), ("router", (6, 4))]  # 6 tokens of hidden size 8, 4 experts
+
+
+def test_moe_routes_each_token_through_k_experts():
+    fc1, fc2 = ("fc1", (4, 16, 8)), ("fc2", (4, 8, 16))  # per expert: 8 → 16 → 8
+    routing = 5 * 4 + 4 * 1  # softmax over 4 logits, top-2 selection (4 × ⌈log2 2⌉)
+    combine = 8 * (2 * 2 - 1)  # two weighted outputs summed
+    per_expert = 2 * (16 * 8 + 8 * 16) + 16 * 1  # FC1 and FC2 MACs, relu on 16 values
+    relu = flops("MoE", [*MOE_INPUTS, fc1, ("", None), fc2], domain=MS, k=2)
+    assert relu == 6 * (routing + 2 * per_expert + combine)
+    with_biases = flops("MoE", [*MOE_INPUTS, fc1, ("b1", (4, 16)), fc2, ("b2", (4, 8))], domain=MS, k=2)
+    assert with_biases == 6 * (routing + 2 * (per_expert + 16 + 8) + combine)
+
+
+def test_moe_swiglu_fused_or_not_costs_the_same():
+    routing, combine = 5 * 4 + 4, 8 * 3
+    # G · sigmoid(α·G) · (L + β) on 16 values: α·G, sigmoid (4), two multiplies, + β
+    per_expert = 2 * (32 * 8 + 8 * 16) + 16 * (1 + 4 + 2 + 1)
+    fused = [*MOE_INPUTS, ("fc1", (4, 32, 8)), ("", None), ("fc2", (4, 8, 16))]
+    assert flops("MoE", fused, domain=MS, k=2, activation_type="swiglu", swiglu_fusion=1) == \
+        6 * (routing + 2 * per_expert + combine)
+    apart = [*MOE_INPUTS, ("fc1", (4, 16, 8)), ("", None), ("fc2", (4, 8, 16)), ("", None), ("fc3", (4, 16, 8))]
+    assert flops("MoE", apart, domain=MS, k=2, activation_type="swiglu") == 6 * (routing + 2 * per_expert + combine)
+
+
+def test_qmoe_unpacks_its_weights_and_dequantizes_the_experts_it_uses():
+    # 4-bit weights, two per byte: FC1 (4, 16, 8 / 2), FC2 (4, 8, 16 / 2); scales at inputs 3 and 6
+    inputs = [*MOE_INPUTS, ("fc1", (4, 16, 4)), ("s1", (4, 16)), ("", None), ("fc2", (4, 8, 8)), ("s2", (4, 8))]
+    dense = 6 * ((5 * 4 + 4) + 2 * (2 * (16 * 8 + 8 * 16) + 16) + 8 * 3)  # as the float MoE above
+    used = min(4, 6 * 2)  # 12 expert calls reach all 4 experts
+    assert flops("QMoE", inputs, domain=MS, k=2) == dense + 2 * used * (16 * 8 + 8 * 16)
+    one_token = [("input", (1, 8)), ("router", (1, 4)), *inputs[2:]]
+    decode = (5 * 4 + 4) + 2 * (2 * (16 * 8 + 8 * 16) + 16) + 8 * 3
+    assert flops("QMoE", one_token, domain=MS, k=2) == decode + 2 * 2 * (16 * 8 + 8 * 16)  # 2 experts run
+    assert shapes("QMoE", one_token, [("Y", None)])[0][1] == (1, 8)

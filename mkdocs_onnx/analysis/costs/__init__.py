@@ -27,6 +27,7 @@ from mkdocs_onnx.analysis.costs import (  # noqa: E402,F401
     losses,
     matmul,
     ml,
+    moe,
     normalization,
     pooling,
     qoperator,

@@ -1,0 +1,74 @@
+"""Mixture of experts (com.microsoft MoE and QMoE), as ONNX Runtime's LLM exports write them.
+
+Per token: a softmax over the router's E logits and a top-k selection (counted as TopK
+is); then, for each of its k experts, FC1 (and FC3 when a SwiGLU's two projections are
+not fused), the activation, FC2; then the k outputs weighted and summed. Counting from
+the weights' element counts keeps the formula independent of their layout. QMoE also
+dequantizes the weights of every expert the tokens use: once per call, as MatMulNBits
+counts its weights, but only for min(E, tokens·k) experts, not for all of them.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, PER_ELEMENT, SOFTMAX_PER_ELEMENT
+from mkdocs_onnx.analysis.costs.quantized import DEQUANTIZE
+from mkdocs_onnx.analysis.costs.registry import NodeContext, TypeInfo, Uncountable, cost, numel, shape
+
+MS = "com.microsoft"
+
+# FLOPs per element of the expert's hidden layer (per inter_size element)
+_ACTIVATIONS = {
+    "identity": 0, "relu": 1, "gelu": GELU_ERF_PER_ELEMENT, "silu": PER_ELEMENT["Sigmoid"][0] + 1,
+    # G · sigmoid(α·G) · (L + β): α·G, the sigmoid, two multiplies, + β
+    "swiglu": PER_ELEMENT["Sigmoid"][0] + 4,
+}
+_SWIGLU_CLAMP = 3  # with swiglu_limit: G = min(g, limit), L = clamp(l, −limit, limit)
+
+
+def _moe_flops(ctx: NodeContext, fc1: int, fc2: int, fc3: int, bias: tuple[int, int, int], bits: int) -> int:
+    """``fc1``/``fc2``/``fc3``: input positions of the expert weights (fc3 may be absent);
+    ``bias``: those of their biases; ``bits``: 0 for float weights, else the packed width."""
+    x = ctx.input_shape(0)
+    tokens, hidden = numel(x[:-1]), x[-1]
+    experts = ctx.input_shape(1)[-1]
+    k = ctx.attr("k", 1)
+    activation = ctx.attr("activation_type", "relu")
+    if activation not in _ACTIVATIONS:
+        raise Uncountable(f"{ctx.op_type} activation_type '{activation}' has no known cost")
+    pack = 8 // bits if bits else 1
+    # logical weights per expert (QMoE packs 8/bits values per byte along the last axis)
+    weights = [numel(ctx.input_shape(i)) * pack // experts if ctx.has_input(i) else 0 for i in (fc1, fc2, fc3)]
+    inter = weights[1] // hidden  # FC2 maps inter_size values back to hidden_size
+    bias_lengths = (weights[0] // hidden, hidden, inter)  # FC1's outputs (2·inter when a SwiGLU is fused), FC2's, FC3's
+    per_expert = (2 * sum(weights)  # a MAC per weight
+                  + sum(n for i, n in zip(bias, bias_lengths) if ctx.has_input(i))
+                  + inter * (_ACTIVATIONS[activation] + (_SWIGLU_CLAMP if activation == "swiglu" and
+                                                         ctx.attr("swiglu_limit") is not None else 0)))
+    routing = SOFTMAX_PER_ELEMENT * experts + experts * max(1, math.ceil(math.log2(max(k, 1))))
+    if ctx.attr("normalize_routing_weights", 0):
+        routing += 2 * k - 1  # k − 1 adds, k divides
+    combine = hidden * (2 * k - 1)  # k weighted outputs summed
+    flops = tokens * (routing + k * per_expert + combine)
+    if bits:  # dequantize the weights of the experts that run: (w − zero point) · scale
+        flops += DEQUANTIZE * min(experts, tokens * k) * sum(weights)
+    return flops
+
+
+@cost("MoE", domain=MS)
+def moe(ctx: NodeContext) -> int:
+    """MoE: tokens × (router softmax 5E + top-k E·⌈log2 k⌉ + k × (2 × expert weights + biases + activation × inter) + hidden × (2k − 1) to combine)."""
+    return _moe_flops(ctx, 2, 4, 6, bias=(3, 5, 7), bits=0)
+
+
+@cost("QMoE", domain=MS)
+def qmoe(ctx: NodeContext) -> int:
+    """QMoE: MoE's count over the unpacked weights, + 2 × the weights of min(E, tokens·k) experts to dequantize them."""
+    return _moe_flops(ctx, 2, 5, 8, bias=(4, 7, 10), bits=ctx.attr("expert_weight_bits", 4))
+
+
+@shape("MoE", "QMoE", domain=MS)
+def moe_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """The output is shaped and typed like the input."""
+    return [ctx.input_type(0)]
