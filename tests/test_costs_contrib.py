@@ -199,3 +199,29 @@ def test_qmoe_unpacks_its_weights_and_dequantizes_the_experts_it_uses():
     decode = (5 * 4 + 4) + 2 * (2 * (16 * 8 + 8 * 16) + 16) + 8 * 3
     assert flops("QMoE", one_token, domain=MS, k=2) == decode + 2 * 2 * (16 * 8 + 8 * 16)  # 2 experts run
     assert shapes("QMoE", one_token, [("Y", None)])[0][1] == (1, 8)
+
+
+def test_moe_says_when_its_weights_are_read_in_part():
+    ctx = make_ctx("QMoE", [("input", (1, 8)), ("router", (1, 4)), ("fc1", (4, 16, 4)), ("s1", (4, 16)), ("", None),
+                            ("fc2", (4, 8, 8)), ("s2", (4, 8))], domain=MS, k=2)
+    cost_of(ctx)
+    assert ctx.notes and "run at most 2 of its 4 experts" in ctx.notes[0]
+    many = make_ctx("MoE", [*MOE_INPUTS, ("fc1", (4, 16, 8)), ("", None), ("fc2", (4, 8, 16))], domain=MS, k=2)
+    cost_of(many)
+    assert many.notes == []  # 12 expert calls: every expert's weights are read
+
+
+def test_a_note_shared_by_many_nodes_is_given_once():
+    """A 4-layer MoE stack decoding one token: the note on partly read weights, once, naming the nodes."""
+    weights = [numpy_helper.from_array(np.ones((4, 16, 8), np.float32), "fc1"),
+               numpy_helper.from_array(np.ones((4, 8, 16), np.float32), "fc2")]
+    nodes = [helper.make_node("MoE", [f"h{i}", "router", "fc1", "", "fc2"], [f"h{i + 1}"], domain=MS, k=2,
+                              name=f"layer{i}") for i in range(4)]
+    graph = helper.make_graph(nodes, "moe", [helper.make_tensor_value_info("h0", TensorProto.FLOAT, [1, 8]),
+                                             helper.make_tensor_value_info("router", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("h4", TensorProto.FLOAT, None)], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)])
+    report = analyze_model(model, name="moe_stack")
+    assert report.flops.uncounted_ops == {} and report.graph.outputs[0].shape == [1, 8]
+    (note,) = report.flops.notes
+    assert note.startswith("layer0, layer1, layer2 and 1 more: MoE: 1 token(s) × top-2 run at most 2 of its 4 experts")

@@ -32,7 +32,7 @@ class _Counter:
     def __init__(self, types: dict[str, TypeInfo], constants: dict[str, np.ndarray]):
         self.types = types
         self.constants = constants
-        self.notes: list[str] = []
+        self._notes: dict[str, list[str]] = {}  # note -> the labels of the nodes it is about, in order
         self._subgraphs: dict[int, SubgraphCost] = {}
 
     def node_cost(self, node: Node, position: int) -> tuple[Optional[int], str]:
@@ -52,10 +52,14 @@ class _Counter:
             return None, str(e)
         except Exception as e:  # a formula meeting input it does not expect must not end the analysis
             return None, f"cost formula failed on this node ({type(e).__name__}: {e})"
-        if ctx.notes:
-            label = node_label(node, position)
-            self.notes.extend(f"{label}: {note}" for note in ctx.notes)
+        for note in ctx.notes:
+            self._notes.setdefault(note, []).append(node_label(node, position))
         return flops, ""
+
+    @property
+    def notes(self) -> list[str]:
+        """Each note once, after the nodes it is about (a 32-layer model's same note, once)."""
+        return [f"{_labels(labels)}: {note}" for note, labels in self._notes.items()]
 
     def subgraph_cost(self, graph: Graph) -> SubgraphCost:
         key = id(graph)
@@ -107,6 +111,15 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo],
         ),
         per_node=per_node,
     )
+
+
+def _labels(labels: list[str], shown: int = 3) -> str:
+    """'a', 'a, b and c', or 'a, b, c and 29 more'."""
+    if len(labels) == 1:
+        return labels[0]
+    if len(labels) <= shown:
+        return ", ".join(labels[:-1]) + " and " + labels[-1]
+    return ", ".join(labels[:shown]) + f" and {len(labels) - shown} more"
 
 
 # What count_flops needs of each operator, by op key (op type in the default domain, else

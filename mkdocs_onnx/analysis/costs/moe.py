@@ -51,6 +51,10 @@ def _moe_flops(ctx: NodeContext, fc1: int, fc2: int, fc3: int, bias: tuple[int, 
         routing += 2 * k - 1  # k − 1 adds, k divides
     combine = hidden * (2 * k - 1)  # k weighted outputs summed
     flops = tokens * (routing + k * per_expert + combine)
+    if tokens * k < experts:  # the node's inputs hold every expert, but only these run
+        ctx.notes.append(f"{ctx.op_type}: {tokens} token(s) × top-{k} run at most {tokens * k} of its {experts} experts; "
+                         "its bytes read count all their weights, so its memory time, and the latency bound "
+                         "with it, are an overestimate for this node")
     if bits:  # dequantize the weights of the experts that run: (w − zero point) · scale
         flops += DEQUANTIZE * min(experts, tokens * k) * sum(weights)
     return flops
