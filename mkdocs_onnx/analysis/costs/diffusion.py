@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from mkdocs_onnx.analysis.costs._common import static_attr
 from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, SILU_PER_ELEMENT
-from mkdocs_onnx.analysis.costs.normalization import mean_var_norm
+from mkdocs_onnx.analysis.costs.normalization import group_norm_flops
 from mkdocs_onnx.analysis.costs.registry import NodeContext, TypeInfo, cost, numel, shape
 
 MS = "com.microsoft"
@@ -18,7 +18,7 @@ def _group_norm(ctx: NodeContext) -> int:
     """GroupNormalization's 7E + 3G (G = N·groups), + 5E for a fused SiLU."""
     x = ctx.input_shape(0)
     elements = numel(x)
-    flops = mean_var_norm(elements, x[0] * static_attr(ctx, "groups")) + 2 * elements
+    flops = group_norm_flops(elements, x[0] * static_attr(ctx, "groups"))
     return flops + (SILU_PER_ELEMENT * elements if ctx.attr("activation", 0) else 0)
 
 

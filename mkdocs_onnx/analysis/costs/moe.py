@@ -10,17 +10,16 @@ counts its weights, but only for min(E, tokens·k) experts, not for all of them.
 
 from __future__ import annotations
 
-import math
-
-from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, PER_ELEMENT, SOFTMAX_PER_ELEMENT
+from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, PER_ELEMENT, SILU_PER_ELEMENT, SOFTMAX_PER_ELEMENT
 from mkdocs_onnx.analysis.costs.quantized import DEQUANTIZE
+from mkdocs_onnx.analysis.costs.reduce import top_k_comparisons
 from mkdocs_onnx.analysis.costs.registry import NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
 MS = "com.microsoft"
 
 # FLOPs per element of the expert's hidden layer (per inter_size element)
 _ACTIVATIONS = {
-    "identity": 0, "relu": 1, "gelu": GELU_ERF_PER_ELEMENT, "silu": PER_ELEMENT["Sigmoid"][0] + 1,
+    "identity": 0, "relu": 1, "gelu": GELU_ERF_PER_ELEMENT, "silu": SILU_PER_ELEMENT,
     # G · sigmoid(α·G) · (L + β): α·G, the sigmoid, two multiplies, + β
     "swiglu": PER_ELEMENT["Sigmoid"][0] + 4,
 }
@@ -46,7 +45,7 @@ def _moe_flops(ctx: NodeContext, fc1: int, fc2: int, fc3: int, bias: tuple[int, 
                   + sum(n for i, n in zip(bias, bias_lengths) if ctx.has_input(i))
                   + inter * (_ACTIVATIONS[activation] + (_SWIGLU_CLAMP if activation == "swiglu" and
                                                          ctx.attr("swiglu_limit") is not None else 0)))
-    routing = SOFTMAX_PER_ELEMENT * experts + experts * max(1, math.ceil(math.log2(max(k, 1))))
+    routing = SOFTMAX_PER_ELEMENT * experts + top_k_comparisons(experts, k)
     if ctx.attr("normalize_routing_weights", 0):
         routing += 2 * k - 1  # k − 1 adds, k divides
     combine = hidden * (2 * k - 1)  # k weighted outputs summed

@@ -27,6 +27,11 @@ def mean_var_norm(e: int, g: int) -> int:
     return 5 * e + 3 * g
 
 
+def group_norm_flops(e: int, g: int) -> int:
+    """7E + 3G: :func:`mean_var_norm`, then scale and shift each of the E elements."""
+    return mean_var_norm(e, g) + 2 * e
+
+
 def rms_norm(e: int, g: int) -> int:
     """3E + 3G: divide E elements in G groups by their root mean square."""
     return 3 * e + 3 * g
@@ -65,7 +70,7 @@ def layer_norm(ctx: NodeContext) -> int:
 def group_norm(ctx: NodeContext) -> int:
     """GroupNormalization: 5E + 3G + 2E (scale, bias) = 7E + 3G, G = N·num_groups."""
     x = ctx.input_shape(0)
-    return mean_var_norm(numel(x), x[0] * static_attr(ctx, "num_groups")) + 2 * numel(x)
+    return group_norm_flops(numel(x), x[0] * static_attr(ctx, "num_groups"))
 
 
 @cost("MeanVarianceNormalization")

@@ -111,9 +111,8 @@ def qlinear_softmax_shape(ctx: NodeContext) -> list[TypeInfo]:
 
 
 def _gemm_dims(ctx: NodeContext) -> tuple[int, int, int]:
-    a, b = ctx.input_shape(0), ctx.input_shape(3)
-    m, k = (a[1], a[0]) if ctx.attr("transA", 0) else (a[0], a[1])
-    n = b[0] if ctx.attr("transB", 0) else b[1]
+    _, m, n, k = matmul_dims(ctx.input_shape(0), ctx.input_shape(3), bool(ctx.attr("transA", 0)),
+                             bool(ctx.attr("transB", 0)))
     return m, n, k
 
 

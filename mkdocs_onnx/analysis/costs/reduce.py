@@ -102,6 +102,11 @@ def cumulative(ctx: NodeContext) -> int:
     return e - e // n if n else 0
 
 
+def top_k_comparisons(elements: int, k: int) -> int:
+    """Comparisons to pick the k largest of ``elements`` values (heap selection): E × max(1, ⌈log2 k⌉)."""
+    return elements * max(1, math.ceil(math.log2(max(k, 1))))
+
+
 @cost("TopK")
 def top_k(ctx: NodeContext) -> int:
     """TopK (estimate, heap selection): E × max(1, ⌈log2 k⌉) comparisons."""
@@ -110,4 +115,4 @@ def top_k(ctx: NodeContext) -> int:
     if k is None:
         k = [ctx.output_shape(0)[norm_axis(axis, len(ctx.input_shape(0)))]]
     e, _ = _along_axis(ctx, axis)
-    return e * max(1, math.ceil(math.log2(max(k[0], 1))))
+    return top_k_comparisons(e, k[0])
