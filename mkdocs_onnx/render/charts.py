@@ -108,8 +108,7 @@ def _hbar(
         middle = box.top + slot * (i + 0.5)
         end = scale(v) if v > 0 else box.left
         canvas.rect(box.left, middle - 0.325 * slot, end - box.left, 0.65 * slot, PALETTE[i % len(PALETTE)])
-        canvas.line(box.left - 3, middle, box.left, middle, TEXT)
-        canvas.text(box.left - 6, middle, label, TEXT, anchor="end")
+        svg.y_label(canvas, box, middle, label, TEXT)
         canvas.text(end + 4, middle, _label(text, 60), TEXT, size=8.5)
     svg.axes(canvas, box, TEXT)
     canvas.text((box.left + box.right) / 2, label_y, _label(xlabel, 80), TEXT, anchor="middle")
@@ -564,9 +563,7 @@ def _grouped_hbar(groups: list[str], series: list[str], rows: list[tuple[str, st
                 canvas.text(end + (4 if end >= start else -4), middle, text, TEXT, anchor="start" if end >= start else "end",
                             size=8)
     for i, group in enumerate(groups):
-        middle = box.top + slot * (i + 0.5)
-        canvas.line(box.left - 3, middle, box.left, middle, TEXT)
-        canvas.text(box.left - 6, middle, group, TEXT, anchor="end")
+        svg.y_label(canvas, box, box.top + slot * (i + 0.5), group, TEXT)
     if origin is not None:
         canvas.line(x(origin), box.top, x(origin), box.bottom, TEXT, 1.0)
     svg.axes(canvas, box, TEXT)

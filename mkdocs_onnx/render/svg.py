@@ -144,5 +144,10 @@ def y_ticks(canvas: Canvas, box: Box, scale: Scale, ticks: Sequence[float], labe
         y = scale(t)
         if grid:
             canvas.line(box.left, y, box.right, y, grid, 0.6)
-        canvas.line(box.left - 3, y, box.left, y, color)
-        canvas.text(box.left - 6, y, label(t), color, anchor="end")
+        y_label(canvas, box, y, label(t), color)
+
+
+def y_label(canvas: Canvas, box: Box, y: float, text: str, color: str) -> None:
+    """A tick mark left of the plot at ``y`` and its label, right-aligned (a value or a category)."""
+    canvas.line(box.left - 3, y, box.left, y, color)
+    canvas.text(box.left - 6, y, text, color, anchor="end")
