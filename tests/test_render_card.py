@@ -131,7 +131,17 @@ def test_summary_attribution():
     assert "Summary not available" in md
     s = Summary("Small CNN.", "5,994 parameters.", "metrics", "mkdocs-onnx (from the metrics)", "no API key")
     md = render_card(mnist_ctx(summary=s), [])
-    assert "Generated from the metrics" in md and "no language model" in md and "no API key" in md
+    assert "*Generated from the metrics by mkdocs-onnx; no language model was involved (no API key).*" in md
+    s = Summary("Small CNN.", "5,994 parameters.", "metrics", "mkdocs-onnx (from the metrics)")
+    md = render_card(mnist_ctx(summary=s), [])
+    assert "*Generated from the metrics by mkdocs-onnx; no language model was involved.*" in md
+
+
+def test_peak_memory_cell_names_the_node_and_says_when_it_is_a_lower_bound():
+    md = render_card(mnist_ctx(), [])
+    assert "<td>reached while <code>Plus30</code> runs</td>" in md
+    md = render_card(bert_ctx(), [])  # no peak node: three activation sizes are unknown
+    assert "<td><strong>lower bound</strong>: the sizes of <span title=\"3 exactly\">3</span> intermediate values are unknown</td>" in md
 
 
 def test_hardware_tabs_one_per_estimate_in_each_of_three_groups():

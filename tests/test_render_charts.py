@@ -187,6 +187,13 @@ def test_log_axes_are_labelled_at_whole_decades_in_plain_text():
     assert _power_of_ten(2000.0) == "" and _power_of_ten(0.0) == ""  # not a decade: no label
 
 
+def test_tick_labels_drop_trailing_zeros_only():
+    from mkdocs_onnx.render.charts import _compact
+
+    assert [_compact(t) for t in ("10.0 K", "1.00 MFLOPs", "0.100 ns", "1.50 µs", "100 µs", "2.05 GiB")] == \
+        ["10 K", "1 MFLOPs", "0.1 ns", "1.5 µs", "100 µs", "2.05 GiB"]
+
+
 def _circles(svg: str) -> list[tuple[float, float]]:
     root = ElementTree.fromstring(svg.split("\n", 1)[1])
     return [(float(e.get("cx")), float(e.get("cy"))) for e in root if e.tag.endswith("circle")]

@@ -127,8 +127,8 @@ def _height(n: int) -> float:
 
 
 def _compact(text: str) -> str:
-    """Tick labels: "10.0 K" -> "10 K", "1.00 MFLOPs" -> "1 MFLOPs"."""
-    return re.sub(r"(\d)\.0+(?=\D|$)", r"\1", text)
+    """Tick labels without trailing zeros: "10.0 K" -> "10 K", "0.100 ns" -> "0.1 ns"."""
+    return re.sub(r"(\d)\.(\d*?)0+(?=\D|$)", lambda m: m[1] + ("." + m[2] if m[2] else ""), text)
 
 
 _SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
