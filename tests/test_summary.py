@@ -84,7 +84,7 @@ def test_fallback_counts_what_a_tree_ensemble_holds_in_attributes_not_no_paramet
 
 
 def test_fallback_gives_no_bound_of_zero_when_nothing_could_be_counted():
-    # a tokenizer of one custom operator: no FLOP counted, no intermediate size known
+    # one custom operator without a formula: no FLOP counted, no intermediate size known
     r = make_report("tokenizer", flops=0)
     r.flops.uncounted_ops = {"ai.onnx.contrib.CLIPTokenizer": 1}
     r.memory.peak_activation_bytes, r.memory.activations_unknown = 0, 2
@@ -127,6 +127,17 @@ def test_fallback_family_phrases(family, phrase):
     r.architecture.family = family
     s = fallback_summary(r, None)
     assert s.text.startswith(f"m is {phrase}") and "no parameters and no stored weights" in s.text
+
+
+
+def test_fallback_calls_a_graph_of_string_operators_that_tokenizes_a_tokenizer():
+    r = make_report("cliptok", flops=0)
+    r.architecture.family, r.architecture.task_guess = "unknown", "tokenization"  # no network layer
+    s = fallback_summary(r, None)
+    assert s.text.startswith("cliptok is a tokenizer (string operators, no neural-network layer) with no parameters")
+    assert s.tldr == "Tokenizer: no parameters, 0 FLOPs per inference."
+    r.architecture.family = "transformer-encoder"  # a tokenizer fused with its network is named by the network
+    assert fallback_summary(r, None).text.startswith("cliptok is a transformer encoder for tokenization")
 
 
 # --- sanitising -----------------------------------------------------------------------

@@ -27,10 +27,16 @@ _FAMILIES = {
     "classical-ml": ("a classical machine-learning model (ai.onnx.ml operators)", "classical machine-learning model"),
 }
 _UNKNOWN = ("a model whose architecture family could not be determined", "model of undetermined architecture")
+# A graph of string operators that turns text into token ids has no network family to name.
+_TOKENIZER = ("a tokenizer (string operators, no neural-network layer)", "tokenizer")
 
 
-def _family(report: Report) -> tuple[str, str]:
-    return _FAMILIES.get(report.architecture.family, _UNKNOWN)
+def _family(report: Report, task: Optional[str]) -> tuple[str, str]:
+    """The family as a phrase with its article and as a short noun."""
+    family = report.architecture.family
+    if family == "unknown" and task == "tokenization":
+        return _TOKENIZER
+    return _FAMILIES.get(family, _UNKNOWN)
 
 
 def _params(p: Params) -> str:
@@ -75,8 +81,10 @@ def _cost_sentence(f: Flops, m: Memory) -> str:
 def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: str = "") -> Summary:
     """A plain-English summary composed from ``report`` (and the entry's name and task)."""
     name = (entry.name if entry is not None and entry.name else "") or report.model.name or "This model"
-    article_phrase, short = _family(report)
     task = task_of(report, entry)
+    article_phrase, short = _family(report, task)
+    if short == _TOKENIZER[1]:
+        task = None  # "a tokenizer for tokenization" says it twice
     p, f, m = report.params, report.flops, report.memory
     flops = format_flops(f.total)
 

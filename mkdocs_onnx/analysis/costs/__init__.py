@@ -39,6 +39,7 @@ from mkdocs_onnx.analysis.costs import (  # noqa: E402,F401
     signal,
     state_space,
     svm,
+    text,
     trees,
 )
 

@@ -24,9 +24,8 @@ from onnx import TensorProto
 from mkdocs_onnx.analysis.costs._common import broadcast_numel
 from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, GELU_TANH_PER_ELEMENT, PER_ELEMENT
 from mkdocs_onnx.analysis.costs.normalization import mean_var_norm, rms_norm
-from mkdocs_onnx.analysis.costs.registry import NodeContext, TypeInfo, Uncountable, cost, numel, shape
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
-MS = "com.microsoft"
 SOFTCAP = 3  # softcap·tanh(x/softcap): div, tanh, mul
 ROTARY = 3  # per rotated element: x·cos ± x_pair·sin: 2 mul, 1 add
 

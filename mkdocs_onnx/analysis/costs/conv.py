@@ -13,9 +13,7 @@ from typing import Optional, Sequence
 
 from mkdocs_onnx.analysis.costs._common import shape_or_compute, weighted_sum
 from mkdocs_onnx.analysis.costs.elementwise import PER_ELEMENT
-from mkdocs_onnx.analysis.costs.registry import NodeContext, Shape, TypeInfo, Uncountable, cost, numel, shape
-
-MS = "com.microsoft"
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, Shape, TypeInfo, Uncountable, cost, numel, shape
 
 
 def window_out(ctx: NodeContext, in_spatial: Sequence[int], kernel: Sequence[int], ceil_mode: bool = False) -> Shape:

@@ -6,14 +6,17 @@ data, or the operator does not define its arithmetic) rather than that no formul
 
 from __future__ import annotations
 
-from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost
+from mkdocs_onnx.analysis.costs.registry import EXTENSIONS, NodeContext, Uncountable, cost
+
+_DECODING = "decoding costs what the encoded image demands (data)"
+_ENCODING = "encoding costs what the image's content demands (data)"
 
 _REASONS = {
     "NonMaxSuppression": "how many boxes it compares and keeps depends on their scores and overlaps (data)",
     "Unique": "how many values it compares and keeps depends on the values (data)",
     "MaxRoiPool": "the size of each pooling bin follows its RoI's coordinates (data)",
     "SequenceMap": "its body runs once per element of the input sequences, whose length is data",
-    "ImageDecoder": "decoding costs what the encoded image demands (data)",
+    "ImageDecoder": _DECODING,
     "TfIdfVectorizer": "the n-grams it matches and counts depend on the tokens (data)",
     **{op: "random sampling: the operator does not define the arithmetic that draws its numbers" for op in (
         "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Bernoulli", "Multinomial")},
@@ -24,3 +27,19 @@ _REASONS = {
 def data_dependent(ctx: NodeContext) -> int:
     """Uncounted, with the reason: NonMaxSuppression, Unique, MaxRoiPool, SequenceMap, ImageDecoder, TfIdfVectorizer, random sampling."""
     raise Uncountable(_REASONS[ctx.op_type])
+
+
+# onnxruntime-extensions' image pre- and post-processing: the super-resolution pair decodes
+# the input image (then converts it to YCbCr) and encodes the result.
+_EXTENSIONS_REASONS = {
+    "DecodeImage": _DECODING,
+    "SuperResolutionPreProcess": _DECODING,
+    "EncodeImage": _ENCODING,
+    "SuperResolutionPostProcess": _ENCODING,
+}
+
+
+@cost(*_EXTENSIONS_REASONS, domain=EXTENSIONS)
+def extensions_image_codec(ctx: NodeContext) -> int:
+    """Uncounted, with the reason: onnxruntime-extensions' image decoders and encoders."""
+    raise Uncountable(_EXTENSIONS_REASONS[ctx.op_type])

@@ -41,12 +41,6 @@ def no_arithmetic(ctx: NodeContext) -> int:
     return 0
 
 
-@cost("StringConcat", "StringSplit", "StringNormalizer", "RegexFullMatch")
-def text(ctx: NodeContext) -> int:
-    """0 FLOPs: string operations do no arithmetic on numbers."""
-    return 0
-
-
 @cost("ScatterND", "ScatterElements", "Scatter")
 def scatter(ctx: NodeContext) -> int:
     """0 FLOPs with reduction='none' (a write); else 1 FLOP per update element (add/mul/max/min into the target)."""

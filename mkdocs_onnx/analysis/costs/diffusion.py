@@ -9,9 +9,7 @@ from __future__ import annotations
 from mkdocs_onnx.analysis.costs._common import static_attr
 from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, SILU_PER_ELEMENT
 from mkdocs_onnx.analysis.costs.normalization import group_norm_flops
-from mkdocs_onnx.analysis.costs.registry import NodeContext, TypeInfo, cost, numel, shape
-
-MS = "com.microsoft"
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, cost, numel, shape
 
 
 def _group_norm(ctx: NodeContext) -> int:

@@ -11,9 +11,7 @@ import re
 from typing import Sequence
 
 from mkdocs_onnx.analysis.costs._common import broadcast_shapes
-from mkdocs_onnx.analysis.costs.registry import NodeContext, TypeInfo, Uncountable, cost, numel, shape
-
-MS = "com.microsoft"
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
 
 def matmul_dims(a: Sequence, b: Sequence, trans_a: bool = False, trans_b: bool = False) -> tuple:

@@ -13,9 +13,8 @@ from __future__ import annotations
 from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, PER_ELEMENT, SILU_PER_ELEMENT, SOFTMAX_PER_ELEMENT
 from mkdocs_onnx.analysis.costs.quantized import DEQUANTIZE
 from mkdocs_onnx.analysis.costs.reduce import top_k_comparisons
-from mkdocs_onnx.analysis.costs.registry import NodeContext, TypeInfo, Uncountable, cost, numel, shape
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
-MS = "com.microsoft"
 
 # FLOPs per element of the expert's hidden layer (per inter_size element)
 _ACTIVATIONS = {

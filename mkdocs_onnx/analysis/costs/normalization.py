@@ -17,9 +17,7 @@ An RMS normalization skips the mean and the centring: E squares + E − G adds +
 from __future__ import annotations
 
 from mkdocs_onnx.analysis.costs._common import norm_axis, static_attr
-from mkdocs_onnx.analysis.costs.registry import NodeContext, cost, numel
-
-MS = "com.microsoft"
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, cost, numel
 
 
 def mean_var_norm(e: int, g: int) -> int:

@@ -19,9 +19,8 @@ from mkdocs_onnx.analysis.costs.conv import window_out
 from mkdocs_onnx.analysis.costs.elementwise import SOFTMAX_PER_ELEMENT
 from mkdocs_onnx.analysis.costs.matmul import matmul_dims, matmul_output
 from mkdocs_onnx.analysis.costs.quantized import DEQUANTIZE, QUANTIZE, REQUANTIZE
-from mkdocs_onnx.analysis.costs.registry import NodeContext, Shape, TypeInfo, Uncountable, cost, numel, shape
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, Shape, TypeInfo, Uncountable, cost, numel, shape
 
-MS = "com.microsoft"
 ZERO_POINT_CORRECTION = 1  # an integer sum of n values minus n × zero point: one subtract
 
 

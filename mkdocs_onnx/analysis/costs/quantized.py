@@ -18,9 +18,8 @@ from onnx import TensorProto
 from mkdocs_onnx.analysis.costs._common import broadcast_numel, broadcast_shapes, shape_or_compute, static_attr
 from mkdocs_onnx.analysis.costs.conv import conv_flops, conv_out_shape
 from mkdocs_onnx.analysis.costs.matmul import matmul_dims, matmul_flops
-from mkdocs_onnx.analysis.costs.registry import NodeContext, TypeInfo, Uncountable, cost, numel, shape
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
-MS = "com.microsoft"
 QUANTIZE = 3
 DEQUANTIZE = 2
 REQUANTIZE = 3

@@ -24,6 +24,10 @@ from onnx import helper
 
 from mkdocs_onnx.analysis.index import Graph, Node
 
+# The operator domains of ONNX Runtime's contrib operators and of onnxruntime-extensions.
+MS = "com.microsoft"
+EXTENSIONS = "ai.onnx.contrib"
+
 Shape = tuple[int, ...]
 TypeInfo = tuple[Optional[int], Optional[tuple]]  # (onnx elem type, shape with int|str|None items)
 
