@@ -74,3 +74,19 @@ def test_model_zoo_mnist_card_prints_latencies_with_three_significant_figures(tm
         assert seconds < 1e-3  # sub-millisecond on both devices: never "0.00 ms"
         digits = f"{seconds * scale:#.3g}".rstrip(".")  # three significant figures, zeros kept
         assert f"{digits} {unit}" in card, (estimate["device"], digits, unit)
+
+
+def test_search_finds_models_by_what_tells_them_apart_not_by_repeated_sections(demo_site):
+    site, _ = demo_site
+    docs = json.loads((site / "search" / "search_index.json").read_text())["docs"]
+    card = [d for d in docs if d["location"].startswith("models/resnet-50/")]
+    sections = {d["location"].partition("#")[2] for d in card}
+    # what a reader searches for: the model's own words, its operators, architecture and notes
+    assert {"executive-summary", "operator-distribution", "architecture", "deployment-notes"} <= sections
+    # the notes, device tables and figure tables that every card repeats are not indexed
+    repeated = {"how-these-figures-were-obtained", "hardware-estimates", "device-specifications", "batch-scaling",
+                "complexity-metrics", "flops-by-operator-type", "per-layer-breakdown", "visualizations"}
+    assert sections.isdisjoint(repeated)
+    words = " ".join(d["text"] for d in card)
+    assert "Sizes in KiB" not in words and "its memory time at the peak bandwidth" not in words
+    assert "deduplicated number of elements" not in words

@@ -25,15 +25,23 @@ except ImportError:  # tests/ is a package
     from tests.test_render_helpers import live_markup_problems, scan, to_html
 
 
+def heading_at(md: str, marks: str, heading: str) -> int:
+    """Where the heading line starts (an attribute list after the text allowed); ValueError if absent."""
+    found = re.search(rf"\n{marks} {re.escape(heading)}( \{{[^}}]*\}})?\n", md)
+    if found is None:
+        raise ValueError(f"no heading {marks} {heading}")
+    return found.start()
+
+
 def section(md: str, heading: str) -> str:
     """The Markdown of one ``## heading`` section (up to the next ``## ``)."""
-    start = md.index(f"\n## {heading}\n")
+    start = heading_at(md, "##", heading)
     end = md.find("\n## ", start + 1)
     return md[start: end if end >= 0 else len(md)]
 
 
 def subsection(md: str, heading: str) -> str:
-    start = md.index(f"\n### {heading}\n")
+    start = heading_at(md, "###", heading)
     end = re.search(r"\n##+ ", md[start + 1:])
     return md[start: start + 1 + end.start() if end else len(md)]
 
@@ -213,7 +221,7 @@ def test_per_layer_breakdown_small_and_empty():
 
 def test_breakdown_comes_after_complexity_metrics():
     md = render_card(mnist_ctx(), [])
-    order = [md.index(f"\n## {h}\n") for h in ("Complexity Metrics", "Per-Layer Breakdown", "Architecture")]
+    order = [heading_at(md, "##", h) for h in ("Complexity Metrics", "Per-Layer Breakdown", "Architecture")]
     assert order == sorted(order)
 
 

@@ -41,7 +41,8 @@ REFERENCE_HEADINGS = [
 
 
 def headings(md: str) -> list[str]:
-    return [m.group(2).strip() for m in re.finditer(r"^\s*(#{2,6})\s+(.+?)\s*$", md, re.M)]
+    """The headings' text, without an attribute list ({ ... }) as attr_list reads it."""
+    return [m.group(2).strip() for m in re.finditer(r"^\s*(#{2,6})\s+(.+?)\s*(?:\{[^}]*\})?\s*$", md, re.M)]
 
 
 def reference_headings() -> list[str]:
