@@ -45,6 +45,9 @@ FastGelu BiasGelu Gelu QuickGelu BiasAdd RotaryEmbedding MatMulNBits QLinearAdd 
 FusedConv FusedMatMul SimplifiedLayerNormalization EmbedLayerNormalization
 QLinearGlobalAveragePool QLinearAveragePool QLinearConcat QLinearSoftmax QGemm DynamicQuantizeMatMul MatMulIntegerToFloat
 GroupNorm SkipGroupNorm BiasSplitGelu GatherBlockQuantized MoE QMoE
+NhwcConv NhwcMaxPool QLinearConv ConvTransposeWithDynamicPads QAttention QEmbedLayerNormalization MatMulBnb4
+DecoderMaskedSelfAttention DecoderMaskedMultiHeadAttention FusedGemm GemmFastGelu Inverse CDist BiasSoftmax BiasDropout
+Trilu RemovePadding RestorePadding Tokenizer
 """.split()
 
 SHAPES_MS = """
@@ -53,6 +56,9 @@ FastGelu BiasGelu Gelu QuickGelu BiasAdd MatMulNBits QLinearAdd QLinearMul QLine
 RotaryEmbedding SimplifiedLayerNormalization EmbedLayerNormalization
 QLinearGlobalAveragePool QLinearAveragePool QLinearConcat QLinearSoftmax QGemm DynamicQuantizeMatMul MatMulIntegerToFloat
 GroupNorm SkipGroupNorm BiasSplitGelu GatherBlockQuantized MoE QMoE
+NhwcConv NhwcMaxPool QLinearConv QAttention QEmbedLayerNormalization MatMulBnb4
+DecoderMaskedSelfAttention DecoderMaskedMultiHeadAttention FusedGemm GemmFastGelu Inverse CDist BiasSoftmax BiasDropout
+Trilu RemovePadding RestorePadding Tokenizer
 """.split()
 
 

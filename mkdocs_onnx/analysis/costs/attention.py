@@ -24,6 +24,7 @@ from onnx import TensorProto
 from mkdocs_onnx.analysis.costs._common import broadcast_numel
 from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, GELU_TANH_PER_ELEMENT, PER_ELEMENT
 from mkdocs_onnx.analysis.costs.normalization import mean_var_norm, rms_norm
+from mkdocs_onnx.analysis.costs.quantized import DEQUANTIZE
 from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
 SOFTCAP = 3  # softcap·tanh(x/softcap): div, tanh, mul
@@ -74,57 +75,93 @@ def _const_scalar(ctx: NodeContext, i: int) -> Optional[int]:
 # --- com.microsoft Attention -------------------------------------------------------
 
 
-def _attention_dims(ctx: NodeContext, get: GetShape) -> dict:
+# Input positions of com.microsoft Attention's and QAttention's past, and of its true length
+# when the past is a shared max-length buffer (QAttention has no such input).
+_ATTENTION_PAST = dict(past=4, past_length=6)
+_QATTENTION_PAST = dict(past=8, past_length=None)
+
+
+def _attention_dims(ctx: NodeContext, get: GetShape, past: int, past_length: Optional[int]) -> dict:
     """B, S, input hidden, projected width, qkv hidden sizes, heads and total length T."""
     b, s, h_in = get(0)
     width = get(1)[1]
     n = ctx.attr("num_heads")
     q, k, v = ctx.attr("qkv_hidden_sizes") or [_div(width, 3)] * 3
     past_len: Dim = 0
-    if get(4) is not None:  # past: (2, B, N, P, head_size)
-        past_len = get(4)[3]
-        if ctx.attr("past_present_share_buffer", 0):
-            past_len = _const_scalar(ctx, 6)  # the buffer is max length; the real length is an input
+    if get(past) is not None:  # past: (2, B, N, P, head_size)
+        past_len = get(past)[3]
+        if ctx.attr("past_present_share_buffer", 0):  # the buffer has the max length; the true one is an input
+            past_len = _const_scalar(ctx, past_length) if past_length is not None else None
     return dict(b=b, s=s, h_in=h_in, width=width, q=q, k=k, v=v, n=n, t=_add(s, past_len))
 
 
-@cost("Attention", domain=MS)
+def _fused_qkv_attention(ctx: NodeContext, past: int, past_length: Optional[int],
+                         attention_bias: Optional[int]) -> tuple[int, dict]:
+    """The FLOPs of Attention's QKV projection, bias, SDPA, attention bias and rotary, and its dims."""
+    dims = _attention_dims(ctx, _static_getter(ctx), past, past_length)
+    b, s, n, t = dims["b"], dims["s"], dims["n"], dims["t"]
+    _require(n, t, what=f"{ctx.op_type} num_heads or past sequence length")
+    width = dims["q"] + dims["k"] + dims["v"]
+    flops = 2 * b * s * dims["h_in"] * width + (b * s * width if ctx.has_input(2) else 0)
+    flops += sdpa_flops(b, n, s, t, dims["q"] // n, dims["v"] // n)
+    flops += b * n * s * t if attention_bias is not None and ctx.has_input(attention_bias) else 0
+    if ctx.attr("do_rotary", 0):
+        rot = ctx.attr("rotary_embedding_dim") or dims["q"] // n
+        flops += ROTARY * b * s * n * rot * 2  # Q and K
+    return flops, dims
+
+
+@cost("Attention", "DecoderMaskedSelfAttention", domain=MS)
 def ms_attention(ctx: NodeContext) -> int:
     """Attention: 2·B·S·H_in·(Hq+Hk+Hv) (QKV projection) + B·S·(Hq+Hk+Hv) if bias + SDPA with T = S + past.
 
     Plus B·N·S·T for an attention_bias, and 3·B·S·N·rot for each of Q and K with do_rotary.
+    DecoderMaskedSelfAttention, its one-token decoding form, takes the same inputs.
     """
-    dims = _attention_dims(ctx, _static_getter(ctx))
-    b, s, n, t = dims["b"], dims["s"], dims["n"], dims["t"]
-    _require(n, t, what="Attention num_heads or past_sequence_length")
-    width = dims["q"] + dims["k"] + dims["v"]
-    flops = 2 * b * s * dims["h_in"] * width + (b * s * width if ctx.has_input(2) else 0)
-    flops += sdpa_flops(b, n, s, t, dims["q"] // n, dims["v"] // n)
-    flops += b * n * s * t if ctx.has_input(5) else 0
-    if ctx.attr("do_rotary", 0):
-        rot = ctx.attr("rotary_embedding_dim") or dims["q"] // n
-        flops += ROTARY * b * s * n * rot * 2  # Q and K
-    return flops
+    return _fused_qkv_attention(ctx, attention_bias=5, **_ATTENTION_PAST)[0]
 
 
-@shape("Attention", domain=MS)
-def ms_attention_shape(ctx: NodeContext) -> list[TypeInfo]:
-    elem = ctx.input_type(0)[0]
+@cost("QAttention", domain=MS)
+def q_attention(ctx: NodeContext) -> int:
+    """QAttention: Attention's count on its int8 projection + B·S·3H to dequantize the projection (× input_scale·weight_scale)."""
+    flops, dims = _fused_qkv_attention(ctx, attention_bias=None, **_QATTENTION_PAST)
+    return flops + dims["b"] * dims["s"] * dims["width"]
+
+
+def _attention_shape(ctx: NodeContext, elem: Optional[int], past: int, past_length: Optional[int]) -> list[TypeInfo]:
     get = _inferred_getter(ctx)
     if get(0) is None or get(1) is None:
         return [(elem, None), (elem, None)][: len(ctx.node.output)]
-    dims = _attention_dims(ctx, get)
+    dims = _attention_dims(ctx, get, past, past_length)
     n = dims["n"]
     present = (2, dims["b"], n, dims["t"], _div(dims["q"], n))
-    if ctx.attr("past_present_share_buffer", 0) and get(4) is not None:
-        present = tuple(get(4))  # present is the same max-length buffer as past
+    if ctx.attr("past_present_share_buffer", 0) and get(past) is not None:
+        present = tuple(get(past))  # present is the same max-length buffer as past
     return [(elem, (dims["b"], dims["s"], dims["v"])), (elem, present)][: len(ctx.node.output)]
+
+
+@shape("Attention", "DecoderMaskedSelfAttention", domain=MS)
+def ms_attention_shape(ctx: NodeContext) -> list[TypeInfo]:
+    return _attention_shape(ctx, ctx.input_type(0)[0], **_ATTENTION_PAST)
+
+
+@shape("QAttention", domain=MS)
+def q_attention_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """Typed as the bias (float or float16): the int8 input is dequantized."""
+    return _attention_shape(ctx, ctx.input_type(2)[0], **_QATTENTION_PAST)
 
 
 # --- com.microsoft MultiHeadAttention ---------------------------------------------
 
 
-def _mha_dims(ctx: NodeContext, get: GetShape) -> dict:
+# Input positions of MultiHeadAttention and DecoderMaskedMultiHeadAttention (one query
+# token per sequence, as beam search and greedy decoding run it): the Q/K/V bias, the
+# additive attention bias, the past key and the past's true length in a shared buffer.
+_MHA_INPUTS = dict(bias=3, attention_bias=5, past_key=6, past_length=8)
+_DECODER_MHA_INPUTS = dict(bias=10, attention_bias=4, past_key=5, past_length=7)
+
+
+def _mha_dims(ctx: NodeContext, get: GetShape, past_key: int, past_length: int) -> dict:
     """B, S (query), L (new keys), T (total keys), N, d, d_v for the several input layouts."""
     n = ctx.attr("num_heads")
     query, key, value = get(0), get(1), get(2)
@@ -134,7 +171,8 @@ def _mha_dims(ctx: NodeContext, get: GetShape) -> dict:
     else:
         b, s, hidden = query
         d = _div(hidden, n)
-        if key is None:
+        if key is None:  # packed QKV: (B, S, N·d + N·d + N·d_v), with d_v = d
+            d = _div(hidden, _mul(3, n))
             kv_len, d_v = s, d
         elif len(key) == 5:  # packed KV: (B, L, N, 2, d)
             kv_len, d_v = key[1], key[4]
@@ -143,32 +181,56 @@ def _mha_dims(ctx: NodeContext, get: GetShape) -> dict:
         else:
             kv_len, d_v = key[1], _div(value[2], n) if value is not None else d
     past_len: Dim = 0
-    if get(6) is not None:  # past_key: (B, N, P, d)
-        past_len = _const_scalar(ctx, 8) if ctx.has_input(8) else get(6)[2]
+    if get(past_key) is not None:  # past_key: (B, N, P, d), P the max length when the buffer is shared
+        past_len = _const_scalar(ctx, past_length) if ctx.has_input(past_length) else get(past_key)[2]
     return dict(b=b, s=s, l=kv_len, t=_add(kv_len, past_len), n=n, d=d, d_v=d_v)
+
+
+def _mha_flops(ctx: NodeContext, bias: int, attention_bias: int, past_key: int, past_length: int) -> int:
+    m = _mha_dims(ctx, _static_getter(ctx), past_key, past_length)
+    _require(m["n"], m["d"], m["d_v"], m["t"], what=f"{ctx.op_type} num_heads, head size or past length")
+    b, s, n, t = m["b"], m["s"], m["n"], m["t"]
+    flops = sdpa_flops(b, n, s, t, m["d"], m["d_v"])
+    if ctx.has_input(bias):
+        flops += b * s * n * m["d"] + b * m["l"] * n * (m["d"] + m["d_v"])
+    return flops + (b * n * s * t if ctx.has_input(attention_bias) else 0)
 
 
 @cost("MultiHeadAttention", domain=MS)
 def multi_head_attention(ctx: NodeContext) -> int:
     """MultiHeadAttention: B·S·N·d + B·L·N·(d + d_v) if bias (Q, K, V bias adds) + SDPA (T = L + past) + B·N·S·T if attention_bias."""
-    m = _mha_dims(ctx, _static_getter(ctx))
-    _require(m["n"], m["d"], m["d_v"], m["t"], what="MultiHeadAttention num_heads, head size or past length")
+    return _mha_flops(ctx, **_MHA_INPUTS)
+
+
+@cost("DecoderMaskedMultiHeadAttention", domain=MS)
+def decoder_masked_multi_head_attention(ctx: NodeContext) -> int:
+    """DecoderMaskedMultiHeadAttention: MultiHeadAttention's count for its one query token (T = past_sequence_length + 1, or the cross-attention keys)."""
+    return _mha_flops(ctx, **_DECODER_MHA_INPUTS)
+
+
+def _mha_shape(ctx: NodeContext, past_key: int, past_length: int) -> list[TypeInfo]:
+    """output, present key and value, and the scores (B, N, S, T) some variants return."""
+    elem = ctx.input_type(0)[0]
+    if ctx.input_type(0)[1] is None:
+        return [(elem, None) for _ in ctx.node.output]
+    get = _inferred_getter(ctx)
+    m = _mha_dims(ctx, get, past_key, past_length)
     b, s, n, t = m["b"], m["s"], m["n"], m["t"]
-    flops = sdpa_flops(b, n, s, t, m["d"], m["d_v"])
-    if ctx.has_input(3):
-        flops += b * s * n * m["d"] + b * m["l"] * n * (m["d"] + m["d_v"])
-    return flops + (b * n * s * t if ctx.has_input(5) else 0)
+    present = t
+    if ctx.attr("past_present_share_buffer", 0) and get(past_key) is not None:
+        present = get(past_key)[2]  # present is the same max-length buffer as past
+    shapes = [(b, s, _mul(n, m["d_v"])), (b, n, present, m["d"]), (b, n, present, m["d_v"]), (b, n, s, t)]
+    return [(elem, sh) for sh in shapes[: len(ctx.node.output)]]
 
 
 @shape("MultiHeadAttention", domain=MS)
 def multi_head_attention_shape(ctx: NodeContext) -> list[TypeInfo]:
-    elem = ctx.input_type(0)[0]
-    if ctx.input_type(0)[1] is None:
-        return [(elem, None) for _ in ctx.node.output]
-    m = _mha_dims(ctx, _inferred_getter(ctx))
-    b, s, n, t = m["b"], m["s"], m["n"], m["t"]
-    shapes = [(b, s, _mul(n, m["d_v"])), (b, n, t, m["d"]), (b, n, t, m["d_v"]), (b, n, s, t)]
-    return [(elem, sh) for sh in shapes[: len(ctx.node.output)]]
+    return _mha_shape(ctx, _MHA_INPUTS["past_key"], _MHA_INPUTS["past_length"])
+
+
+@shape("DecoderMaskedMultiHeadAttention", domain=MS)
+def decoder_masked_multi_head_attention_shape(ctx: NodeContext) -> list[TypeInfo]:
+    return _mha_shape(ctx, _DECODER_MHA_INPUTS["past_key"], _DECODER_MHA_INPUTS["past_length"])
 
 
 # --- com.microsoft GroupQueryAttention --------------------------------------------
@@ -305,27 +367,54 @@ def layer_norm_shape(ctx: NodeContext) -> list[TypeInfo]:
     return [(elem, x)] + [(TensorProto.FLOAT, stats)] * (len(ctx.node.output) - 1)
 
 
+def _embed_dims(ctx: NodeContext) -> tuple[int, int, int, int]:
+    """(E, G, embeddings summed per token, H): E = B·S·H elements, G = B·S tokens."""
+    b, s = ctx.input_shape(0)
+    hidden = ctx.input_shape(2)[1]
+    embeddings = 3 if ctx.has_input(1) and ctx.has_input(4) else 2  # word, position and maybe segment
+    return b * s * hidden, b * s, embeddings, hidden
+
+
+def _embed_layer_norm_flops(e: int, g: int, embeddings: int) -> int:
+    """The embeddings summed, normalized, scaled by gamma and shifted by beta."""
+    return (embeddings - 1) * e + mean_var_norm(e, g) + 2 * e
+
+
 @cost("EmbedLayerNormalization", domain=MS)
 def embed_layer_norm(ctx: NodeContext) -> int:
     """EmbedLayerNormalization: E (word + position) + E if segment embedding + 7E + 3G (layer norm); E = B·S·H, G = B·S.
 
     The embedding lookups are gathers and count 0.
     """
-    b, s = ctx.input_shape(0)
-    hidden = ctx.input_shape(2)[1]
-    e, g = b * s * hidden, b * s
-    adds = e + (e if ctx.has_input(1) and ctx.has_input(4) else 0)
-    return adds + mean_var_norm(e, g) + 2 * e
+    e, g, embeddings, _ = _embed_dims(ctx)
+    return _embed_layer_norm_flops(e, g, embeddings)
 
 
-@shape("EmbedLayerNormalization", domain=MS)
-def embed_layer_norm_shape(ctx: NodeContext) -> list[TypeInfo]:
+@cost("QEmbedLayerNormalization", domain=MS)
+def q_embed_layer_norm(ctx: NodeContext) -> int:
+    """QEmbedLayerNormalization: EmbedLayerNormalization's count + 2E per int8 embedding gathered (dequantize) + 2 × 2H for gamma and beta."""
+    e, g, embeddings, hidden = _embed_dims(ctx)
+    return _embed_layer_norm_flops(e, g, embeddings) + DEQUANTIZE * (embeddings * e + 2 * hidden)
+
+
+def _embed_layer_norm_shape(ctx: NodeContext, elem: Optional[int]) -> list[TypeInfo]:
     ids = ctx.input_type(0)[1]
-    elem, word = ctx.input_type(2)
+    word = ctx.input_type(2)[1]
     b, s = (ids[0], ids[1]) if ids is not None and len(ids) == 2 else (None, None)
     hidden = word[1] if word is not None else None
     out = (b, s, hidden)
     return [(elem, out), (TensorProto.INT32, (b,)), (elem, out)][: len(ctx.node.output)]
+
+
+@shape("EmbedLayerNormalization", domain=MS)
+def embed_layer_norm_shape(ctx: NodeContext) -> list[TypeInfo]:
+    return _embed_layer_norm_shape(ctx, ctx.input_type(2)[0])
+
+
+@shape("QEmbedLayerNormalization", domain=MS)
+def q_embed_layer_norm_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """Typed as the word embedding's scale (float): the int8 embeddings are dequantized."""
+    return _embed_layer_norm_shape(ctx, ctx.input_type(8)[0])
 
 
 # --- activations and adds -----------------------------------------------------------

@@ -6,7 +6,7 @@ data, or the operator does not define its arithmetic) rather than that no formul
 
 from __future__ import annotations
 
-from mkdocs_onnx.analysis.costs.registry import EXTENSIONS, NodeContext, Uncountable, cost
+from mkdocs_onnx.analysis.costs.registry import EXTENSIONS, MS, NodeContext, Uncountable, cost
 
 _DECODING = "decoding costs what the encoded image demands (data)"
 _ENCODING = "encoding costs what the image's content demands (data)"
@@ -43,3 +43,23 @@ _EXTENSIONS_REASONS = {
 def extensions_image_codec(ctx: NodeContext) -> int:
     """Uncounted, with the reason: onnxruntime-extensions' image decoders and encoders."""
     raise Uncountable(_EXTENSIONS_REASONS[ctx.op_type])
+
+
+_GENERATION = ("it runs its decoder subgraph once per generated token, until max_length or until every sequence "
+               "ends: how many times follows the text (data)")
+
+# ONNX Runtime's contrib operators whose work follows the data.
+_MS_REASONS = {
+    **{op: _GENERATION for op in ("BeamSearch", "GreedySearch", "Sampling", "WhisperBeamSearch")},
+    **{op: "its attention follows the length of each packed sequence (cumulative_sequence_length, data)"
+       for op in ("PackedAttention", "PackedMultiHeadAttention")},
+    "SparseAttention": "which key blocks each query attends follows its block layout at the sequence length "
+                       "reached at run time (total_sequence_length, data)",
+    "LongformerAttention": "its global attention follows which tokens the global input flags (data)",
+}
+
+
+@cost(*_MS_REASONS, domain=MS)
+def ms_data_dependent(ctx: NodeContext) -> int:
+    """Uncounted, with the reason: generation loops (BeamSearch, GreedySearch, Sampling), packed, sparse and Longformer attention."""
+    raise Uncountable(_MS_REASONS[ctx.op_type])

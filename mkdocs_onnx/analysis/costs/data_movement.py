@@ -7,7 +7,10 @@ but do no arithmetic on the values.
 
 from __future__ import annotations
 
-from mkdocs_onnx.analysis.costs.registry import NodeContext, cost, numel
+from onnx import TensorProto
+
+from mkdocs_onnx.analysis.costs.elementwise import same_as_input
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, cost, numel, shape
 
 ZERO_FLOP_OPS = (
     # layout
@@ -26,8 +29,12 @@ ZERO_FLOP_OPS = (
     "ConcatFromSequence",
 )
 
+# ONNX Runtime's: Trilu as the default domain's, and BERT's packing of tokens without their padding
+MS_ZERO_FLOP_OPS = ("Trilu", "RemovePadding", "RestorePadding")
+
 
 @cost(*ZERO_FLOP_OPS)
+@cost(*MS_ZERO_FLOP_OPS, domain=MS)
 def no_arithmetic(ctx: NodeContext) -> int:
     """0 FLOPs: the operator only moves, selects, indexes or describes data.
 
@@ -37,8 +44,34 @@ def no_arithmetic(ctx: NodeContext) -> int:
     - Dropout counts 0 because an inference graph passes the input through unchanged.
     - NonZero, Range, OneHot and EyeLike generate indices or constants, not floating-point
       results, so they count 0.
+    - RemovePadding and RestorePadding (com.microsoft) copy the tokens of a padded batch to
+      a packed one and back (restoring writes zeros where the padding was).
     """
     return 0
+
+
+shape("Trilu", domain=MS)(same_as_input)
+
+
+@shape("RemovePadding", domain=MS)
+def remove_padding_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """input (B, S, hidden) → output (total_tokens, hidden), token_offset (B, S), cumulated_seq_len (B + 1),
+    max_seq_len (1); total_tokens, the tokens that are not padding, follows the data (None)."""
+    elem, x = ctx.input_type(0)
+    b, s, hidden = x if x is not None and len(x) == 3 else (None, None, None)
+    i32 = TensorProto.INT32
+    outputs = [(elem, (None, hidden)), (i32, (b, s)), (i32, (b + 1 if isinstance(b, int) else None,)), (i32, (1,))]
+    return outputs[:len(ctx.node.output)]
+
+
+@shape("RestorePadding", domain=MS)
+def restore_padding_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """input (total_tokens, hidden) and token_offset (B, S) → output (B, S, hidden)."""
+    elem, x = ctx.input_type(0)
+    offsets = ctx.input_type(1)[1]
+    b, s = offsets if offsets is not None and len(offsets) == 2 else (None, None)
+    hidden = x[-1] if x is not None and len(x) == 2 else None
+    return [(elem, (b, s, hidden))]
 
 
 @cost("ScatterND", "ScatterElements", "Scatter")

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+from onnx import TensorProto
+
 from mkdocs_onnx.analysis.costs._common import broadcast_numel, broadcast_shapes
-from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost, numel, shape
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
 # op -> (FLOPs per output element, what they are). Also used by rnn.py for activations.
 PER_ELEMENT: dict[str, tuple[int, str]] = {
@@ -114,6 +116,35 @@ def swiglu(ctx: NodeContext) -> int:
 def softmax(ctx: NodeContext) -> int:
     """Softmax/LogSoftmax: 5 × input elements (max, sub max, exp, sum, div — or sub log-sum; the one log per row of LogSoftmax is not counted)."""
     return SOFTMAX_PER_ELEMENT * numel(ctx.input_shape(0))
+
+
+@cost("BiasSoftmax", domain=MS)
+def bias_softmax(ctx: NodeContext) -> int:
+    """BiasSoftmax: 6 × data elements (the bias add 1, then softmax 5)."""
+    return (1 + SOFTMAX_PER_ELEMENT) * ctx.input_numel(0)
+
+
+@cost("BiasDropout", domain=MS)
+def bias_dropout(ctx: NodeContext) -> int:
+    """BiasDropout (inference): data elements × (1 for the bias + 1 if a residual is given); dropout passes through."""
+    if ctx.has_input(4):
+        training = ctx.input_value(4)
+        if training is None or training.any():  # a random mask scales what it keeps
+            raise Uncountable("BiasDropout training_mode is not a constant false: training drops a random mask")
+    return (1 + (1 if ctx.has_input(2) else 0)) * ctx.input_numel(0)
+
+
+@shape("BiasSoftmax", domain=MS)
+def same_as_input(ctx: NodeContext) -> list[TypeInfo]:
+    """One output with the type and shape of input 0 (also Inverse's and com.microsoft Trilu's)."""
+    return [ctx.input_type(0)]
+
+
+@shape("BiasDropout", domain=MS)
+def bias_dropout_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """The output like the data; the optional mask a bool tensor of the data's shape."""
+    elem, data = ctx.input_type(0)
+    return [(elem, data), (TensorProto.BOOL, data)][:len(ctx.node.output)]
 
 
 _COMPARISONS = frozenset({"Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "Not",

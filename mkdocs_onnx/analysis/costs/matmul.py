@@ -1,4 +1,5 @@
-"""Matrix products: MatMul, Gemm, Einsum and com.microsoft FusedMatMul; and Det.
+"""Matrix products: MatMul, Gemm, Einsum and com.microsoft FusedMatMul, FusedGemm, GemmFastGelu;
+pairwise distances (CDist); and Det and Inverse.
 
 A multiply-accumulate counts 2 FLOPs, and so does the first product of a dot product
 (accumulating into zero): a (M×K)·(K×N) product is 2·M·N·K.
@@ -10,7 +11,8 @@ import math
 import re
 from typing import Sequence
 
-from mkdocs_onnx.analysis.costs._common import broadcast_shapes
+from mkdocs_onnx.analysis.costs._common import broadcast_shapes, static_attr
+from mkdocs_onnx.analysis.costs.elementwise import GELU_TANH_PER_ELEMENT, PER_ELEMENT, same_as_input
 from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
 
@@ -39,11 +41,16 @@ def matmul(ctx: NodeContext) -> int:
     return matmul_flops(ctx)
 
 
+def _gemm_dims(ctx: NodeContext, a: Sequence, b: Sequence) -> tuple:
+    """(M, N, K) of a Gemm (or FusedGemm) of shapes ``a`` and ``b``, transA/transB honoured."""
+    _, m, n, k = matmul_dims(a, b, bool(ctx.attr("transA", 0)), bool(ctx.attr("transB", 0)))
+    return m, n, k
+
+
 @cost("Gemm")
 def gemm(ctx: NodeContext) -> int:
     """Gemm: 2·M·N·K (transA/transB honoured) + M·N if C is given (the add) + M·N if beta ≠ 1 (β·C) + M·N if alpha ≠ 1 (α·AB)."""
-    trans_a, trans_b = bool(ctx.attr("transA", 0)), bool(ctx.attr("transB", 0))
-    _, m, n, k = matmul_dims(ctx.input_shape(0), ctx.input_shape(1), trans_a, trans_b)
+    m, n, k = _gemm_dims(ctx, ctx.input_shape(0), ctx.input_shape(1))
     flops = 2 * m * n * k
     if ctx.has_input(2):
         flops += m * n * (2 if ctx.attr("beta", 1.0) != 1.0 else 1)
@@ -66,7 +73,7 @@ def fused_matmul(ctx: NodeContext) -> int:
     return flops + (numel(batch) * m * n if ctx.attr("alpha", 1.0) != 1.0 else 0)
 
 
-@shape("FusedMatMul", domain=MS)
+@shape("FusedMatMul", "GemmFastGelu", domain=MS)  # GemmFastGelu has no trans attributes: a plain matmul
 def fused_matmul_shape(ctx: NodeContext) -> list[TypeInfo]:
     elem, a = ctx.input_type(0)
     b = ctx.input_type(1)[1]
@@ -80,6 +87,65 @@ def matmul_output(a: Sequence, b: Sequence, batch: tuple, m, n) -> tuple:
     """The output shape of a numpy matmul of shapes ``a`` and ``b`` from :func:`matmul_dims`'s
     (batch, M, N): numpy drops the axis it added to a 1-D operand."""
     return (*batch, *((m,) if len(a) > 1 else ()), *((n,) if len(b) > 1 else ()))
+
+
+@cost("FusedGemm", domain=MS)
+def fused_gemm(ctx: NodeContext) -> int:
+    """FusedGemm: Gemm's count + M·N × the activation's FLOPs per element (its operator's: Relu 1, Sigmoid 4...)."""
+    activation = ctx.attr("activation", "")
+    if activation and activation not in PER_ELEMENT:
+        raise Uncountable(f"FusedGemm activation '{activation}' has no per-element count")
+    per_element = PER_ELEMENT[activation][0] if activation else 0  # no activation: a plain Gemm
+    m, n, _ = _gemm_dims(ctx, ctx.input_shape(0), ctx.input_shape(1))
+    return gemm(ctx) + per_element * m * n
+
+
+@shape("FusedGemm", domain=MS)
+def fused_gemm_shape(ctx: NodeContext) -> list[TypeInfo]:
+    elem, a = ctx.input_type(0)
+    b = ctx.input_type(1)[1]
+    if a is None or b is None:
+        return [(elem, None)]
+    m, n, _ = _gemm_dims(ctx, a, b)
+    return [(elem, (m, n))]
+
+
+@cost("GemmFastGelu", domain=MS)
+def gemm_fast_gelu(ctx: NodeContext) -> int:
+    """GemmFastGelu: 2·batch·M·N·K (MatMul of X and W) + batch·M·N × (9 for FastGelu's tanh Gelu + 1 if bias)."""
+    batch, m, n, k = matmul_dims(ctx.input_shape(0), ctx.input_shape(1))
+    outputs = numel(batch) * m * n
+    return 2 * outputs * k + (GELU_TANH_PER_ELEMENT + (1 if ctx.has_input(2) else 0)) * outputs
+
+
+def _cdist_dims(a: Sequence, b: Sequence) -> tuple:
+    """(M, K, N) of CDist's operands A (M, N) and B (K, N)."""
+    if len(a) != 2 or len(b) != 2:
+        raise Uncountable(f"CDist operands must be 2-D, got ranks {len(a)} and {len(b)}")
+    if isinstance(a[1], int) and isinstance(b[1], int) and a[1] != b[1]:
+        raise Uncountable(f"CDist operands have {a[1]} and {b[1]} coordinates")
+    return a[0], b[0], a[1]
+
+
+@cost("CDist", domain=MS)
+def cdist(ctx: NodeContext) -> int:
+    """CDist: M·K·(3N − 1) for sqeuclidean (a pair: N subtracts, N squares, N − 1 adds); M·K·3N for euclidean."""
+    metric = static_attr(ctx, "metric")  # ONNX Runtime requires it: no default
+    if metric not in ("sqeuclidean", "euclidean"):
+        raise Uncountable(f"CDist metric '{metric}' has no formula (only sqeuclidean and euclidean)")
+    m, k, n = _cdist_dims(ctx.input_shape(0), ctx.input_shape(1))
+    per_pair = n + n + (n - 1) + (1 if metric == "euclidean" else 0)
+    return m * k * per_pair
+
+
+@shape("CDist", domain=MS)
+def cdist_shape(ctx: NodeContext) -> list[TypeInfo]:
+    elem, a = ctx.input_type(0)
+    b = ctx.input_type(1)[1]
+    if a is None or b is None:
+        return [(elem, None)]
+    m, k, _ = _cdist_dims(a, b)
+    return [(elem, (m, k))]
 
 
 def _einsum_terms(equation: str, n_inputs: int) -> tuple[list[str], str]:
@@ -96,6 +162,13 @@ def _einsum_terms(equation: str, n_inputs: int) -> tuple[list[str], str]:
     return terms, rhs
 
 
+def lu_flops(m: int) -> int:
+    """FLOPs of an LU factorisation of an M×M matrix without pivoting: at step j, M − j divides
+    for the multipliers and (M − j)² multiply-subtracts on the trailing block; summed,
+    M(M−1)/2 divides and M(M−1)(2M−1)/3 multiplies and subtracts (≈ 2M³/3)."""
+    return m * (m - 1) // 2 + m * (m - 1) * (2 * m - 1) // 3
+
+
 @cost("Det")
 def det(ctx: NodeContext) -> int:
     """Det: per M×M matrix, LU factorisation (M(M−1)/2 divides, M(M−1)(2M−1)/3 multiplies and subtracts) + M − 1 multiplies of the diagonal."""
@@ -103,8 +176,29 @@ def det(ctx: NodeContext) -> int:
     m = x[-1]
     if m < 1:
         return 0
-    per_matrix = m * (m - 1) // 2 + m * (m - 1) * (2 * m - 1) // 3 + m - 1
-    return numel(x[:-2]) * per_matrix
+    return numel(x[:-2]) * (lu_flops(m) + m - 1)
+
+
+@cost("Inverse", domain=MS)
+def inverse(ctx: NodeContext) -> int:
+    """Inverse: 2n³ − n(n+1)/2 per n×n matrix (LU as Det's, then solving for the n columns of the identity).
+
+    The parts: LU n(n−1)/2 + n(n−1)(2n−1)/3; forward substitution (n−1)n(n+1)/3, as an
+    identity column is zero above its 1; back substitution n² per column, n³ in all.
+    """
+    x = ctx.input_shape(0)  # (*, n, n)
+    if len(x) < 2 or x[-1] != x[-2]:
+        raise Uncountable(f"Inverse input of shape {x} is not a batch of square matrices")
+    n = x[-1]
+    # forward: column j of the identity is zero above row j, so L's solve starts there:
+    # Σ_j (n−j)(n−j+1)/2 multiply-subtracts = (n−1)n(n+1)/6, 2 FLOPs each
+    forward = (n - 1) * n * (n + 1) // 3
+    # back: a full triangular solve per column, n(n−1)/2 multiply-subtracts and n divides = n²
+    back = n * n * n
+    return numel(x[:-2]) * (lu_flops(n) + forward + back)
+
+
+shape("Inverse", domain=MS)(same_as_input)
 
 
 @cost("Einsum")

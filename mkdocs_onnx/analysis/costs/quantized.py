@@ -16,7 +16,7 @@ from __future__ import annotations
 from onnx import TensorProto
 
 from mkdocs_onnx.analysis.costs._common import broadcast_numel, broadcast_shapes, shape_or_compute, static_attr
-from mkdocs_onnx.analysis.costs.conv import conv_flops, conv_out_shape
+from mkdocs_onnx.analysis.costs.conv import conv_flops, conv_out_shape, conv_shape
 from mkdocs_onnx.analysis.costs.matmul import matmul_dims, matmul_flops
 from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
@@ -26,10 +26,18 @@ REQUANTIZE = 3
 
 
 @cost("QLinearConv")
+@cost("QLinearConv", domain=MS)
 def qlinear_conv(ctx: NodeContext) -> int:
     """QLinearConv: 2 × out_elements × (C_in/group × ∏kernel) + out_elements if B + 3 × out_elements (requantize)."""
-    out = numel(shape_or_compute(ctx, lambda: conv_out_shape(ctx, 0, 3)))
-    return conv_flops(ctx, x_input=0, w_input=3, bias_input=8) + REQUANTIZE * out
+    channels_last = bool(ctx.attr("channels_last", 0))  # com.microsoft's: input and output (N, *spatial, C)
+    out = numel(shape_or_compute(ctx, lambda: conv_out_shape(ctx, 0, 3, channels_last)))
+    return conv_flops(ctx, x_input=0, w_input=3, bias_input=8, channels_last=channels_last) + REQUANTIZE * out
+
+
+@shape("QLinearConv", domain=MS)
+def ms_qlinear_conv_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """Typed as y_zero_point (the input's type when it is absent)."""
+    return conv_shape(ctx, 0, 3, channels_last=bool(ctx.attr("channels_last", 0)), elem=ctx.input_type(7)[0])
 
 
 @cost("ConvInteger")
@@ -64,6 +72,22 @@ def matmul_nbits(ctx: NodeContext) -> int:
 def matmul_nbits_shape(ctx: NodeContext) -> list[TypeInfo]:
     elem, a = ctx.input_type(0)
     return [(elem, None if a is None else (*a[:-1], ctx.attr("N")))]
+
+
+@cost("MatMulBnb4", domain=MS)
+def matmul_bnb4(ctx: NodeContext) -> int:
+    """MatMulBnb4: 2·M·N·K (M = ∏A.shape[:-1]) + N·K to dequantize the 4-bit weights (a table lookup, × the block's absmax)."""
+    m = numel(ctx.input_shape(0)[:-1])
+    k, n = static_attr(ctx, "K"), static_attr(ctx, "N")
+    return 2 * m * n * k + n * k
+
+
+@shape("MatMulBnb4", domain=MS)
+def matmul_bnb4_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """A (…, K) → (…, N); with transB=0, A (…, N) → (…, K)."""
+    elem, a = ctx.input_type(0)
+    width = ctx.attr("N") if ctx.attr("transB", 1) else ctx.attr("K")
+    return [(elem, None if a is None else (*a[:-1], width))]
 
 
 def _gather_block_quantized_shape(ctx: NodeContext, data, indices) -> tuple:

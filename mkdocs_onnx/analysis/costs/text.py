@@ -11,9 +11,13 @@ lattice over the text, as many as the text and vocabulary make (uncounted, with 
 
 from __future__ import annotations
 
-from mkdocs_onnx.analysis.costs.registry import EXTENSIONS, NodeContext, Uncountable, cost
+from onnx import TensorProto
+
+from mkdocs_onnx.analysis.costs.registry import EXTENSIONS, MS, NodeContext, TypeInfo, Uncountable, cost, shape
 
 DEFAULT_DOMAIN_TEXT_OPS = ("StringConcat", "StringSplit", "StringNormalizer", "RegexFullMatch")
+
+MS_TEXT_OPS = ("Tokenizer",)  # ONNX Runtime's: splits strings at separators or regex matches
 
 EXTENSIONS_TEXT_OPS = (
     # string operators
@@ -30,9 +34,17 @@ EXTENSIONS_TEXT_OPS = (
 
 @cost(*DEFAULT_DOMAIN_TEXT_OPS)
 @cost(*EXTENSIONS_TEXT_OPS, domain=EXTENSIONS)
+@cost(*MS_TEXT_OPS, domain=MS)
 def text(ctx: NodeContext) -> int:
     """0 FLOPs: string operations and byte-pair or word-piece tokenizers do no arithmetic on numbers."""
     return 0
+
+
+@shape("Tokenizer", domain=MS)
+def tokenizer_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """Strings (C) or (N, C) → their tokens (C, D) or (N, C, D): D, the most tokens in a string, follows the text."""
+    x = ctx.input_type(0)[1]
+    return [(TensorProto.STRING, (*x, None) if x is not None else None)]
 
 
 @cost("SentencepieceTokenizer", domain=EXTENSIONS)
