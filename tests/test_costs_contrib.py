@@ -206,9 +206,10 @@ def test_moe_says_when_its_weights_are_read_in_part():
                             ("fc2", (4, 8, 8)), ("s2", (4, 8))], domain=MS, k=2)
     cost_of(ctx)
     assert ctx.notes and "run at most 2 of its 4 experts" in ctx.notes[0]
+    assert ctx.weights_read == 2 / 4
     many = make_ctx("MoE", [*MOE_INPUTS, ("fc1", (4, 16, 8)), ("", None), ("fc2", (4, 8, 16))], domain=MS, k=2)
     cost_of(many)
-    assert many.notes == []  # 12 expert calls: every expert's weights are read
+    assert many.notes == [] and many.weights_read is None  # 12 expert calls: every expert's weights are read
 
 
 def test_a_note_shared_by_many_nodes_is_given_once():
@@ -225,3 +226,8 @@ def test_a_note_shared_by_many_nodes_is_given_once():
     assert report.flops.uncounted_ops == {} and report.graph.outputs[0].shape == [1, 8]
     (note,) = report.flops.notes
     assert note.startswith("layer0, layer1, layer2 and 1 more: MoE: 1 token(s) × top-2 run at most 2 of its 4 experts")
+    # each layer reads the weights of the 2 experts it runs, not of all 4: half of fc1 and fc2 (float32)
+    half_the_experts = (4 * 16 * 8 + 4 * 8 * 16) * 4 // 2
+    for node in report.nodes:
+        assert node.weight_bytes_read == half_the_experts
+        assert node.bytes_read == half_the_experts + (8 + 4) * 4  # + the hidden state and the router's probabilities

@@ -11,7 +11,7 @@ import onnx
 # The package sets its version before it imports this module: read once here, not per analysis.
 from mkdocs_onnx import __version__
 from mkdocs_onnx.analysis import architecture, risks
-from mkdocs_onnx.analysis.flops import count_flops
+from mkdocs_onnx.analysis.flops import FlopsResult, count_flops
 from mkdocs_onnx.analysis.graphs import execution_order, node_label, qualified_name, qualified_op, topological_order
 from mkdocs_onnx.analysis.index import IndexedModel, Node
 from mkdocs_onnx.analysis.loading import LoadedModel, load_bytes, load_model, measure_external_data
@@ -123,7 +123,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
                                          outputs=outputs),
         dims=dict(sorted(binding.values.items())),
         batch_dims=binding.batch_dims,
-        nodes=_node_costs(order, flops.per_node, params, sizes),
+        nodes=_node_costs(order, flops, params, sizes),
         warnings=warnings,
         analyzer_version=__version__,
     )
@@ -227,9 +227,10 @@ def _graph_summary(index: IndexedModel, inputs: list[TensorInfo], outputs: list[
     )
 
 
-def _node_costs(order: list[Node], per_node_flops, params: ParamsResult, sizes: TensorSizes) -> list[NodeCost]:
+def _node_costs(order: list[Node], flops: FlopsResult, params: ParamsResult, sizes: TensorSizes) -> list[NodeCost]:
     constants = params.constant_names
     per_node_params = params.per_node
+    per_node_flops = flops.per_node
     rows = []
     for i, node in enumerate(order):
         outputs = node.output
@@ -259,5 +260,9 @@ def _node_costs(order: list[Node], per_node_flops, params: ParamsResult, sizes: 
                 written = None
                 break
             written += b
+        if i in flops.weights_read:  # it reads only part of its weights (the experts its tokens run)
+            unread = weight_read - round(weight_read * flops.weights_read[i])
+            weight_read -= unread
+            read = None if read is None else read - unread
         rows.append(NodeCost(name, op, per_node_flops[i], per_node_params.get(i, 0), read, weight_read, written, "", False))
     return rows

@@ -26,6 +26,8 @@ from mkdocs_onnx.analysis.shapes import TypeInfo
 class FlopsResult:
     flops: Flops
     per_node: list[Optional[int]] = field(default_factory=list)  # by top-level index; None: uncounted
+    # top-level index -> the share of its weights a node reads, for the nodes that read only part
+    weights_read: dict[int, float] = field(default_factory=dict)
 
 
 class _Counter:
@@ -34,6 +36,7 @@ class _Counter:
         self.constants = constants
         self._notes: dict[str, list[str]] = {}  # note -> the labels of the nodes it is about, in order
         self._subgraphs: dict[int, SubgraphCost] = {}
+        self.weights_read: dict[int, float] = {}  # id(node) -> NodeContext.weights_read, when a formula set it
 
     def node_cost(self, node: Node, position: int) -> tuple[Optional[int], str]:
         """(FLOPs, "") or (None, why it is uncounted); ``position`` labels unnamed nodes in notes."""
@@ -54,6 +57,8 @@ class _Counter:
             return None, f"cost formula failed on this node ({type(e).__name__}: {e})"
         for note in ctx.notes:
             self._notes.setdefault(note, []).append(node_label(node, position))
+        if ctx.weights_read is not None:
+            self.weights_read[id(node)] = ctx.weights_read
         return flops, ""
 
     @property
@@ -110,6 +115,8 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo],
             notes=counter.notes,
         ),
         per_node=per_node,
+        weights_read={i: counter.weights_read[id(node)] for i, node in enumerate(order)
+                      if id(node) in counter.weights_read} if counter.weights_read else {},
     )
 
 

@@ -6,6 +6,10 @@ not fused), the activation, FC2; then the k outputs weighted and summed. Countin
 the weights' element counts keeps the formula independent of their layout. QMoE also
 dequantizes the weights of every expert the tokens use: once per call, as MatMulNBits
 counts its weights, but only for min(E, tokens·k) experts, not for all of them.
+
+Likewise its bytes read: when the tokens run fewer experts than it holds, the node reads
+the weights of min(E, tokens·k) experts (``NodeContext.weights_read``), as a decoding step
+of an MoE language model does.
 """
 
 from __future__ import annotations
@@ -50,9 +54,10 @@ def _moe_flops(ctx: NodeContext, fc1: int, fc2: int, fc3: int, bias: tuple[int, 
     combine = hidden * (2 * k - 1)  # k weighted outputs summed
     flops = tokens * (routing + k * per_expert + combine)
     if tokens * k < experts:  # the node's inputs hold every expert, but only these run
+        ctx.weights_read = tokens * k / experts
         ctx.notes.append(f"{ctx.op_type}: {tokens} token(s) × top-{k} run at most {tokens * k} of its {experts} experts; "
-                         "its bytes read count all their weights, so its memory time, and the latency bound "
-                         "with it, are an overestimate for this node")
+                         "its bytes read count the weights of that many, and so do its estimates at larger batches, "
+                         "which may run more of them")
     if bits:  # dequantize the weights of the experts that run: (w − zero point) · scale
         flops += DEQUANTIZE * min(experts, tokens * k) * sum(weights)
     return flops

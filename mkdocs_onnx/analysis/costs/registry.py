@@ -55,6 +55,9 @@ class NodeContext:
     constants: dict[str, np.ndarray]  # small constant tensors by name (shapes, axes, ...)
     subgraph_cost: Callable[[Graph], SubgraphCost] = lambda g: SubgraphCost(0, 0)
     notes: list[str] = field(default_factory=list)  # filled by formulas that must explain a choice
+    # The share of its constant inputs (weights) one run of the node reads, set by a formula
+    # whose node reads only part of them (a mixture of experts runs only the routed experts).
+    weights_read: Optional[float] = None
 
     @property
     def op_type(self) -> str:
