@@ -122,6 +122,36 @@ def test_an_opset_newer_than_onnx_knows_is_analysed_with_a_warning():
     assert any("newer than" in w for w in report.warnings)
 
 
+
+def test_a_node_onnx_inference_rejects_is_named_with_why_and_what_it_costs():
+    """float32 data into a Conv with float16 weights, as a half-finished fp16 conversion leaves
+    it: whole-model inference skips the node quietly; the second pass, asked once the Conv's
+    input shape is known, says which node ONNX rejects and why."""
+    from mkdocs_onnx.analysis.index import IndexedModel
+    from mkdocs_onnx.analysis.shapes import constant_values, refine
+
+    weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float16), "W")
+    nodes = [helper.make_node("Conv", ["X", "W"], ["C"], name="conv"), helper.make_node("Relu", ["C"], ["Y"])]
+    index = IndexedModel(model(nodes, [value("X", [1, 3, 8, 8])], [value("Y", None)], initializers=[weight]))
+    types = {"X": (TensorProto.FLOAT, (1, 3, 8, 8)), "W": (TensorProto.FLOAT16, (4, 3, 3, 3)), "C": (TensorProto.FLOAT, None)}
+    warnings: list[str] = []
+    refine(index, types, constant_values(index), warnings=warnings)
+    (warning,) = warnings
+    assert warning.startswith("ONNX shape inference rejects node conv (Conv) given the types of its inputs: ")
+    assert "W has inconsistent type tensor(float16)" in warning and "not counted" in warning
+    assert types["C"] == (TensorProto.FLOAT, None)
+
+
+def test_rejected_nodes_beyond_three_are_counted_not_listed():
+    from mkdocs_onnx.analysis.shapes import _rejections
+
+    nodes = [helper.make_node("Relu", [f"x{i}"], [f"y{i}"], name=f"r{i}") for i in range(5)]
+    rejected = {n.name: (n, "why") for n in nodes}
+    found = _rejections(rejected, {"y4": (TensorProto.FLOAT, (2,))})  # r4's output was shaped after all
+    assert [w.split(" given")[0] for w in found[:3]] == [f"ONNX shape inference rejects node r{i} (Relu)" for i in range(3)]
+    assert found[3:] == ["ONNX shape inference rejects 1 more node"]
+
+
 # --- fuzzed bytes of real models ----------------------------------------------------------------
 
 _SEEDS = sorted(LIGHT.glob("light_*.onnx"))[:4] + corpus_models()[:12]

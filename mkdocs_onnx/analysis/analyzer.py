@@ -94,7 +94,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     facts = risks.Facts.from_index(index, params)
 
     types, settled = infer_types(model, index, warnings, source=loaded.data)
-    refine(index, types, values, settled)
+    refine(index, types, values, settled, warnings)
 
     flops = count_flops(order, types, values)
     sizes = TensorSizes(types)

@@ -25,7 +25,7 @@ from onnx import helper, numpy_helper, shape_inference
 from onnx.onnx_cpp2py_export.shape_inference import infer_shapes as _infer_shapes
 
 from mkdocs_onnx.analysis.costs import NodeContext, shape_function
-from mkdocs_onnx.analysis.graphs import topological_order
+from mkdocs_onnx.analysis.graphs import node_label, qualified_op, topological_order
 from mkdocs_onnx.analysis.index import DEFAULT_DOMAINS, Graph, IndexedModel, Node
 from mkdocs_onnx.analysis.report import TensorInfo
 from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, PLAIN_RAW, SMALL_CONSTANT_ELEMENTS, dtype_name, small_value, type_name
@@ -449,15 +449,17 @@ def _constant_node_value(node: Node) -> Optional[np.ndarray]:
     return None
 
 
-def refine(index: IndexedModel, types: dict[str, TypeInfo], values: Values, settled: set[str] = frozenset()) -> int:
+def refine(index: IndexedModel, types: dict[str, TypeInfo], values: Values, settled: set[str] = frozenset(),
+           warnings: Optional[list[str]] = None) -> int:
     """Walk every graph in execution order and improve what inference left open.
 
     Small integer tensors computed by shape arithmetic get their values (added to
     ``values``); outputs without a fully static shape are inferred again from the now
     better-known inputs. ``settled`` names the tensors whose type ONNX inference of the
     whole model computed (not read from the file): a node whose outputs are all settled
-    and whose inputs are as that inference saw them is not asked again. Returns how many
-    tensors gained a type or shape.
+    and whose inputs are as that inference saw them is not asked again. Nodes that ONNX
+    inference rejects (inputs of conflicting types, say), and whose outputs stay unknown,
+    are named in ``warnings``. Returns how many tensors gained a type or shape.
     """
     schemas: Optional[_SchemaInference] = None  # built for the first node asked (most models ask none)
     inferred: Optional[_Inferred] = None  # likewise, for the first node whose outputs inference left open
@@ -493,7 +495,21 @@ def refine(index: IndexedModel, types: dict[str, TypeInfo], values: Values, sett
                 if name and info and _better(info, types.get(name)):
                     types[name] = info
                     improved += 1
+    if schemas is not None and schemas.rejected and warnings is not None:
+        warnings.extend(_rejections(schemas.rejected, types))
     return improved
+
+
+def _rejections(rejected: dict[str, tuple[Node, str]], types: dict[str, TypeInfo], shown: int = 3) -> list[str]:
+    """A warning for each of the first rejected nodes whose outputs stay unknown, then how many more."""
+    unresolved = [(label, node, why) for label, (node, why) in rejected.items() if not _all_static(node.output, types)]
+    found = [f"ONNX shape inference rejects node {label} ({qualified_op(node)}) given the types of its inputs: {why}. "
+             "The shapes of its outputs stay unknown, and what depends on them is not counted"
+             for label, node, why in unresolved[:shown]]
+    if len(unresolved) > shown:
+        more = len(unresolved) - shown
+        found.append(f"ONNX shape inference rejects {more} more node{'s' if more != 1 else ''}")
+    return found
 
 
 class _Inferred:
@@ -656,6 +672,7 @@ class _SchemaInference:
         self._schemas: dict[tuple[str, str], Optional[onnx.defs.OpSchema]] = {}
         self._type_bytes: dict[TypeInfo, bytes] = {}
         self._decoded: dict[bytes, TypeInfo] = {}
+        self.rejected: dict[str, tuple[Node, str]] = {}  # node label -> (node, why ONNX inference rejected it)
 
     def infer(self, node: Node, types, values: Values) -> list[Optional[TypeInfo]]:
         schema = self._schema(node)
@@ -671,7 +688,8 @@ class _SchemaInference:
         data = {n: _tensor(values[n], n).SerializeToString() for n in node.input if n in values}
         try:
             out = _node_outputs(schema, node.proto, input_types, data, self.opsets)
-        except Exception:
+        except Exception as e:  # every input has a type: ONNX finds the node itself inconsistent
+            self.rejected.setdefault(node_label(node), (node, _first_line(e)))
             return []
         return [self._type_info(out[o]) if o in out else None for o in node.output]
 
