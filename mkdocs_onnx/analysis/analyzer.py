@@ -14,7 +14,7 @@ from mkdocs_onnx.analysis import architecture, risks
 from mkdocs_onnx.analysis.flops import FlopsResult, count_flops
 from mkdocs_onnx.analysis.graphs import execution_order, node_label, qualified_name, qualified_op, topological_order
 from mkdocs_onnx.analysis.index import IndexedModel, Node
-from mkdocs_onnx.analysis.loading import LoadedModel, load_bytes, load_model, measure_external_data
+from mkdocs_onnx.analysis.loading import LoadedModel, inline_functions, load_bytes, load_model, measure_external_data
 from mkdocs_onnx.analysis.memory import TensorSizes, peak_activation
 from mkdocs_onnx.analysis.params import ParamsResult, count_params, find_uses
 from mkdocs_onnx.analysis.report import (
@@ -76,8 +76,9 @@ def _default_name(path: str) -> str:
 
 
 def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: int) -> Report:
-    model = loaded.model
     warnings: list[str] = []
+    inline_functions(loaded, warnings)
+    model = loaded.model
     index = IndexedModel(model)  # every node read once (untyped IR-1 attributes typed on the way)
     inputs = [tensor_info(v) for v in index.main.real_input_protos()]  # before binding: keep symbolic names
     declared_outputs = [tensor_info(v) for v in model.graph.output]  # likewise
@@ -91,7 +92,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     values = constant_values(index)
     uses = find_uses(order)
     params = count_params(index, values, uses)
-    facts = risks.Facts.from_index(index, params)
+    facts = risks.Facts.from_index(index, params, inlined_functions=loaded.inlined_functions)
 
     types, settled = infer_types(model, index, warnings, source=loaded.data)
     refine(index, types, values, settled, warnings)

@@ -10,6 +10,7 @@ from typing import Iterable, Optional
 
 import onnx
 from google.protobuf.message import DecodeError
+from onnx import inliner
 
 from mkdocs_onnx.analysis.index import Tensor
 from mkdocs_onnx.analysis.tensors import nbytes
@@ -68,6 +69,7 @@ class LoadedModel:
     external_data_files: list[str] = field(default_factory=list)
     missing_external_data: list[str] = field(default_factory=list)
     data: Optional[bytes] = field(default=None, repr=False)  # the bytes parsed, when kept (see _KEEP_BYTES)
+    inlined_functions: dict[str, int] = field(default_factory=dict)  # "domain.name" -> calls (see inline_functions)
 
     @property
     def sha256(self) -> str:
@@ -134,3 +136,45 @@ def measure_external_data(loaded: LoadedModel, tensors: Iterable[Tensor]) -> Non
         else:
             loaded.missing_external_data.append(location)
     loaded.external_data_bytes = sum(sizes.values())
+
+
+def inline_functions(loaded: LoadedModel, warnings: list[str]) -> None:
+    """Replace the calls of the model's local functions by the functions' bodies, as runtimes do.
+
+    A node calling a function has no formula of its own: inlined, its body is counted node
+    by node, shaped by inference, and read by architecture detection. ``loaded`` then holds
+    the inlined model (and no longer the bytes it was parsed from); its
+    ``inlined_functions`` counts the calls. A model that cannot be inlined stays as it was,
+    with a warning: the calls are then uncounted.
+    """
+    model = loaded.model
+    if not model.functions:
+        return
+    local = {(f.domain, f.name) for f in model.functions}
+    calls: dict[str, int] = {}
+    for node in _graph_nodes(model.graph):
+        if (node.domain, node.op_type) in local:
+            name = f"{node.domain}.{node.op_type}"
+            calls[name] = calls.get(name, 0) + 1
+    if not calls:  # defined but never called: nothing to inline
+        return
+    try:
+        inlined = inliner.inline_local_functions(model)
+    except Exception as e:  # e.g. a model past protobuf's 2 GB limit
+        warnings.append(f"the model's local functions could not be inlined ({str(e).splitlines()[0][:200]}); "
+                        "the nodes that call them are not counted")
+        return
+    loaded.model, loaded.data = inlined, None
+    loaded.inlined_functions = dict(sorted(calls.items()))
+
+
+def _graph_nodes(graph: onnx.GraphProto) -> Iterable[onnx.NodeProto]:
+    """The nodes of ``graph`` and of the graphs its nodes hold (If, Loop, Scan bodies)."""
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from _graph_nodes(attribute.g)
+            elif attribute.type == onnx.AttributeProto.GRAPHS:
+                for g in attribute.graphs:
+                    yield from _graph_nodes(g)

@@ -42,7 +42,8 @@ class Facts:
     def __init__(self, float64_tensors: int, largest_tensor: tuple[str, int], unused_initializers: list[str],
                  custom_domains: list[str], unknown_trip_counts: int, *, loops: Optional[list[LoopInfo]] = None,
                  custom_ops: Optional[dict[str, int]] = None, ml_ops: Optional[dict[str, int]] = None,
-                 default_domain_nodes: int = 1, constant_names: Optional[set[str]] = None):
+                 default_domain_nodes: int = 1, constant_names: Optional[set[str]] = None,
+                 inlined_functions: Optional[dict[str, int]] = None):
         self.float64_tensors = float64_tensors
         self.largest_tensor = largest_tensor
         self.unused_initializers = unused_initializers
@@ -53,14 +54,15 @@ class Facts:
         self.ml_ops = ml_ops or {}
         self.default_domain_nodes = default_domain_nodes
         self.constant_names = constant_names or set()
+        self.inlined_functions = inlined_functions or {}  # "domain.name" -> calls replaced by the body
         # filled by assess() from the inferred types and values
         self.float64_activations: list[str] = []
         self.dynamic_loops: list[str] = []
         self.loops_assessed = False
 
     @classmethod
-    def from_index(cls, index: IndexedModel, params) -> "Facts":
-        """Facts of an indexed model and its ``ParamsResult``."""
+    def from_index(cls, index: IndexedModel, params, inlined_functions: Optional[dict[str, int]] = None) -> "Facts":
+        """Facts of an indexed model, its ``ParamsResult`` and the local functions it was inlined from."""
         local = {f.domain for f in index.model.functions}
         custom: dict[str, int] = {}
         ml: dict[str, int] = {}
@@ -81,7 +83,8 @@ class Facts:
         loops, unknown = _loops(index, params.constant_names)
         return cls(params.float64_weights, params.largest_weight, unused, sorted(custom_domains), unknown, loops=loops,
                    custom_ops=dict(sorted(custom.items())), ml_ops=dict(sorted(ml.items())),
-                   default_domain_nodes=default_nodes, constant_names=params.constant_names)
+                   default_domain_nodes=default_nodes, constant_names=params.constant_names,
+                   inlined_functions=inlined_functions)
 
 
 _LOOP_KEYS = frozenset((domain, op) for domain in ("", "ai.onnx") for op in ("Loop", "Scan"))  # op_counts() keys
@@ -244,9 +247,19 @@ def _unused(r: Report, f: Facts) -> Optional[Risk]:
                 "Remove them (onnx-simplifier or onnx.utils) to shrink the file.")
 
 
+def _local_functions(r: Report, f: Facts) -> Optional[Risk]:
+    if not f.inlined_functions:
+        return None
+    calls = ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in f.inlined_functions.items())
+    return Risk("local-functions", "info",
+                f"Calls of the model's local functions ({calls}) are analysed as the nodes of the functions' bodies, "
+                "as runtimes inline them: the operator counts and figures are those of the inlined graph.",
+                "Nothing to do; onnx.inliner.inline_local_functions writes the graph as analysed.")
+
+
 CHECKS: list[Check] = [
     _symbolic_dims, _uncounted, _custom_domains, _ml_operators, _old_opset, _old_ir, _float64, _placeholder,
-    _large_tensor, _control_flow, _missing_external, _unused,
+    _large_tensor, _control_flow, _missing_external, _unused, _local_functions,
 ]
 
 
