@@ -128,6 +128,33 @@ def test_quantized_int8_weights_count_with_their_dtype():
     assert matmul.params == 8 * 4
 
 
+def test_a_qdq_model_counts_its_weight_dequantization_apart_as_folded_at_load():
+    """QuantizeLinear/DequantizeLinear pairs around a Conv, as ONNX Runtime's quantizer writes a QDQ model."""
+    inits = [
+        numpy_helper.from_array(np.ones((8, 3, 3, 3), np.int8), "Wq"),
+        numpy_helper.from_array(np.array(0.1, np.float32), "ws"), numpy_helper.from_array(np.array(0, np.int8), "wz"),
+        numpy_helper.from_array(np.array(0.1, np.float32), "xs"), numpy_helper.from_array(np.array(0, np.uint8), "xz"),
+        numpy_helper.from_array(np.ones((8,), np.int32), "Bq"), numpy_helper.from_array(np.array(0.01, np.float32), "bs"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["X", "xs", "xz"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+        helper.make_node("DequantizeLinear", ["Wq", "ws", "wz"], ["wd"], name="weights"),
+        helper.make_node("DequantizeLinear", ["Bq", "bs"], ["bd"], name="bias"),
+        helper.make_node("Conv", ["xd", "wd", "bd"], ["Y"], pads=[1, 1, 1, 1]),
+    ]
+    r = analyze_model(model(nodes, [value("X", [1, 3, 8, 8])], [value("Y", None)], inits))
+    activations = 3 * 8 * 8
+    conv = 2 * (8 * 8 * 8) * 27 + 8 * 8 * 8  # 8 filters over 8×8 positions, 3·3·3 MACs each, + the bias add
+    # per inference: quantize (3 per element) and dequantize (2) the input, then the Conv
+    assert r.flops.total == 3 * activations + 2 * activations + conv
+    assert r.flops.by_op_type == {"Conv": conv, "DequantizeLinear": 2 * activations, "QuantizeLinear": 3 * activations}
+    # once, at load: the weights' (w − zero point) · scale, the bias's · scale (no zero point)
+    assert r.flops.folded == 2 * 8 * 27 + 8
+    folded = {n.name: n.flops for n in r.nodes if n.folded}
+    assert folded == {"weights": 2 * 8 * 27, "bias": 8}
+
+
 def test_batchnorm_statistics_are_non_trainable():
     c = 3
     inits = [tensor("scale", (c,)), tensor("bias", (c,)), tensor("mean", (c,)), tensor("var", (c,))]

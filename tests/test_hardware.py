@@ -84,6 +84,14 @@ def test_roofline_compute_bound_by_hand():
     assert any(n.startswith("1 node without a FLOP or byte count adds nothing") for n in est.details["notes"])
 
 
+
+def test_nodes_folded_at_load_add_no_time():
+    folded = NodeCost("dequantize weights", "DequantizeLinear", flops=4_000_000_000, params=0, bytes_read=0,
+                      weight_bytes_read=0, bytes_written=0, folded=True)
+    with_folded = estimate(make_report([*two_nodes_and_a_gap(), folded]), COMPUTE_BOUND)
+    assert with_folded.latency_s == pytest.approx(estimate(make_report(two_nodes_and_a_gap()), COMPUTE_BOUND).latency_s)
+    assert with_folded.details["uncounted_nodes"] == 1 and with_folded.details["counted_nodes"] == 2
+
 def test_roofline_memory_bound_by_hand():
     est = estimate(make_report(two_nodes_and_a_gap()), MEMORY_BOUND)
     fc = max(2e9 / 1e15, (2e6 + 2e6) / 1e9)  # 4 ms, memory-bound

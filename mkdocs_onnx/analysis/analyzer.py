@@ -97,7 +97,8 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     types, settled = infer_types(model, index, warnings, source=loaded.data)
     refine(index, types, values, settled, warnings)
 
-    flops = count_flops(order, types, values)
+    folded = _folded_nodes(order, params.constant_names)
+    flops = count_flops(order, types, values, folded)
     sizes = TensorSizes(types)
     peak = peak_activation(index.main, order, sizes, uses, params.constant_names)
     outputs = _outputs(declared_outputs, types)
@@ -124,7 +125,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
                                          outputs=outputs),
         dims=dict(sorted(binding.values.items())),
         batch_dims=binding.batch_dims,
-        nodes=_node_costs(order, flops, params, sizes),
+        nodes=_node_costs(order, flops, params, sizes, folded),
         warnings=warnings,
         analyzer_version=__version__,
     )
@@ -228,7 +229,20 @@ def _graph_summary(index: IndexedModel, inputs: list[TensorInfo], outputs: list[
     )
 
 
-def _node_costs(order: list[Node], flops: FlopsResult, params: ParamsResult, sizes: TensorSizes) -> list[NodeCost]:
+def _folded_nodes(order: list[Node], constants: set[str]) -> set[int]:
+    """The positions of the nodes computed from constants only (every output a constant): runtimes fold them at load."""
+    folded = set()
+    for i, node in enumerate(order):
+        outputs = node.output
+        if "" in outputs:
+            outputs = [n for n in outputs if n]
+        if outputs and constants.issuperset(outputs):
+            folded.add(i)
+    return folded
+
+
+def _node_costs(order: list[Node], flops: FlopsResult, params: ParamsResult, sizes: TensorSizes,
+                folded: set[int]) -> list[NodeCost]:
     constants = params.constant_names
     per_node_params = params.per_node
     per_node_flops = flops.per_node
@@ -240,7 +254,7 @@ def _node_costs(order: list[Node], flops: FlopsResult, params: ParamsResult, siz
         if "" in outputs:
             outputs = [n for n in outputs if n]
         # NodeCost's fields in order: name, op type, flops, params, bytes read, weight bytes read, bytes written, subgraph, folded
-        if outputs and constants.issuperset(outputs):  # folded at load: nothing runs
+        if i in folded:  # folded at load: nothing runs
             rows.append(NodeCost(name, op, per_node_flops[i], per_node_params.get(i, 0), 0, 0, 0, "", True))
             continue
         read = weight_read = 0

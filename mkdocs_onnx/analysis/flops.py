@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import prod
-from typing import Optional
+from typing import Collection, Optional
 
 import numpy as np
 
@@ -80,9 +80,15 @@ class _Counter:
         return self._subgraphs[key]
 
 
-def count_flops(order: list[Node], types: dict[str, TypeInfo],
-                constants: dict[str, np.ndarray]) -> FlopsResult:
+def count_flops(order: list[Node], types: dict[str, TypeInfo], constants: dict[str, np.ndarray],
+                folded: Collection[int] = ()) -> FlopsResult:
+    """The FLOPs of one inference through the top-level nodes ``order``.
+
+    ``folded``: the positions of the nodes computed from constants only, which runtimes fold
+    at load: each keeps its count (``per_node``), summed apart as ``Flops.folded``.
+    """
     counter = _Counter(types, constants)
+    folded_flops = 0
     by_op: dict[str, int] = {}
     uncounted_ops: dict[str, int] = {}
     uncounted: list[UncountedNode] = []
@@ -101,7 +107,9 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo],
         else:
             flops, reason = counter.cost(fn, node, i)
         per_node[i] = flops
-        if flops is None:
+        if i in folded:  # runs once at load, not in an inference
+            folded_flops += flops or 0
+        elif flops is None:
             uncounted_ops[op] = uncounted_ops.get(op, 0) + 1
             uncounted.append(UncountedNode(node_label(node, i), op, reason))
         else:
@@ -113,6 +121,7 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo],
             uncounted_ops=dict(sorted(uncounted_ops.items())),
             uncounted=uncounted,
             notes=counter.notes,
+            folded=folded_flops,
         ),
         per_node=per_node,
         weights_read={i: counter.weights_read[id(node)] for i, node in enumerate(order)

@@ -98,6 +98,10 @@ class Flops:
     uncounted_ops: dict[str, int]
     uncounted: list[UncountedNode]
     notes: list[str]
+    # FLOPs of the nodes computed from constants only: runtimes fold them once, at load,
+    # so they are not part of an inference and not in ``total`` (a QDQ model's weight
+    # dequantization, say). Counted here, so that nothing is hidden.
+    folded: int = 0
 
     @property
     def none_counted(self) -> bool:

@@ -228,6 +228,8 @@ def _activation_width(report: Report) -> int:
 def _counted_nodes(report: Report, weight_scale: float, activation_scale: float) -> tuple[list[_Node], int]:
     nodes, uncounted = [], 0
     for n in report.nodes:
+        if n.folded:  # computed once at load, not in an inference
+            continue
         if n.flops is None or n.bytes_read is None or n.bytes_written is None:
             uncounted += 1
             continue
@@ -312,7 +314,7 @@ def _unsupported(report, profile, precision, native, fraction, minimum) -> Hardw
     )
     _, activation_scale, weights = _scales(report, precision, native)
     memory, workspace = _memory(weights, report.memory.peak_activation_bytes * activation_scale, fraction, minimum)
-    uncounted = sum(1 for n in report.nodes if n.flops is None or n.bytes_read is None or n.bytes_written is None)
+    uncounted = _counted_nodes(report, 1.0, 1.0)[1]
     details = _base_details(profile, precision, "requested", fraction, minimum, uncounted, [message])
     details.update(
         message=message, supported_precisions=supported, peak_flops=None, compute_bound_share=None,
