@@ -68,6 +68,21 @@ def test_mnist_peak_activation_by_liveness():
     assert r.memory.activations_unknown == 0
 
 
+def test_peak_activation_counts_what_a_subgraph_allocates_while_its_node_runs():
+    then = helper.make_graph(
+        [helper.make_node("Mul", ["R", "R"], ["t1"]), helper.make_node("Add", ["t1", "R"], ["t2"]),
+         helper.make_node("Neg", ["t2"], ["then_out"])], "then", [], [value("then_out", [1, 256])])
+    other = helper.make_graph([helper.make_node("Identity", ["R"], ["else_out"])], "else", [], [value("else_out", [1, 256])])
+    nodes = [helper.make_node("Relu", ["X"], ["R"]),
+             helper.make_node("If", ["C"], ["Y"], then_branch=then, else_branch=other, name="branch")]
+    r = analyze_model(model(nodes, [value("X", [1, 256]), value("C", [1], TensorProto.BOOL)], [value("Y", [1, 256])]))
+    row = 256 * 4  # bytes of one (1, 256) float32 tensor
+    # while the If runs: R (read by the branches), C (1 byte) and the If's output live outside;
+    # inside the then-branch, t1 and t2 are live together when Add runs (its output goes out)
+    assert r.memory.peak_activation_bytes == (row + 1 + row) + 2 * row
+    assert r.memory.peak_node == "branch" and r.memory.activations_unknown == 0
+
+
 # --- The onnx package's light models: weights as ConstantOfShape fills ----------------------
 
 

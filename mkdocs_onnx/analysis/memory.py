@@ -3,7 +3,9 @@
 A tensor is live from the step that produces it (graph inputs: from the start) to the
 step of its last consumer (graph outputs: to the end). While a node runs, its inputs
 and its outputs are live together. The peak is the largest sum of live bytes over all
-steps. Weights, other constants and tensors folded from them are not activations.
+steps. A node that holds subgraphs (If, Loop, Scan) adds, while it runs, the peak of
+what its largest body computes for itself (one branch or iteration runs at a time).
+Weights, other constants and tensors folded from them are not activations.
 A tensor of unknown size counts as 0 bytes and is reported, so the peak is then a
 lower bound, never a silent guess.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from mkdocs_onnx.analysis.graphs import node_label
+from mkdocs_onnx.analysis.graphs import node_label, topological_order
 from mkdocs_onnx.analysis.index import Graph, Node
 from mkdocs_onnx.analysis.params import Use
 from mkdocs_onnx.analysis.shapes import TypeInfo
@@ -105,10 +107,70 @@ def peak_activation(graph: Graph, order: list[Node], sizes: TensorSizes,
         for o in node.output:
             if o not in size and o not in constants and o:
                 live += allocate(o, step)
-        if live > peak or peak_at is None:
-            peak, peak_at = live, node_label(node, step)
+        running = live
+        if node.subgraphs:  # what its body allocates while it runs (the costlier branch of an If)
+            inside, inside_unknown = _subgraphs_peak(node, sizes, constants)
+            running += inside
+            unknown += inside_unknown
+        if running > peak or peak_at is None:
+            peak, peak_at = running, node_label(node, step)
         freed = frees[step]
         if freed:
             for name in freed:
                 live -= size[name]
     return PeakMemory(peak_bytes=peak, peak_node=peak_at, unknown=unknown)
+
+
+def _subgraphs_peak(node: Node, sizes: TensorSizes, constants: set[str]) -> tuple[int, int]:
+    """The largest peak of the node's subgraphs (one runs at a time: a branch, an iteration),
+    and how many of their intermediate tensors have an unknown size."""
+    peak = unknown = 0
+    for graph in node.subgraphs:
+        graph_peak, graph_unknown = _inner_peak(graph, sizes, constants)
+        peak = max(peak, graph_peak)
+        unknown += graph_unknown
+    return peak, unknown
+
+
+def _inner_peak(graph: Graph, sizes: TensorSizes, constants: set[str]) -> tuple[int, int]:
+    """Peak bytes of the tensors a subgraph computes for itself, live from their producer to
+    their last reader in it. Its outputs become the owner's outputs, counted outside; the
+    outer tensors it reads are live outside already."""
+    try:
+        order = topological_order(graph)
+    except Exception:  # a cyclic body is reported by the analyzer itself
+        return 0, 0
+    outputs = set(graph.outputs)
+    last: dict[str, int] = {}
+    for step, node in enumerate(order):
+        for name in _reads(node):
+            last[name] = step
+    live = peak = unknown = 0
+    frees: dict[int, list[int]] = {}
+    for step, node in enumerate(order):
+        for o in node.output:
+            if not o or o in constants or o in outputs:
+                continue
+            b = sizes[o]
+            if b is None:
+                unknown += o in last
+                continue
+            live += b
+            frees.setdefault(last.get(o, step), []).append(b)
+        running = live
+        if node.subgraphs:
+            inside, inside_unknown = _subgraphs_peak(node, sizes, constants)
+            running += inside
+            unknown += inside_unknown
+        peak = max(peak, running)
+        live -= sum(frees.pop(step, ()))
+    return peak, unknown
+
+
+def _reads(node: Node) -> list[str]:
+    """The tensors a node reads, its subgraphs' reads from the outer scope included."""
+    names = [n for n in node.input if n]
+    for graph in node.subgraphs:
+        for inner in graph.nodes:
+            names.extend(_reads(inner))
+    return names
