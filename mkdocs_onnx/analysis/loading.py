@@ -1,4 +1,5 @@
-"""Reading a model file: one parse, no external weights, a checksum and the file sizes."""
+"""Reading a model file: one parse, no external weights, a checksum and the file sizes;
+then the calls of its local functions inlined, as runtimes run them."""
 
 from __future__ import annotations
 
