@@ -168,6 +168,9 @@ def test_a_qdq_model_counts_its_weight_dequantization_apart_as_folded_at_load():
     assert r.flops.folded == 2 * 8 * 27 + 8
     folded = {n.name: n.flops for n in r.nodes if n.folded}
     assert folded == {"weights": 2 * 8 * 27, "bias": 8}
+    from mkdocs_onnx.render.terminal import render_text_card
+
+    assert "; 440 more in nodes computed from constants, folded once at load" in render_text_card(r)
 
 
 def test_batchnorm_statistics_are_non_trainable():

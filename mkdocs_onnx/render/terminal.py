@@ -46,7 +46,8 @@ def render_text_card(report: Report) -> str:
                      + ", ".join(f"{_code(op)} {n:,}" for op, n in sorted(p.in_attributes_by_op.items()))
                      + "), not in tensors")
     lines += [
-        f"- FLOPs: {format_flops(r.flops.total)} ({r.flops.total:,} FLOPs, a multiply-accumulate counts 2)",
+        f"- FLOPs: {format_flops(r.flops.total)} ({r.flops.total:,} FLOPs, a multiply-accumulate counts 2)"
+        + (f"; {r.flops.folded:,} more in nodes computed from constants, folded once at load" if r.flops.folded else ""),
         f"- Weights: {format_bytes(r.memory.weights_bytes)} ({r.memory.weights_bytes:,} bytes)",
         f"- Peak activation memory: {format_bytes(r.memory.peak_activation_bytes)} "
         f"({r.memory.peak_activation_bytes:,} bytes, at node {_code(r.memory.peak_node)})"
