@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from cost_helpers import MS, F, cost_of, flops, make_ctx, shapes
+from cost_helpers import MS, F, cost_of, flops, make_ctx, node_case, shapes
+from mkdocs_onnx.analysis.analyzer import analyze_model
 from mkdocs_onnx.analysis.costs import SubgraphCost, Uncountable
 
 
@@ -170,6 +171,47 @@ def test_onnx_attention_4d():
               ("past_key", (b, kv_n, past, d)), ("past_value", (b, kv_n, past, d_v))]
     t = kv + past
     assert flops("Attention", inputs) == 2 * b * n * s * t * d + 5 * b * n * s * t + 2 * b * n * s * t * d_v
+
+
+
+def _flex_case(name: str):
+    found = node_case(name)
+    if found is None:
+        pytest.skip(f"the installed onnx has no node case {name}")
+    return analyze_model(found.model, name=name)
+
+
+@pytest.mark.parametrize("case,b,n,s,t,d,d_v", [
+    ("test_flexattention", 2, 4, 8, 6, 16, 16),
+    ("test_flexattention_gqa", 2, 8, 4, 6, 16, 16),  # 2 K/V heads shared by 8 query heads: cost follows the 8
+    ("test_flexattention_diff_head_sizes", 2, 4, 8, 6, 16, 32),
+])
+def test_onnx_flex_attention(case, b, n, s, t, d, d_v):
+    report = _flex_case(case)
+    assert report.flops.uncounted == []
+    assert report.flops.total == 2 * b * n * s * t * d + 5 * b * n * s * t + 2 * b * n * s * t * d_v
+
+
+@pytest.mark.parametrize("case,per_score", [
+    ("test_flexattention_score_mod", 1),  # an Add over the scores
+    ("test_flexattention_prob_mod", 1),  # a Mul over the probabilities
+    ("test_flexattention_soft_cap", 3),  # Div, Tanh, Mul over the scores
+])
+def test_onnx_flex_attention_modifiers_are_shaped_by_the_scores_and_counted(case, per_score):
+    report = _flex_case(case)
+    q, k = (i.shape for i in report.graph.inputs[:2])
+    b, n, s, d = q
+    t = k[2]
+    sdpa = 2 * b * n * s * t * d + 5 * b * n * s * t + 2 * b * n * s * t * d  # V's head size equals Q's here
+    assert report.flops.uncounted == []
+    assert report.flops.total == sdpa + per_score * b * n * s * t
+
+
+def test_onnx_flex_attention_causal_mask_compares_positions_once():
+    report = _flex_case("test_flexattention_causal_mask")  # Q, K, V (1, 2, 4, 8)
+    scores = 1 * 2 * 4 * 4
+    # the mask: Range, Reshape, Where move data; GreaterOrEqual compares the 4 query by the 4 key positions
+    assert report.flops.total == 2 * scores * 8 + 5 * scores + 2 * scores * 8 + 4 * 4
 
 
 # --- fused norms and activations ------------------------------------------------------------

@@ -24,7 +24,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from onnx import helper, numpy_helper, shape_inference
 from onnx.onnx_cpp2py_export.shape_inference import infer_shapes as _infer_shapes
 
-from mkdocs_onnx.analysis.costs import NodeContext, shape_function
+from mkdocs_onnx.analysis.costs import NodeContext, shape_function, subgraph_inputs_function
 from mkdocs_onnx.analysis.graphs import node_label, qualified_op, topological_order
 from mkdocs_onnx.analysis.index import DEFAULT_DOMAINS, Graph, IndexedModel, Node
 from mkdocs_onnx.analysis.report import TensorInfo
@@ -471,6 +471,8 @@ def refine(index: IndexedModel, types: dict[str, TypeInfo], values: Values, sett
         except Exception:  # a cyclic graph is reported by the analyzer itself
             return improved
         for node in order:
+            if node.subgraphs:  # its subgraphs are walked later: type their inputs first where inference cannot
+                improved += _type_subgraph_inputs(node, types, values)
             if node.op_type in EVALUATED_OPS and node.domain in DEFAULT_DOMAINS:  # shape arithmetic, maybe
                 if _all_static(node.output, types):  # its values can only matter to their readers: on first read
                     if not values.knows_all(node.output):
@@ -497,6 +499,26 @@ def refine(index: IndexedModel, types: dict[str, TypeInfo], values: Values, sett
                     improved += 1
     if schemas is not None and schemas.rejected and warnings is not None:
         warnings.extend(_rejections(schemas.rejected, types))
+    return improved
+
+
+def _type_subgraph_inputs(node: Node, types: dict[str, TypeInfo], values: Values) -> int:
+    """Give the inputs of ``node``'s subgraphs the types its registry function says they are called with."""
+    fn = subgraph_inputs_function(node.domain, node.op_type)
+    if fn is None:
+        return 0
+    ctx = NodeContext(node=node, types=types, constants=values)
+    improved = 0
+    try:
+        called_with = fn(ctx)
+    except Exception:  # not enough known about the node's inputs
+        return 0
+    for attribute, infos in called_with.items():
+        graph = ctx.subgraph(attribute)
+        for name, info in zip(graph.inputs if graph is not None else (), infos):
+            if info is not None and _better(info, types.get(name)):
+                types[name] = info
+                improved += 1
     return improved
 
 

@@ -13,6 +13,7 @@ from mkdocs_onnx.analysis.costs.registry import (
     cost_function,
     registered_costs,
     shape_function,
+    subgraph_inputs_function,
 )
 
 # imported for their registrations
@@ -43,4 +44,5 @@ from mkdocs_onnx.analysis.costs import (  # noqa: E402,F401
     trees,
 )
 
-__all__ = ["NodeContext", "Uncountable", "SubgraphCost", "cost_function", "shape_function", "registered_costs"]
+__all__ = ["NodeContext", "Uncountable", "SubgraphCost", "cost_function", "shape_function", "subgraph_inputs_function",
+           "registered_costs"]

@@ -22,10 +22,13 @@ from typing import Callable, Optional
 from onnx import TensorProto
 
 from mkdocs_onnx.analysis.costs._common import broadcast_numel
+from mkdocs_onnx.analysis.costs.control_flow import body_flops
 from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, GELU_TANH_PER_ELEMENT, PER_ELEMENT
 from mkdocs_onnx.analysis.costs.normalization import mean_var_norm, rms_norm
 from mkdocs_onnx.analysis.costs.quantized import DEQUANTIZE
-from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
+from mkdocs_onnx.analysis.costs.registry import (
+    MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape, subgraph_inputs,
+)
 
 SOFTCAP = 3  # softcap·tanh(x/softcap): div, tanh, mul
 ROTARY = 3  # per rotated element: x·cos ± x_pair·sin: 2 mul, 1 add
@@ -314,6 +317,34 @@ def onnx_attention(ctx: NodeContext) -> int:
     if (ctx.attr("softcap") or 0) > 0:
         flops += SOFTCAP * b * n * s * t
     return flops
+
+
+# --- ONNX FlexAttention (ai.onnx.preview) ---------------------------------------------
+
+
+@cost("FlexAttention", domain="ai.onnx.preview")
+def flex_attention(ctx: NodeContext) -> int:
+    """FlexAttention: SDPA over the q_num_heads (B·N·S·T scores; the scale is folded into Q·Kᵀ) + the FLOPs of its score_mod and prob_mod subgraphs over the scores."""
+    b, n, s, d = ctx.input_shape(0)
+    t, d_v = ctx.input_shape(1)[2], ctx.input_shape(2)[3]
+    flops = sdpa_flops(b, n, s, t, d, d_v)
+    for modifier in _FLEX_MODIFIERS:
+        if ctx.subgraph(modifier) is not None:
+            flops += body_flops(ctx, modifier)
+    return flops
+
+
+_FLEX_MODIFIERS = ("score_mod", "prob_mod")
+
+
+@subgraph_inputs("FlexAttention", domain="ai.onnx.preview")
+def flex_attention_modifier_inputs(ctx: NodeContext) -> dict[str, list[Optional[TypeInfo]]]:
+    """Each modifier takes the (B, N, S, T) scores, in float32 (double for double inputs) or softmax_precision."""
+    elem, q = ctx.input_type(0)
+    k = ctx.input_type(1)[1]
+    scores = (*q[:3], k[2]) if q is not None and k is not None and len(q) == 4 and len(k) == 4 else None
+    precision = ctx.attr("softmax_precision") or (TensorProto.DOUBLE if elem == TensorProto.DOUBLE else TensorProto.FLOAT)
+    return {modifier: [(precision, scores)] for modifier in _FLEX_MODIFIERS if ctx.subgraph(modifier) is not None}
 
 
 # --- fused normalizations ------------------------------------------------------------

@@ -178,9 +178,12 @@ def numel(shape: Sequence[int]) -> int:
 
 CostFn = Callable[[NodeContext], int]
 ShapeFn = Callable[[NodeContext], list[TypeInfo]]
+# attribute name -> the types of that subgraph's inputs, in order (None: left as inferred)
+SubgraphInputsFn = Callable[[NodeContext], dict[str, list[Optional[TypeInfo]]]]
 
 _COSTS: dict[tuple[str, str], CostFn] = {}
 _SHAPES: dict[tuple[str, str], ShapeFn] = {}
+_SUBGRAPH_INPUTS: dict[tuple[str, str], SubgraphInputsFn] = {}
 
 
 def _key(domain: str, op_type: str) -> tuple[str, str]:
@@ -206,6 +209,12 @@ def shape(*op_types: str, domain: str = "") -> Callable[[ShapeFn], ShapeFn]:
     return _registrar(_SHAPES, op_types, domain)
 
 
+def subgraph_inputs(*op_types: str, domain: str = "") -> Callable[[SubgraphInputsFn], SubgraphInputsFn]:
+    """Register ``fn`` as what the subgraphs of ``op_types`` are called with, for operators whose
+    ONNX inference does not type their subgraphs' inputs (so that their nodes can be shaped and counted)."""
+    return _registrar(_SUBGRAPH_INPUTS, op_types, domain)
+
+
 def cost_function(domain: str, op_type: str) -> Optional[CostFn]:
     return _COSTS.get(_key(domain, op_type))
 
@@ -216,3 +225,7 @@ def shape_function(domain: str, op_type: str) -> Optional[ShapeFn]:
 
 def registered_costs() -> list[tuple[str, str]]:
     return sorted(_COSTS)
+
+
+def subgraph_inputs_function(domain: str, op_type: str) -> Optional[SubgraphInputsFn]:
+    return _SUBGRAPH_INPUTS.get(_key(domain, op_type))
