@@ -199,3 +199,25 @@ def test_a_channels_last_graph_is_shaped_and_counted_through():
     assert report.graph.outputs[0].shape == [1, 4, 4, 4]
     # peak: the conv's input and output live together: (8·8·3 + 8·8·4) float32 values
     assert report.memory.peak_activation_bytes == (8 * 8 * 3 + 8 * 8 * 4) * 4
+
+
+# --- WavLM's gated relative position bias ---------------------------------------------------------
+
+
+def test_gated_relative_position_bias():
+    b, n, s, h, d = 2, 4, 5, 8, 6  # batch, heads, positions, head size, gate width
+    inputs = [("query_layer", (b, s, n * h)), ("query_bias", (n * h,)), ("rel_pos", (1, n, s, s)),
+              ("weight", (h, d)), ("bias", (d,)), ("eco_a", (1, n, 1, 1))]
+    rows = b * n * s
+    expected = (b * s * n * h  # query + bias
+                + 2 * rows * h * d + rows * d  # linear H → D and its bias
+                + rows * 2 * (d // 2 - 1)  # view (…, 2, D/2).sum(-1)
+                + rows * 2 * 4  # sigmoid of the two sums (neg, exp, add, reciprocal)
+                + rows * 4  # gate_u · (gate_r · eco_a − 1) + 2
+                + rows * s)  # gate × rel_pos
+    assert flops("GatedRelativePositionBias", inputs, domain=MS, num_heads=n) == expected
+    assert shapes("GatedRelativePositionBias", inputs, [("Y", None)], num_heads=n)[0][1] == (b, n, s, s)
+    packed = [("query_layer", (b * s, n * h)), *inputs[1:], ("token_offset", (b, s))]
+    assert flops("GatedRelativePositionBias", packed, domain=MS, num_heads=n) == expected
+    with pytest.raises(Uncountable, match="batch"):
+        flops("GatedRelativePositionBias", packed[:-1], domain=MS, num_heads=n)

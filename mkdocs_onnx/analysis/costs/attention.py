@@ -236,6 +236,40 @@ def decoder_masked_multi_head_attention_shape(ctx: NodeContext) -> list[TypeInfo
     return _mha_shape(ctx, _DECODER_MHA_INPUTS["past_key"], _DECODER_MHA_INPUTS["past_length"])
 
 
+# --- com.microsoft GatedRelativePositionBias (WavLM) -----------------------------------
+
+_GATE = 4  # gate_u · (gate_r · eco_a − 1) + 2: multiply, subtract, multiply, add
+
+
+def _gated_bias_dims(ctx: NodeContext, get: GetShape) -> tuple:
+    """(B, N, S, H, D): batch, heads, positions, head size and the gate projection's width."""
+    query, rel_pos, weight = get(0), get(2), get(3)
+    n, s = rel_pos[1], rel_pos[2]
+    b = query[0] if len(query) == 3 else (get(6) or (None,))[0]  # packed tokens: B from token_offset (B, S)
+    return b, n, s, weight[0], weight[1]
+
+
+@cost("GatedRelativePositionBias", domain=MS)
+def gated_relative_position_bias(ctx: NodeContext) -> int:
+    """GatedRelativePositionBias: B·S·N·H (query bias) + 2·B·N·S·H·D + B·N·S·D (gate projection) + B·N·S·2·(D/2 − 1) (pair sums) + B·N·S·(2 × sigmoid 4 + 4) (gates) + B·N·S·S (gate × rel_pos)."""
+    b, n, s, h, d = _gated_bias_dims(ctx, _static_getter(ctx))
+    _require(b, what="GatedRelativePositionBias batch (packed queries without token_offset)")
+    rows = b * n * s  # one gate per head and query position
+    sigmoid = PER_ELEMENT["Sigmoid"][0]
+    return (b * s * n * h + 2 * rows * h * d + rows * d + rows * 2 * (d // 2 - 1)
+            + rows * (2 * sigmoid + _GATE) + rows * s)
+
+
+@shape("GatedRelativePositionBias", domain=MS)
+def gated_relative_position_bias_shape(ctx: NodeContext) -> list[TypeInfo]:
+    elem = ctx.input_type(0)[0]
+    get = _inferred_getter(ctx)
+    if get(0) is None or get(2) is None or get(3) is None:
+        return [(elem, None)]
+    b, n, s, _, _ = _gated_bias_dims(ctx, get)
+    return [(elem, (b, n, s, s))]
+
+
 # --- com.microsoft GroupQueryAttention --------------------------------------------
 
 
