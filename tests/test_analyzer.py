@@ -173,6 +173,16 @@ def test_a_qdq_model_counts_its_weight_dequantization_apart_as_folded_at_load():
     assert "; 440 more in nodes computed from constants, folded once at load" in render_text_card(r)
 
 
+def test_a_node_folded_at_load_whose_cost_is_unknown_is_said_not_hidden():
+    w = numpy_helper.from_array(np.ones((4, 4), np.float32), "W")
+    nodes = [helper.make_node("Frob", ["W"], ["W2"], domain="com.example", name="frob"),
+             helper.make_node("MatMul", ["X", "W2"], ["Y"])]
+    r = analyze_model(model(nodes, [value("X", [2, 4])], [value("Y", [2, 4])], [w], extra_opsets=[("com.example", 1)]))
+    assert r.flops.folded == 0 and "frob" not in [u.node for u in r.flops.uncounted]  # it is no part of an inference
+    assert "not counted in the FLOPs folded at load: frob (com.example.Frob: no cost formula for com.example.Frob)" \
+        in r.flops.notes
+
+
 def test_batchnorm_statistics_are_non_trainable():
     c = 3
     inits = [tensor("scale", (c,)), tensor("bias", (c,)), tensor("mean", (c,)), tensor("var", (c,))]

@@ -89,6 +89,7 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo], constants: dict[s
     """
     counter = _Counter(types, constants)
     folded_flops = 0
+    folded_uncounted: list[str] = []  # nodes folded at load whose cost is unknown: said in a note, not hidden
     by_op: dict[str, int] = {}
     uncounted_ops: dict[str, int] = {}
     uncounted: list[UncountedNode] = []
@@ -108,7 +109,10 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo], constants: dict[s
             flops, reason = counter.cost(fn, node, i)
         per_node[i] = flops
         if i in folded:  # runs once at load, not in an inference
-            folded_flops += flops or 0
+            if flops is None:
+                folded_uncounted.append(f"{node_label(node, i)} ({op}: {reason})")
+            else:
+                folded_flops += flops
         elif flops is None:
             uncounted_ops[op] = uncounted_ops.get(op, 0) + 1
             uncounted.append(UncountedNode(node_label(node, i), op, reason))
@@ -120,7 +124,8 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo], constants: dict[s
             by_op_type=dict(sorted(by_op.items())),
             uncounted_ops=dict(sorted(uncounted_ops.items())),
             uncounted=uncounted,
-            notes=counter.notes,
+            notes=counter.notes + ([f"not counted in the FLOPs folded at load: {_labels(folded_uncounted)}"]
+                                   if folded_uncounted else []),
             folded=folded_flops,
         ),
         per_node=per_node,
