@@ -221,3 +221,39 @@ def test_gated_relative_position_bias():
     assert flops("GatedRelativePositionBias", packed, domain=MS, num_heads=n) == expected
     with pytest.raises(Uncountable, match="batch"):
         flops("GatedRelativePositionBias", packed[:-1], domain=MS, num_heads=n)
+
+
+# --- a generation loop: uncounted as a whole, one decoder run counted once its dims are bound ----------
+
+
+def _greedy_search_model():
+    from onnx import TensorProto, helper, numpy_helper
+
+    embedding = numpy_helper.from_array(np.ones((10, 8), np.float32), "E")
+    head = numpy_helper.from_array(np.ones((8, 10), np.float32), "W")
+    decoder = helper.make_graph(
+        [helper.make_node("Gather", ["E", "ids"], ["h"]), helper.make_node("MatMul", ["h", "W"], ["logits"])],
+        "decoder", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "seq"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", 10])], [embedding, head])
+    node = helper.make_node("GreedySearch", ["input_ids", "max_length"], ["sequences"], domain=MS, decoder=decoder,
+                            eos_token_id=2, pad_token_id=0, model_type=0)
+    graph = helper.make_graph(
+        [node], "generate", [helper.make_tensor_value_info("input_ids", TensorProto.INT32, ["batch_size", "sequence"]),
+                             helper.make_tensor_value_info("max_length", TensorProto.INT32, [1])],
+        [helper.make_tensor_value_info("sequences", TensorProto.INT32, ["batch_size", "max_sequence_length"])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)])
+
+
+def test_a_generation_loop_gives_what_one_decoder_run_costs_once_its_dims_are_bound():
+    from mkdocs_onnx.analysis.analyzer import analyze_model
+
+    (unbound,) = analyze_model(_greedy_search_model()).flops.uncounted
+    assert "once per generated token" in unbound.reason
+    assert "its decoder (once per generated token) has 1 uncounted node(s): bind its dims" in unbound.reason
+    # the decoder's own dims, named in dims: like any other: 4 sequences, one new token each
+    report = analyze_model(_greedy_search_model(), dims={"batch": 4, "seq": 1})
+    (bound,) = report.flops.uncounted
+    assert bound.reason.endswith(f"its decoder (once per generated token) costs {2 * 4 * 1 * 8 * 10:,} FLOPs a run")
+    assert report.dims["batch"] == 4 and report.dims["seq"] == 1  # reported with the graph inputs' dims
+    assert report.params.total == 10 * 8 + 8 * 10  # the decoder's embedding and head
+    assert "elsewhere" not in analyze_model(_greedy_search_model(), dims={"elsewhere": 3}).dims  # no dim of the model

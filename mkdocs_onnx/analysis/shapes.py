@@ -82,12 +82,19 @@ def bind_dims(index: IndexedModel, dims: dict[str, int], batch_size: int) -> Dim
             else:
                 binding.values.setdefault(name, None)
     bound = {k: v for k, v in binding.values.items() if v is not None}
-    if bound:
-        index.note_edit("dims bound")
+    # Dims asked for that no graph input has may name dims inside subgraphs (a generation
+    # loop's decoder: its past length): they are bound there, and reported when they were.
+    inner = {k: v for k, v in dims.items() if k not in binding.values} if len(index.graphs) > 1 else {}
+    if bound or inner:
+        used: set[str] = set()
         for graph in index.graphs:
+            names = bound if graph is index.main else {**bound, **inner}
             proto = graph.proto
             for value_info in (*proto.input, *proto.output, *proto.value_info):
-                _substitute(value_info.type, bound)
+                _substitute(value_info.type, names, used)
+        binding.values.update((k, v) for k, v in inner.items() if k in used)
+        if used:
+            index.note_edit("dims bound")
     return binding
 
 
@@ -97,14 +104,16 @@ def _is_batch_like(name: str, axis: int) -> bool:
     return axis == 0 and not _NOT_BATCH_NAME.search(name)
 
 
-def _substitute(tp: onnx.TypeProto, bound: dict[str, int]) -> None:
+def _substitute(tp: onnx.TypeProto, bound: dict[str, int], used: set[str]) -> None:
+    """Give the dims of ``tp`` named in ``bound`` their values; add the names it used to ``used``."""
     kind = tp.WhichOneof("value")
     if kind == "tensor_type":
         for dim in tp.tensor_type.shape.dim:
             if dim.HasField("dim_param") and dim.dim_param in bound:
+                used.add(dim.dim_param)
                 dim.dim_value = bound[dim.dim_param]
     elif kind in ("sequence_type", "optional_type"):
-        _substitute(getattr(tp, kind).elem_type, bound)
+        _substitute(getattr(tp, kind).elem_type, bound, used)
 
 
 def infer(model: onnx.ModelProto, warnings: list[str], source: Optional[bytes] = None,

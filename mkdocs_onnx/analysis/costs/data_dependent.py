@@ -45,12 +45,8 @@ def extensions_image_codec(ctx: NodeContext) -> int:
     raise Uncountable(_EXTENSIONS_REASONS[ctx.op_type])
 
 
-_GENERATION = ("it runs its decoder subgraph once per generated token, until max_length or until every sequence "
-               "ends: how many times follows the text (data)")
-
 # ONNX Runtime's contrib operators whose work follows the data.
 _MS_REASONS = {
-    **{op: _GENERATION for op in ("BeamSearch", "GreedySearch", "Sampling", "WhisperBeamSearch")},
     **{op: "its attention follows the length of each packed sequence (cumulative_sequence_length, data)"
        for op in ("PackedAttention", "PackedMultiHeadAttention")},
     "SparseAttention": "which key blocks each query attends follows its block layout at the sequence length "
@@ -61,5 +57,28 @@ _MS_REASONS = {
 
 @cost(*_MS_REASONS, domain=MS)
 def ms_data_dependent(ctx: NodeContext) -> int:
-    """Uncounted, with the reason: generation loops (BeamSearch, GreedySearch, Sampling), packed, sparse and Longformer attention."""
+    """Uncounted, with the reason: packed, sparse and Longformer attention."""
     raise Uncountable(_MS_REASONS[ctx.op_type])
+
+
+# A generation loop's subgraphs, and when each runs.
+_GENERATION_PARTS = (("encoder", "once"), ("init_decoder", "once, for the prompt"),
+                     ("decoder", "once per generated token"))
+
+
+@cost("BeamSearch", "GreedySearch", "Sampling", "WhisperBeamSearch", domain=MS)
+def generation(ctx: NodeContext) -> int:
+    """Uncounted: a generation loop runs its decoder once per generated token, until max_length or until every sequence ends (data); the reason gives what one run of each subgraph costs when its dims are bound."""
+    parts = []
+    for attribute, when in _GENERATION_PARTS:
+        graph = ctx.subgraph(attribute)
+        if graph is None:
+            continue
+        body = ctx.subgraph_cost(graph)
+        if body.uncounted:
+            parts.append(f"its {attribute} ({when}) has {body.uncounted} uncounted node(s): bind its dims with dims: "
+                         "in models.yml to count one run")
+        else:
+            parts.append(f"its {attribute} ({when}) costs {body.flops:,} FLOPs a run")
+    raise Uncountable("it runs its decoder once per generated token, until max_length or until every sequence ends: "
+                      "how many times follows the text (data)" + "".join(f"; {part}" for part in parts))
