@@ -47,7 +47,7 @@ QLinearGlobalAveragePool QLinearAveragePool QLinearConcat QLinearSoftmax QGemm D
 GroupNorm SkipGroupNorm BiasSplitGelu GatherBlockQuantized MoE QMoE
 NhwcConv NhwcMaxPool QLinearConv ConvTransposeWithDynamicPads QAttention QEmbedLayerNormalization MatMulBnb4
 DecoderMaskedSelfAttention DecoderMaskedMultiHeadAttention FusedGemm GemmFastGelu Inverse CDist BiasSoftmax BiasDropout
-Trilu RemovePadding RestorePadding Tokenizer GatedRelativePositionBias
+Trilu RemovePadding RestorePadding Tokenizer GatedRelativePositionBias RelativePositionBias
 """.split()
 
 SHAPES_MS = """
@@ -58,7 +58,7 @@ QLinearGlobalAveragePool QLinearAveragePool QLinearConcat QLinearSoftmax QGemm D
 GroupNorm SkipGroupNorm BiasSplitGelu GatherBlockQuantized MoE QMoE
 NhwcConv NhwcMaxPool QLinearConv QAttention QEmbedLayerNormalization MatMulBnb4
 DecoderMaskedSelfAttention DecoderMaskedMultiHeadAttention FusedGemm GemmFastGelu Inverse CDist BiasSoftmax BiasDropout
-Trilu RemovePadding RestorePadding Tokenizer GatedRelativePositionBias
+Trilu RemovePadding RestorePadding Tokenizer GatedRelativePositionBias RelativePositionBias
 """.split()
 
 

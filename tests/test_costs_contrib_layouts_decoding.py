@@ -257,3 +257,14 @@ def test_a_generation_loop_gives_what_one_decoder_run_costs_once_its_dims_are_bo
     assert report.dims["batch"] == 4 and report.dims["seq"] == 1  # reported with the graph inputs' dims
     assert report.params.total == 10 * 8 + 8 * 10  # the decoder's embedding and head
     assert "elsewhere" not in analyze_model(_greedy_search_model(), dims={"elsewhere": 3}).dims  # no dim of the model
+
+
+def test_t5_relative_position_bias():
+    # 32 buckets for 8 heads; 6 query and 6 key positions
+    inputs = [("bias_table", (32, 8)), ("query_length", ()), ("key_length", ())]
+    lengths = {"query_length": np.array(6, np.int64), "key_length": np.array(6, np.int64)}
+    # per bias element: subtract, compare, add or negate, compare, divide, log, divide, multiply, add, min, add
+    assert flops("RelativePositionBias", inputs, domain=MS, constants=lengths, max_distance=128) == 11 * 8 * 6 * 6
+    assert shapes("RelativePositionBias", inputs, [("Y", None)], constants=lengths)[0][1] == (1, 8, 6, 6)
+    with pytest.raises(Uncountable, match="query/key length"):
+        flops("RelativePositionBias", inputs, domain=MS, max_distance=128)

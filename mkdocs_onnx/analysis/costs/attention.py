@@ -236,6 +236,36 @@ def decoder_masked_multi_head_attention_shape(ctx: NodeContext) -> list[TypeInfo
     return _mha_shape(ctx, _DECODER_MHA_INPUTS["past_key"], _DECODER_MHA_INPUTS["past_length"])
 
 
+# --- com.microsoft RelativePositionBias (T5) ----------------------------------------------
+
+# Per output element, as ONNX Runtime's kernel computes it: the relative position (subtract),
+# its direction (compare, then add the half of the buckets or negate), whether it is small
+# (compare), the log-spaced bucket (divide, log, divide, multiply, add), its clamp (min) and
+# the bucket index (add). The table lookup is a gather; log(max_distance / max_exact) is a constant.
+_BUCKET = 11
+
+
+def _position_bias_dims(ctx: NodeContext) -> tuple[Optional[int], Dim, Dim]:
+    """(N, query length, key length): the heads from the table, the lengths from their inputs' values."""
+    table = ctx.input_type(0)[1]
+    heads = table[1] if table is not None and len(table) == 2 else None
+    return heads, _const_scalar(ctx, 1), _const_scalar(ctx, 2)
+
+
+@cost("RelativePositionBias", domain=MS)
+def relative_position_bias(ctx: NodeContext) -> int:
+    """RelativePositionBias: 11 × N·S_q·S_k (each bias element's bucket: relative position, direction, log-spaced bucket, clamp; the table lookup is a gather)."""
+    heads, query, key = _position_bias_dims(ctx)
+    _require(heads, query, key, what="RelativePositionBias heads or query/key length")
+    return _BUCKET * heads * query * key
+
+
+@shape("RelativePositionBias", domain=MS)
+def relative_position_bias_shape(ctx: NodeContext) -> list[TypeInfo]:
+    heads, query, key = _position_bias_dims(ctx)
+    return [(ctx.input_type(0)[0], (1, heads, query, key))]
+
+
 # --- com.microsoft GatedRelativePositionBias (WavLM) -----------------------------------
 
 _GATE = 4  # gate_u · (gate_r · eco_a − 1) + 2: multiply, subtract, multiply, add
