@@ -139,12 +139,12 @@ def test_summary_attribution():
 
 
 def test_flops_cell_gives_what_runtimes_fold_at_load_apart():
-    assert "fold once at load" not in render_card(mnist_ctx(), [])
+    assert "which runtimes fold or fuse" not in render_card(mnist_ctx(), [])
     ctx = mnist_ctx()
     ctx.report.flops.folded = 440
     md = render_card(ctx, [])
-    assert ('one inference; <span title="440 FLOPs exactly">440 FLOPs</span> more in nodes computed from constants, '
-            "which runtimes fold once at load</td>") in md
+    assert ('one inference; <span title="440 FLOPs exactly">440 FLOPs</span> more in nodes computed from constants '
+            "only, which runtimes fold or fuse</td>") in md
 
 
 def test_peak_memory_cell_names_the_node_and_says_when_it_is_a_lower_bound():

@@ -98,9 +98,9 @@ class Flops:
     uncounted_ops: dict[str, int]
     uncounted: list[UncountedNode]
     notes: list[str]
-    # FLOPs of the nodes computed from constants only: runtimes fold them once, at load,
-    # so they are not part of an inference and not in ``total`` (a QDQ model's weight
-    # dequantization, say). Counted here, so that nothing is hidden.
+    # FLOPs of the nodes computed from constants only: runtimes fold them at load or fuse
+    # them into the kernel that reads them (a QDQ model's weight dequantization, into an
+    # integer convolution), so they are not in ``total``. Counted here: nothing is hidden.
     folded: int = 0
 
     @property

@@ -47,7 +47,7 @@ def render_text_card(report: Report) -> str:
                      + "), not in tensors")
     lines += [
         f"- FLOPs: {format_flops(r.flops.total)} ({r.flops.total:,} FLOPs, a multiply-accumulate counts 2)"
-        + (f"; {r.flops.folded:,} more in nodes computed from constants, folded once at load" if r.flops.folded else ""),
+        + (f"; {r.flops.folded:,} more in nodes computed from constants only, which runtimes fold or fuse" if r.flops.folded else ""),
         f"- Weights: {format_bytes(r.memory.weights_bytes)} ({r.memory.weights_bytes:,} bytes)",
         f"- Peak activation memory: {format_bytes(r.memory.peak_activation_bytes)} "
         f"({r.memory.peak_activation_bytes:,} bytes, at node {_code(r.memory.peak_node)})"
