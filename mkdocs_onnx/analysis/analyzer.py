@@ -230,7 +230,8 @@ def _graph_summary(index: IndexedModel, inputs: list[TensorInfo], outputs: list[
 
 
 def _folded_nodes(order: list[Node], constants: set[str]) -> set[int]:
-    """The positions of the nodes computed from constants only (every output a constant): runtimes fold them at load."""
+    """The positions of the nodes computed from constants only (every output a constant): runtimes
+    fold them at load, or fuse them into the kernel that reads them."""
     folded = set()
     for i, node in enumerate(order):
         outputs = node.output
@@ -254,7 +255,7 @@ def _node_costs(order: list[Node], flops: FlopsResult, params: ParamsResult, siz
         if "" in outputs:
             outputs = [n for n in outputs if n]
         # NodeCost's fields in order: name, op type, flops, params, bytes read, weight bytes read, bytes written, subgraph, folded
-        if i in folded:  # folded at load: nothing runs
+        if i in folded:  # folded at load or fused: no work of its own in an inference
             rows.append(NodeCost(name, op, per_node_flops[i], per_node_params.get(i, 0), 0, 0, 0, "", True))
             continue
         read = weight_read = 0

@@ -85,7 +85,8 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo], constants: dict[s
     """The FLOPs of one inference through the top-level nodes ``order``.
 
     ``folded``: the positions of the nodes computed from constants only, which runtimes fold
-    at load: each keeps its count (``per_node``), summed apart as ``Flops.folded``.
+    at load or fuse into their readers: each keeps its count (``per_node``), summed apart as
+    ``Flops.folded``.
     """
     counter = _Counter(types, constants)
     folded_flops = 0
@@ -108,7 +109,7 @@ def count_flops(order: list[Node], types: dict[str, TypeInfo], constants: dict[s
         else:
             flops, reason = counter.cost(fn, node, i)
         per_node[i] = flops
-        if i in folded:  # runs once at load, not in an inference
+        if i in folded:  # folded or fused: no work of its own in an inference
             if flops is None:
                 folded_uncounted.append(f"{node_label(node, i)} ({op}: {reason})")
             else:

@@ -164,7 +164,7 @@ class NodeCost:
     weight_bytes_read: int  # the part of bytes_read that is weights (does not grow with batch)
     bytes_written: Optional[int]  # outputs in bytes
     subgraph: str = ""  # "" for the main graph, else the path of the owning node
-    folded: bool = False  # computes only from constants: runtimes fold it at load, no per-inference cost
+    folded: bool = False  # computes only from constants: runtimes fold it at load or fuse it into its reader
 
 
 @dataclass

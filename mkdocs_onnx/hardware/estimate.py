@@ -228,7 +228,7 @@ def _activation_width(report: Report) -> int:
 def _counted_nodes(report: Report, weight_scale: float, activation_scale: float) -> tuple[list[_Node], int]:
     nodes, uncounted = [], 0
     for n in report.nodes:
-        if n.folded:  # computed once at load, not in an inference
+        if n.folded:  # folded at load or fused into its reader: no work of its own in an inference
             continue
         if n.flops is None or n.bytes_read is None or n.bytes_written is None:
             uncounted += 1
