@@ -168,9 +168,29 @@ def test_a_qdq_model_counts_its_weight_dequantization_apart_as_folded_at_load():
     assert r.flops.folded == 2 * 8 * 27 + 8
     folded = {n.name: n.flops for n in r.nodes if n.folded}
     assert folded == {"weights": 2 * 8 * 27, "bias": 8}
+    # the Conv, an integer kernel once fused, reads the weights quantized: int8 values, scale, zero point;
+    # the bias as int32 with its scale
+    conv = next(n for n in r.nodes if n.op_type == "Conv")
+    assert conv.weight_bytes_read == (8 * 27 + 4 + 1) + (8 * 4 + 4)
     from mkdocs_onnx.render.terminal import render_text_card
 
     assert "; 440 more in nodes computed from constants only, which runtimes fold or fuse" in render_text_card(r)
+
+
+def test_weight_only_int4_dequantization_counts_at_every_call_and_its_reader_reads_packed_weights():
+    """Blocked int4 weights feeding a MatMul of float activations, as a 4-bit language model's
+    QDQ export writes them: the kernel dequantizes at every call (as MatMulNBits does)."""
+    weights = helper.make_tensor("Wq", TensorProto.INT4, [64, 32], [0] * (64 * 32))
+    scales = numpy_helper.from_array(np.ones((2, 32), np.float32), "scale")  # one per block of 32 rows
+    nodes = [helper.make_node("DequantizeLinear", ["Wq", "scale"], ["W"], axis=0, block_size=32, name="dequantize"),
+             helper.make_node("MatMul", ["X", "W"], ["Y"], name="matmul")]
+    r = analyze_model(model(nodes, [value("X", [1, 64])], [value("Y", None)], [weights, scales], opset=21))
+    matmul_flops, dequantize_flops = 2 * 1 * 64 * 32, 64 * 32  # w · scale per weight: there is no zero point
+    assert r.flops.total == matmul_flops + dequantize_flops and r.flops.folded == 0
+    rows = {n.name: n for n in r.nodes}
+    assert not rows["dequantize"].folded and rows["dequantize"].bytes_read == rows["dequantize"].bytes_written == 0
+    assert rows["matmul"].weight_bytes_read == 64 * 32 // 2 + 2 * 32 * 4  # packed int4 and the float scales
+    assert rows["matmul"].bytes_read == 64 * 4 + rows["matmul"].weight_bytes_read
 
 
 def test_a_node_folded_at_load_whose_cost_is_unknown_is_said_not_hidden():

@@ -12,6 +12,7 @@ import onnx
 from mkdocs_onnx import __version__
 from mkdocs_onnx.analysis import architecture, risks
 from mkdocs_onnx.analysis.flops import FlopsResult, count_flops
+from mkdocs_onnx.analysis.folding import Folding, find_folding
 from mkdocs_onnx.analysis.graphs import execution_order, node_label, qualified_name, qualified_op, topological_order
 from mkdocs_onnx.analysis.index import IndexedModel, Node
 from mkdocs_onnx.analysis.loading import LoadedModel, inline_functions, load_bytes, load_model, measure_external_data
@@ -97,9 +98,9 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     types, settled = infer_types(model, index, warnings, source=loaded.data)
     refine(index, types, values, settled, warnings)
 
-    folded = _folded_nodes(order, params.constant_names)
-    flops = count_flops(order, types, values, folded)
     sizes = TensorSizes(types)
+    folding = find_folding(order, params.constant_names, uses, sizes)
+    flops = count_flops(order, types, values, folding.folded)
     peak = peak_activation(index.main, order, sizes, uses, params.constant_names)
     outputs = _outputs(declared_outputs, types)
 
@@ -125,7 +126,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
                                          outputs=outputs),
         dims=dict(sorted(binding.values.items())),
         batch_dims=binding.batch_dims,
-        nodes=_node_costs(order, flops, params, sizes, folded),
+        nodes=_node_costs(order, flops, params, sizes, folding),
         warnings=warnings,
         analyzer_version=__version__,
     )
@@ -229,24 +230,12 @@ def _graph_summary(index: IndexedModel, inputs: list[TensorInfo], outputs: list[
     )
 
 
-def _folded_nodes(order: list[Node], constants: set[str]) -> set[int]:
-    """The positions of the nodes computed from constants only (every output a constant): runtimes
-    fold them at load, or fuse them into the kernel that reads them."""
-    folded = set()
-    for i, node in enumerate(order):
-        outputs = node.output
-        if "" in outputs:
-            outputs = [n for n in outputs if n]
-        if outputs and constants.issuperset(outputs):
-            folded.add(i)
-    return folded
-
-
 def _node_costs(order: list[Node], flops: FlopsResult, params: ParamsResult, sizes: TensorSizes,
-                folded: set[int]) -> list[NodeCost]:
+                folding: Folding) -> list[NodeCost]:
     constants = params.constant_names
     per_node_params = params.per_node
     per_node_flops = flops.per_node
+    folded, dequantized = folding.folded, folding.quantized_bytes
     rows = []
     for i, node in enumerate(order):
         outputs = node.output
@@ -258,10 +247,13 @@ def _node_costs(order: list[Node], flops: FlopsResult, params: ParamsResult, siz
         if i in folded:  # folded at load or fused: no work of its own in an inference
             rows.append(NodeCost(name, op, per_node_flops[i], per_node_params.get(i, 0), 0, 0, 0, "", True))
             continue
+        if i in folding.dequantized_per_call:  # done inside its reader's kernel: FLOPs, but no bytes of its own
+            rows.append(NodeCost(name, op, per_node_flops[i], per_node_params.get(i, 0), 0, 0, 0, "", False))
+            continue
         read = weight_read = 0
         for n in node.input:
             if n:
-                b = sizes[n]
+                b = dequantized.get(n, sizes[n]) if dequantized else sizes[n]
                 if b is None:
                     read = None
                 else:
