@@ -17,7 +17,7 @@ from typing import Optional
 
 from mkdocs_onnx.analysis.graphs import node_label, topological_order
 from mkdocs_onnx.analysis.index import Graph, Node
-from mkdocs_onnx.analysis.params import Use
+from mkdocs_onnx.analysis.params import Use, with_subgraph_nodes
 from mkdocs_onnx.analysis.shapes import TypeInfo
 from mkdocs_onnx.analysis.tensors import nbytes
 
@@ -143,8 +143,10 @@ def _inner_peak(graph: Graph, sizes: TensorSizes, constants: set[str]) -> tuple[
     outputs = set(graph.outputs)
     last: dict[str, int] = {}
     for step, node in enumerate(order):
-        for name in _reads(node):
-            last[name] = step
+        for reader in with_subgraph_nodes(node):  # a read inside its subgraphs is the node's
+            for name in reader.input:
+                if name:
+                    last[name] = step
     live = peak = unknown = 0
     frees: dict[int, list[int]] = {}
     for step, node in enumerate(order):
@@ -166,11 +168,3 @@ def _inner_peak(graph: Graph, sizes: TensorSizes, constants: set[str]) -> tuple[
         live -= sum(frees.pop(step, ()))
     return peak, unknown
 
-
-def _reads(node: Node) -> list[str]:
-    """The tensors a node reads, its subgraphs' reads from the outer scope included."""
-    names = [n for n in node.input if n]
-    for graph in node.subgraphs:
-        for inner in graph.nodes:
-            names.extend(_reads(inner))
-    return names

@@ -172,7 +172,7 @@ def find_uses(order: list[Node]) -> dict[str, list[Use]]:
     uses: dict[str, list[Use]] = {}
     for owner, top in enumerate(order):
         if top.subgraphs:
-            for node in _with_subgraph_nodes(top):
+            for node in with_subgraph_nodes(top):
                 _record_uses(uses, node, owner)
         else:
             _record_uses(uses, top, owner)
@@ -186,7 +186,7 @@ def _record_uses(uses: dict[str, list[Use]], node: Node, owner: int) -> None:
             uses.setdefault(name, []).append((node, slot, owner))
 
 
-def _with_subgraph_nodes(top: Node) -> list[Node]:
+def with_subgraph_nodes(top: Node) -> list[Node]:
     """``top`` and every node of its subgraphs (nested ones too), in the order ONNX nests them."""
     nodes = [top]
     for body in top.subgraphs:

@@ -667,7 +667,6 @@ def _infer_node(node: Node, types, values: Values, schemas: _SchemaInference) ->
         return inferred
 
 
-
 def _node_outputs(schema: onnx.defs.OpSchema, node: onnx.NodeProto, input_types: dict[str, bytes],
                   data: dict[str, bytes], opsets: dict[str, int]) -> dict[str, bytes]:
     """The serialized output types of ``node``, from the C++ entry point that
@@ -684,6 +683,7 @@ def _node_outputs(schema: onnx.defs.OpSchema, node: onnx.NodeProto, input_types:
             {name: onnx.TensorProto.FromString(t) for name, t in data.items()},
             opset_imports=[helper.make_opsetid(domain, version) for domain, version in opsets.items()])
         return {name: t.SerializeToString() for name, t in out.items()}
+
 
 class _SchemaInference:
     """ONNX inference of single nodes, with what every node shares built once: schemas,
