@@ -386,6 +386,9 @@ def onnx_attention(ctx: NodeContext) -> int:
 # --- ONNX FlexAttention (ai.onnx.preview) ---------------------------------------------
 
 
+_FLEX_MODIFIERS = ("score_mod", "prob_mod")  # the subgraphs FlexAttention may hold, each called with the scores
+
+
 @cost("FlexAttention", domain="ai.onnx.preview")
 def flex_attention(ctx: NodeContext) -> int:
     """FlexAttention: SDPA over the q_num_heads (B·N·S·T scores; the scale is folded into Q·Kᵀ) + the FLOPs of its score_mod and prob_mod subgraphs over the scores."""
@@ -396,9 +399,6 @@ def flex_attention(ctx: NodeContext) -> int:
         if ctx.subgraph(modifier) is not None:
             flops += body_flops(ctx, modifier)
     return flops
-
-
-_FLEX_MODIFIERS = ("score_mod", "prob_mod")
 
 
 @subgraph_inputs("FlexAttention", domain="ai.onnx.preview")
