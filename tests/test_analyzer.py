@@ -97,11 +97,15 @@ def test_light_models_match_published_parameter_counts(name, published):
     assert any(k.id == "placeholder-weights" for k in r.risks)
 
 
-def test_light_resnet50_within_a_tenth_of_a_percent():
+def test_light_resnet50_matches_the_published_count_and_its_batchnorm_statistics():
     r = analyze(LIGHT / "light_resnet50.onnx")
-    assert abs(r.params.total - 25.6e6) / 25.6e6 < 0.001
-    # BatchNormalization running mean and variance: 2 per channel over all 53 BN layers.
-    assert r.params.non_trainable > 0
+    # torchvision's published ResNet-50 count (weights, biases, BN scale and shift)
+    assert r.params.trainable == 25_557_032
+    # BN running mean and variance, 2 per channel. The 53 BN layers: the stem's (64 channels),
+    # then per stage of n bottlenecks of width w, 3 per block (w, w and 4w) and the shortcut's (4w).
+    stages = [(3, 64), (4, 128), (6, 256), (3, 512)]
+    channels = 64 + sum(n * (w + w + 4 * w) + 4 * w for n, w in stages)
+    assert r.params.non_trainable == 2 * channels == 53_120
     assert r.params.trainable + r.params.non_trainable == r.params.total
 
 
