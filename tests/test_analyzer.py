@@ -89,6 +89,7 @@ def test_peak_activation_counts_what_a_subgraph_allocates_while_its_node_runs():
 @pytest.mark.parametrize("name, published", [
     ("light_vgg19.onnx", 143_667_240),
     ("light_bvlc_alexnet.onnx", 60_965_224),
+    ("light_squeezenet.onnx", 1_235_496),  # version 1.1, as torchvision publishes it
 ])
 def test_light_models_match_published_parameter_counts(name, published):
     r = analyze(LIGHT / name)

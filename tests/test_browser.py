@@ -208,7 +208,7 @@ def test_index_filters_by_task_family_and_search(page, base_url, models):
 def test_compare_selected_models_side_by_side(page, base_url, models):
     p = open_index(page, base_url)
     assert p.is_disabled("#model-compare")
-    picked = ["squeezenet-1-0", "resnet-50", "mnist-mlp"]
+    picked = ["squeezenet-1-1", "resnet-50", "mnist-mlp"]
     for slug in picked:
         p.check(f'#model-index tr[data-slug="{slug}"] td.onnx-select input')
     assert p.text_content("#model-compare") == "Compare selected (3)"
@@ -221,7 +221,7 @@ def test_compare_selected_models_side_by_side(page, base_url, models):
     deltas = [row.nth(i).locator(".onnx-delta").count() for i in range(len(picked))]
     assert deltas == [0, 1, 1]  # differences against the first model ticked
     assert row.nth(1).locator(".onnx-delta").text_content().startswith("+")  # ResNet-50 is bigger
-    assert "#compare=squeezenet-1-0,resnet-50,mnist-mlp" in p.url
+    assert "#compare=squeezenet-1-1,resnet-50,mnist-mlp" in p.url
     page.shot("index-compare-selected")
 
     # the URL keeps the comparison: opening it shows the same panel
@@ -267,14 +267,14 @@ def test_index_charts_load_and_have_alt_text(page, base_url):
 
 def test_card_opens_from_the_index_and_its_images_load(page, base_url):
     p = open_index(page, base_url)
-    p.click('#model-index a:text-is("SqueezeNet 1.0")')
-    p.wait_for_url("**/models/squeezenet-1-0/")
-    p.wait_for_selector("article h1:has-text('SqueezeNet 1.0')")
+    p.click('#model-index a:text-is("SqueezeNet 1.1")')
+    p.wait_for_url("**/models/squeezenet-1-1/")
+    p.wait_for_selector("article h1:has-text('SqueezeNet 1.1')")
     assert assert_images_loaded(p) >= 4
     for download in ("report.json", "nodes.csv"):
         link = p.locator(f'article a[href$="/{download}"], article a[href="{download}"]')
         assert link.count() == 1
-        assert p.request.get(base_url + "models/squeezenet-1-0/" + download).ok
+        assert p.request.get(base_url + "models/squeezenet-1-1/" + download).ok
     page.shot("card", full_page=True)
 
     # back to the index by Material's instant navigation: the script runs again
