@@ -130,7 +130,7 @@ def test_weights_in_constant_nodes_are_parameters_and_shared_weights_count_once(
     assert r.flops.total == 2 * (2 * 1 * 4 * 3) + 1 * 3
 
 
-def test_quantized_int8_weights_count_with_their_dtype():
+def test_quantized_int8_weights_count_with_their_dtype_and_their_scale_and_zero_point_apart():
     inits = [
         numpy_helper.from_array(np.ones((8, 4), np.int8), "Wq"),
         numpy_helper.from_array(np.array(0.1, np.float32), "scale"),
@@ -141,8 +141,10 @@ def test_quantized_int8_weights_count_with_their_dtype():
         helper.make_node("MatMul", ["X", "W"], ["Y"]),
     ]
     r = analyze_model(model(nodes, [value("X", [2, 8])], [value("Y", [2, 4])], inits))
-    assert r.params.by_dtype == {"int8": 8 * 4 + 1, "float32": 1}
-    assert r.params.total == 8 * 4 + 1 + 1
+    # the scale and zero point say how the weight is stored: not parameters, but stored bytes
+    assert r.params.by_dtype == {"int8": 8 * 4}
+    assert r.params.total == 8 * 4 and r.params.quantization == 1 + 1
+    assert r.memory.weights_bytes == 8 * 4 + 4 + 1
     # The weight is attributed to the MatMul that computes with it, not to DequantizeLinear.
     matmul = next(n for n in r.nodes if n.op_type == "MatMul")
     assert matmul.params == 8 * 4

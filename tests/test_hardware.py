@@ -144,7 +144,11 @@ def test_default_precision_is_the_weights_dtype():
     assert est.latency_s == pytest.approx(max(2e9 / 4e12, 4e6 / 1e12) + max(1e6 / 4e12, 2e6 / 1e12))
     assert native_precision(make_report([], by_dtype={"int8": 100, "float32": 5}))[0] == "int8"
     assert native_precision(make_report([], by_dtype={"bfloat16": 7}))[0] == "bf16"
-    assert native_precision(make_report([], by_dtype={"int64": 7}))[0] is None
+    # without float or int8 weights, the inputs' and outputs' float type; without one either, none
+    assert native_precision(make_report([], by_dtype={"int64": 7}, io_dtype="int64"))[0] is None
+    # 4-bit weights (MatMulNBits) are dequantized to the activations' type: fp16 here, not int8
+    four_bit = native_precision(make_report([], by_dtype={"uint4": 1_000_000}, io_dtype="float16"))
+    assert four_bit == ("fp16", "no float or int8 weights; inputs and outputs in float16")
 
 
 def test_requested_lower_precision_rescales_bytes_by_hand():

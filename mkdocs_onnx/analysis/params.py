@@ -26,6 +26,7 @@ import onnx
 from mkdocs_onnx.analysis.attribute_params import count_attribute_params
 from mkdocs_onnx.analysis.graphs import fold_constants
 from mkdocs_onnx.analysis.index import IndexedModel, Node, walk
+from mkdocs_onnx.analysis.packing import PACKED_READERS, Unpacked, unpacked
 from mkdocs_onnx.analysis.report import Params
 from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, QUANTIZED_INT_TYPES, dtype_name, nbytes
 from mkdocs_onnx.analysis.values import Values
@@ -53,10 +54,32 @@ CONFIG_SLOTS: dict[str, frozenset[int]] = {
 QUANTIZED_WEIGHT_SLOTS: dict[str, frozenset[int]] = {
     op: frozenset(slots)
     for op, slots in {
-        "DequantizeLinear": {0}, "QLinearConv": {3, 8}, "ConvInteger": {1},
-        "MatMulInteger": {0, 1}, "QLinearMatMul": {0, 3}, "MatMulNBits": {1},
+        "DequantizeLinear": {0}, "QLinearConv": {3, 8}, "QLinearConvTranspose": {3, 8}, "ConvInteger": {1},
+        "MatMulInteger": {0, 1}, "QLinearMatMul": {0, 3}, "MatMulNBits": {1}, "MatMulBnb4": {1},
         "DynamicQuantizeMatMul": {1}, "QAttention": {1}, "QGemm": {3, 6},
-        "GatherBlockQuantized": {0}, "MatMulIntegerToFloat": {1}, "QOrderedMatMul": {1},
+        "GatherBlockQuantized": {0}, "MatMulIntegerToFloat": {1}, "QOrderedMatMul": {2},
+        "DynamicQuantizeLSTM": {1, 2}, "QEmbedLayerNormalization": {2, 3, 4, 5, 6}, "QMoE": {2, 5, 8},
+    }.items()
+}
+
+# Inputs that hold the scales and zero points of quantized tensors. They describe how
+# values are stored, not what was learned: counted apart, so that an int8 model has the
+# parameters of its float original.
+QUANTIZATION_SLOTS: dict[str, frozenset[int]] = {
+    op: frozenset(slots)
+    for op, slots in {
+        "QuantizeLinear": {1, 2}, "DequantizeLinear": {1, 2}, "ConvInteger": {2, 3}, "MatMulInteger": {2, 3},
+        "QLinearConv": {1, 2, 4, 5, 6, 7}, "QLinearConvTranspose": {1, 2, 4, 5, 6, 7},
+        "QLinearMatMul": {1, 2, 4, 5, 6, 7}, "QGemm": {1, 2, 4, 5, 7, 8},
+        "QLinearAdd": {1, 2, 4, 5, 6, 7}, "QLinearMul": {1, 2, 4, 5, 6, 7},
+        "QLinearWhere": {2, 3, 5, 6, 7, 8},
+        **{op: {1, 2, 3, 4} for op in ("QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax", "QLinearAveragePool",
+                                       "QLinearGlobalAveragePool", "QLinearReduceMean")},
+        "MatMulNBits": {2, 3}, "MatMulBnb4": {2}, "GatherBlockQuantized": {2, 3},
+        "DynamicQuantizeMatMul": {2, 3}, "MatMulIntegerToFloat": {2, 3, 4, 5}, "QAttention": {3, 4, 6, 7},
+        "QOrderedMatMul": {1, 3, 4, 7}, "DynamicQuantizeLSTM": {8, 9, 10, 11},
+        "QEmbedLayerNormalization": set(range(8, 18)),
+        "QMoE": {3, 6, 9, 11, 12, 13, 15, 16, 17, 18, 19, 20},
     }.items()
 }
 
@@ -208,9 +231,12 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
     """
     tensors = find_constants(index, values)
     outputs = set(index.main.outputs)
+    scales = _dynamic_scales(index)
     per_node: dict[int, int] = {}
     by_type: dict[int, int] = {}  # weight elements by element type
+    packed_by_dtype: dict[str, int] = {}  # packed weights' values by the type they unpack to
     total = non_trainable = placeholders = shared = constants_elements = weights_bytes = weight_tensors = float64 = 0
+    quantization = 0
     largest = None
     unused = []
     for name, (elem_type, numel, placeholder) in tensors.items():
@@ -223,6 +249,11 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
         if len(tensor_uses) == 1:  # the usual constant: one reader, whose operator and slot decide
             reader, slot, owner = tensor_uses[0]
             op_type = reader.op_type
+            packed = unpacked(reader, slot, elem_type, numel) if op_type in PACKED_READERS else None
+            if _reads_quantization(reader, slot, scales):  # a scale or zero point: stored, but no parameter
+                quantization += packed[0] if packed else numel
+                weights_bytes += nbytes(elem_type, numel) or 0
+                continue
             if elem_type in _WEIGHT_TYPES:
                 is_weight = slot not in CONFIG_SLOTS.get(op_type, _NO_SLOTS)
             else:
@@ -235,6 +266,11 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
             if slot == 0 and op_type in PASS_THROUGH:
                 owner = _attributed_owner(name, uses)
         else:
+            packed = _unpacked_read(tensor_uses, elem_type, numel)
+            if _only_quantization(tensor_uses, scales):
+                quantization += packed[0] if packed else numel
+                weights_bytes += nbytes(elem_type, numel) or 0
+                continue
             if elem_type in _WEIGHT_TYPES:
                 is_weight = not _only_in(tensor_uses, CONFIG_SLOTS)
             else:
@@ -247,12 +283,16 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
             if _read_by_several_nodes(tensor_uses):
                 shared += 1
             owner = _attributed_owner(name, uses)
+        size = nbytes(elem_type, numel) or 0  # as stored
+        if packed is not None:  # count the values, under the type they unpack to
+            numel, packed_dtype = packed
+            packed_by_dtype[packed_dtype] = packed_by_dtype.get(packed_dtype, 0) + numel
+        else:
+            by_type[elem_type] = by_type.get(elem_type, 0) + numel
         weight_tensors += 1
         total += numel
-        by_type[elem_type] = by_type.get(elem_type, 0) + numel
         if placeholder:
             placeholders += numel
-        size = nbytes(elem_type, numel) or 0
         weights_bytes += size
         if largest is None or size > largest[1]:
             largest = (name, size)
@@ -260,7 +300,7 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
             float64 += 1
         if owner is not None:
             per_node[owner] = per_node.get(owner, 0) + numel
-    by_dtype: dict[str, int] = {}
+    by_dtype = packed_by_dtype
     for elem_type, numel in by_type.items():
         dtype = dtype_name(elem_type)
         by_dtype[dtype] = by_dtype.get(dtype, 0) + numel
@@ -273,6 +313,7 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
         placeholder=placeholders,
         weight_tensors=weight_tensors,
         shared_tensors=shared,
+        quantization=quantization,
     )
     params.in_attributes_by_op = count_attribute_params(index)
     params.in_attributes = sum(params.in_attributes_by_op.values())
@@ -285,6 +326,49 @@ _NO_SLOTS: frozenset[int] = frozenset()
 # only where a quantized operator reads them as such.
 _WEIGHT_TYPES = FLOAT_TYPES | QUANTIZED_INT_TYPES
 _DOUBLE = onnx.TensorProto.DOUBLE
+
+
+def is_quantization_input(op_type: str, slot: int) -> bool:
+    """Input ``slot`` of ``op_type`` holds a scale or a zero point."""
+    if op_type == "QLinearConcat":  # Y_scale, Y_zero_point, then (X, its scale, its zero point) per input
+        return slot < 2 or (slot - 2) % 3 != 0
+    return slot in QUANTIZATION_SLOTS.get(op_type, _NO_SLOTS)
+
+
+def _reads_quantization(node: Node, slot: int, dynamic_scales: frozenset[str]) -> bool:
+    """``node`` reads input ``slot`` as a scale or zero point: at a quantized operator's
+    scale or zero-point input, or as the weight's scale that ONNX Runtime's dynamic
+    quantization multiplies with the activations' scale (``Mul(x_scale, w_scale)``)."""
+    if dynamic_scales and node.op_type == "Mul" and slot < 2 and len(node.input) == 2:
+        return node.input[1 - slot] in dynamic_scales
+    return is_quantization_input(node.op_type, slot)
+
+
+def _only_quantization(tensor_uses: Sequence[Use], dynamic_scales: frozenset[str]) -> bool:
+    """Every use (at least one) reads the tensor as a scale or zero point."""
+    for node, slot, _ in tensor_uses:
+        if not _reads_quantization(node, slot, dynamic_scales):
+            return False
+    return bool(tensor_uses)
+
+
+def _dynamic_scales(index: IndexedModel) -> frozenset[str]:
+    """The activation scales DynamicQuantizeLinear computes (its second output), in a model
+    that has any (most have none, and are not walked for them)."""
+    if ("", "DynamicQuantizeLinear") not in index.op_counts():
+        return frozenset()
+    return frozenset(node.output[1] for node in index.nodes()
+                     if node.op_type == "DynamicQuantizeLinear" and len(node.output) > 1 and node.output[1])
+
+
+def _unpacked_read(tensor_uses: Sequence[Use], elem_type: int, numel: int) -> Optional[Unpacked]:
+    """What the tensor holds where some use reads it packed (see :mod:`.packing`)."""
+    for node, slot, _ in tensor_uses:
+        if node.op_type in PACKED_READERS:
+            found = unpacked(node, slot, elem_type, numel)
+            if found is not None:
+                return found
+    return None
 
 
 def _only_in(tensor_uses: Sequence[Use], slots: dict[str, frozenset[int]]) -> bool:

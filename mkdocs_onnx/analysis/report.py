@@ -82,6 +82,9 @@ class Params:
     # leaf weights): not tensors, so not in ``total``; by ``ai.onnx.ml.<op type>``.
     in_attributes: int = 0
     in_attributes_by_op: dict[str, int] = field(default_factory=dict)
+    # Scales and zero points of quantized tensors: how values are stored, not what was
+    # learned, so not in ``total`` (their bytes are in ``Memory.weights_bytes``).
+    quantization: int = 0
 
 
 @dataclass

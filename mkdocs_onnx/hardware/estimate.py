@@ -71,7 +71,7 @@ def estimate(
     native, native_note = native_precision(report)
     notes = [] if native else [native_note]
     if precision is None:
-        chosen, how = native or "fp32", f"the model's weights ({native_note})" if native else "assumed fp32"
+        chosen, how = native or "fp32", f"the model's own precision ({native_note})" if native else "assumed fp32"
     else:
         chosen, how = _normalise_precision(precision), "requested"
 
@@ -174,13 +174,20 @@ def add_estimates(report: Report, devices: Any, precision: Optional[str] = None,
 
 
 def native_precision(report: Report) -> tuple[Optional[str], str]:
-    """The precision of the dominant weight dtype (by elements), and a note naming the dtype."""
+    """The precision of the dominant weight dtype (by elements), and a note naming the dtype.
+
+    Without float or int8 weights (none at all, or only 4-bit ones, which kernels
+    dequantize to the activations' type) the float type of the inputs and outputs decides.
+    """
     totals: dict[str, int] = {}
     for dtype, elements in sorted(report.params.by_dtype.items()):
         if dtype.lower() in _DTYPES:
             totals[dtype.lower()] = totals.get(dtype.lower(), 0) + int(elements)
     if not totals or max(totals.values()) <= 0:
-        return None, "no float or int8 weights: assumed fp32"
+        io = _io_float_dtype(report)
+        if io is None:
+            return None, "no float or int8 weights: assumed fp32"
+        return _DTYPES[io][0], f"no float or int8 weights; inputs and outputs in {io}"
     dtype = max(totals, key=lambda d: (totals[d], d))
     return _DTYPES[dtype][0], f"dominant weight dtype {dtype}"
 
@@ -220,9 +227,15 @@ def _activation_width(report: Report) -> int:
     floats = {d: n for d, n in report.params.by_dtype.items() if d.lower() in _DTYPES and _DTYPES[d.lower()][0] != "int8"}
     if floats:
         return _DTYPES[max(floats, key=lambda d: (floats[d], d)).lower()][1]
+    io = _io_float_dtype(report)
+    return _DTYPES[io][1] if io else 4
+
+
+def _io_float_dtype(report: Report) -> Optional[str]:
+    """The float dtype most of the graph's inputs and outputs have, if any has one."""
     io = [t.dtype.lower() for t in (*report.graph.inputs, *report.graph.outputs) if t.dtype.lower() in _DTYPES]
     io = [d for d in io if _DTYPES[d][0] != "int8"]
-    return _DTYPES[max(sorted(set(io)), key=io.count)][1] if io else 4
+    return max(sorted(set(io)), key=io.count) if io else None
 
 
 def _counted_nodes(report: Report, weight_scale: float, activation_scale: float) -> tuple[list[_Node], int]:

@@ -632,13 +632,12 @@ DEVICE_NOTES = ("memreq", "latency", "intensity")
 
 
 def _notes(report: Report) -> tuple[str, ...]:
-    """The card's notes: the attribute-held values' one after the constants' when it has
-    some, the devices' when it has hardware estimates."""
-    notes = NOTES
-    if report.params.in_attributes:
-        at = NOTES.index("constants") + 1
-        notes = (*NOTES[:at], "attributes", *NOTES[at:])
-    return notes + (DEVICE_NOTES if report.hardware else ())
+    """The card's notes: the quantization parameters' and the attribute-held values' after
+    the constants' when it has some, the devices' when it has hardware estimates."""
+    at = NOTES.index("constants") + 1
+    optional = tuple(note for note, shown in (("quantization", report.params.quantization),
+                                              ("attributes", report.params.in_attributes)) if shown)
+    return (*NOTES[:at], *optional, *NOTES[at:]) + (DEVICE_NOTES if report.hardware else ())
 
 
 def render_card(

@@ -41,6 +41,9 @@ def render_text_card(report: Report) -> str:
     ]
     if p.placeholder:
         lines.append(f"- Placeholder weights: {p.placeholder:,} elements are ConstantOfShape fills, not trained values")
+    if p.quantization:
+        lines.append(f"- Quantization scales and zero points: {p.quantization:,} elements, not parameters "
+                     "(in the weights' bytes)")
     if p.in_attributes:
         lines.append(f"- Held in operator attributes: {p.in_attributes:,} learned values ("
                      + ", ".join(f"{_code(op)} {n:,}" for op, n in sorted(p.in_attributes_by_op.items()))

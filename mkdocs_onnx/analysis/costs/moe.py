@@ -14,6 +14,7 @@ of an MoE language model does.
 
 from __future__ import annotations
 
+from mkdocs_onnx.analysis.packing import qmoe_bits, values_in
 from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, PER_ELEMENT, SILU_PER_ELEMENT, SOFTMAX_PER_ELEMENT
 from mkdocs_onnx.analysis.costs.quantized import DEQUANTIZE
 from mkdocs_onnx.analysis.costs.reduce import top_k_comparisons
@@ -29,9 +30,10 @@ _ACTIVATIONS = {
 _SWIGLU_CLAMP = 3  # with swiglu_limit: G = min(g, limit), L = clamp(l, −limit, limit)
 
 
-def _moe_flops(ctx: NodeContext, fc1: int, fc2: int, fc3: int, bias: tuple[int, int, int], bits: int) -> int:
+def _moe_flops(ctx: NodeContext, fc1: int, fc2: int, fc3: int, bias: tuple[int, int, int],
+               bits: tuple[int, int, int] = (0, 0, 0)) -> int:
     """``fc1``/``fc2``/``fc3``: input positions of the expert weights (fc3 may be absent);
-    ``bias``: those of their biases; ``bits``: 0 for float weights, else the packed width."""
+    ``bias``: those of their biases; ``bits``: each FC's packed width, 0 for float weights."""
     x = ctx.input_shape(0)
     tokens, hidden = numel(x[:-1]), x[-1]
     experts = ctx.input_shape(1)[-1]
@@ -39,9 +41,9 @@ def _moe_flops(ctx: NodeContext, fc1: int, fc2: int, fc3: int, bias: tuple[int, 
     activation = ctx.attr("activation_type", "relu")
     if activation not in _ACTIVATIONS:
         raise Uncountable(f"{ctx.op_type} activation_type '{activation}' has no known cost")
-    pack = 8 // bits if bits else 1
     # logical weights per expert (QMoE packs 8/bits values per byte along the last axis)
-    weights = [numel(ctx.input_shape(i)) * pack // experts if ctx.has_input(i) else 0 for i in (fc1, fc2, fc3)]
+    weights = [(values_in(numel(ctx.input_shape(i)), b) if b else numel(ctx.input_shape(i))) // experts
+               if ctx.has_input(i) else 0 for i, b in zip((fc1, fc2, fc3), bits)]
     inter = weights[1] // hidden  # FC2 maps inter_size values back to hidden_size
     bias_lengths = (weights[0] // hidden, hidden, inter)  # FC1's outputs (2·inter when a SwiGLU is fused), FC2's, FC3's
     per_expert = (2 * sum(weights)  # a MAC per weight
@@ -58,7 +60,7 @@ def _moe_flops(ctx: NodeContext, fc1: int, fc2: int, fc3: int, bias: tuple[int, 
         ctx.notes.append(f"{ctx.op_type}: {tokens} token(s) × top-{k} run at most {tokens * k} of its {experts} experts; "
                          "its bytes read count the weights of that many, and so do its estimates at larger batches, "
                          "which may run more of them")
-    if bits:  # dequantize the weights of the experts that run: (w − zero point) · scale
+    if any(bits):  # dequantize the weights of the experts that run: (w − zero point) · scale
         flops += DEQUANTIZE * min(experts, tokens * k) * sum(weights)
     return flops
 
@@ -66,13 +68,14 @@ def _moe_flops(ctx: NodeContext, fc1: int, fc2: int, fc3: int, bias: tuple[int, 
 @cost("MoE", domain=MS)
 def moe(ctx: NodeContext) -> int:
     """MoE: tokens × (router softmax 5E + top-k E·⌈log2 k⌉ + k × (2 × expert weights + biases + activation × inter) + hidden × (2k − 1) to combine)."""
-    return _moe_flops(ctx, 2, 4, 6, bias=(3, 5, 7), bits=0)
+    return _moe_flops(ctx, 2, 4, 6, bias=(3, 5, 7))
 
 
 @cost("QMoE", domain=MS)
 def qmoe(ctx: NodeContext) -> int:
     """QMoE: MoE's count over the unpacked weights, + 2 × the weights of min(E, tokens·k) experts to dequantize them."""
-    return _moe_flops(ctx, 2, 5, 8, bias=(4, 7, 10), bits=ctx.attr("expert_weight_bits", 4))
+    bits = tuple(qmoe_bits(ctx.attr, fc)[0] for fc in ("fc1", "fc2", "fc3"))
+    return _moe_flops(ctx, 2, 5, 8, bias=(4, 7, 10), bits=bits)
 
 
 @shape("MoE", "QMoE", domain=MS)
