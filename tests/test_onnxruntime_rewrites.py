@@ -1,0 +1,104 @@
+"""The demo models as ONNX Runtime rewrites them: quantized (dynamic, QDQ, QOperator),
+with its graph optimizations (FusedConv, FusedGemm) and with its transformer fusions
+(SkipLayerNormalization, BiasGelu).
+
+A rewrite changes how a model is stored and run, not what it computes: the quantized
+models must have the float original's parameters, the fused ones its FLOPs. Two ways of
+writing the same network check each other, independently of any figure we computed.
+Skipped where onnxruntime is not installed (it is a test dependency, not a runtime one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from helpers import REPO
+from mkdocs_onnx import analyze
+
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install -e '.[test]')")
+quantization = pytest.importorskip("onnxruntime.quantization")
+
+MODELS = REPO / "models"
+SEQUENCE = {"sequence": 16}  # the transformer's symbolic length, bound for every variant alike
+
+
+class RandomInputs(quantization.CalibrationDataReader):
+    """One batch of random inputs: calibration only needs ranges, not meaningful data."""
+
+    def __init__(self, path: Path):
+        rng = np.random.default_rng(0)
+        self.batches = [{
+            i.name: self._sample(rng, i.type.tensor_type)
+            for i in onnx.load(str(path)).graph.input
+        }]
+
+    @staticmethod
+    def _sample(rng, tensor_type):
+        shape = [d.dim_value or SEQUENCE.get(d.dim_param, 1) for d in tensor_type.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
+        if dtype.kind == "i":
+            return rng.integers(0, 10, size=shape).astype(dtype)
+        return rng.random(shape, dtype=np.float32).astype(dtype)
+
+    def get_next(self):
+        return self.batches.pop() if self.batches else None
+
+
+def quantized(source: Path, target: Path, how: str) -> Path:
+    if how == "dynamic":
+        quantization.quantize_dynamic(str(source), str(target), weight_type=quantization.QuantType.QInt8)
+    else:
+        quantization.quantize_static(str(source), str(target), RandomInputs(source),
+                                     quant_format=getattr(quantization.QuantFormat, how))
+    return target
+
+
+@pytest.mark.parametrize("how", ["dynamic", "QDQ", "QOperator"])
+@pytest.mark.parametrize("name", ["lenet5", "mnist_mlp", "tiny_transformer"])
+def test_a_quantized_model_has_the_parameters_of_its_float_original(tmp_path, name, how):
+    source = MODELS / f"{name}.onnx"
+    original = analyze(source, dims=SEQUENCE)
+    rewritten = analyze(quantized(source, tmp_path / f"{name}.{how}.onnx", how), dims=SEQUENCE)
+    assert rewritten.params.total == original.params.total
+    assert rewritten.params.quantization > 0
+    # the weights are stored in a quarter of the bytes (int8 for float32), scales aside
+    assert rewritten.memory.weights_bytes < 0.3 * original.memory.weights_bytes
+    assert not rewritten.flops.uncounted
+
+
+def optimized(source: Path, target: Path) -> Path:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(target)
+    ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+    return target
+
+
+@pytest.mark.parametrize("name, fused", [("lenet5", {"com.microsoft.FusedConv", "com.microsoft.FusedGemm"}),
+                                         ("mnist_mlp", {"com.microsoft.FusedGemm"})])
+def test_onnx_runtime_fusions_keep_the_flops_and_the_parameters(tmp_path, name, fused):
+    source = MODELS / f"{name}.onnx"
+    original = analyze(source)
+    rewritten = analyze(optimized(source, tmp_path / f"{name}.ort.onnx"))
+    assert fused <= set(rewritten.graph.op_counts)  # the rewrite happened
+    assert rewritten.flops.total == original.flops.total
+    assert rewritten.params.total == original.params.total
+
+
+def test_transformer_fusions_keep_the_flops(tmp_path):
+    pytest.importorskip("sympy", reason="onnxruntime's transformer optimizer needs sympy")
+    from onnxruntime.transformers import optimizer
+
+    source = MODELS / "tiny_transformer.onnx"
+    fused = optimizer.optimize_model(str(source), model_type="bert", num_heads=4, hidden_size=64, opt_level=0)
+    target = tmp_path / "tiny_transformer.fused.onnx"
+    fused.save_model_to_file(str(target))
+    original, rewritten = analyze(source, dims=SEQUENCE), analyze(target, dims=SEQUENCE)
+    ops = set(rewritten.graph.op_counts)
+    assert {"com.microsoft.SkipLayerNormalization", "com.microsoft.BiasGelu"} <= ops
+    assert rewritten.flops.total == original.flops.total
+    assert rewritten.params.total == original.params.total
