@@ -405,3 +405,25 @@ def test_inputs_and_outputs_that_are_not_tensors_are_named_by_their_whole_type()
 def test_a_tensor_of_unknown_rank_says_so():
     r = analyze_model(model([helper.make_node("Relu", ["X"], ["Y"])], [value("X", None)], [value("Y", None)]))
     assert [(t.dtype, t.shape, t.shape_text()) for t in r.graph.inputs] == [("float32", None, "unknown rank")]
+
+
+def test_the_terminal_card_never_shows_an_uncounted_total_as_zero():
+    """Every Conv of an image model whose height and width are unbound has an unknown shape:
+    the card says the FLOPs and the peak are not known, never "0", and how to bind them."""
+    nodes, previous = [], "X"
+    for i in range(25):  # 25 × (3×3 Conv of 3 channels, Relu)
+        nodes += [helper.make_node("Conv", [previous, f"W{i}"], [f"Y{i}"], pads=[1, 1, 1, 1]),
+                  helper.make_node("Relu", [f"Y{i}"], [f"R{i}"])]
+        previous = f"R{i}"
+    inits = [tensor(f"W{i}", (3, 3, 3, 3)) for i in range(25)]
+    m = model(nodes, [value("X", [1, 3, "height", "width"])], [value("R24", None)], inits)
+    from mkdocs_onnx.render.terminal import render_text_card
+
+    text = render_text_card(analyze_model(m))
+    assert "- FLOPs: not counted (no node's cost is known: 50 uncounted, listed below)" in text
+    assert "- Peak activation memory: unknown (" in text
+    assert "`--dim NAME=VALUE` (`height`, `width`)" in text
+    assert text.count("- Uncounted: ") == 20 and "- … and 30 more uncounted nodes" in text
+    bound = render_text_card(analyze_model(m, dims={"height": 8, "width": 8}))
+    per_conv = 2 * (3 * 8 * 8) * 27  # 3 filters over 8×8 positions, 3·3·3 MACs each
+    assert f"({25 * per_conv + 25 * 3 * 8 * 8:,} FLOPs" in bound and "Uncounted" not in bound

@@ -18,6 +18,28 @@ def _values_of_unknown_size(n: int) -> str:
     return "1 value of unknown size" if n == 1 else f"{n:,} values of unknown size"
 
 
+_UNCOUNTED_LISTED = 20  # a terminal shows this many uncounted nodes, then says how many more
+
+
+def _flops_line(r: Report) -> str:
+    uncounted = len(r.flops.uncounted)
+    if r.flops.none_counted:
+        return f"- FLOPs: not counted (no node's cost is known: {uncounted:,} uncounted, listed below)"
+    folded = f"; {r.flops.folded:,} more in nodes computed from constants only, which runtimes fold or fuse"
+    return (f"- FLOPs: {format_flops(r.flops.total)} ({r.flops.total:,} FLOPs, a multiply-accumulate counts 2)"
+            + (folded if r.flops.folded else "")
+            + (f"; lower bound, {uncounted:,} uncounted nodes listed below" if uncounted else ""))
+
+
+def _peak_line(r: Report) -> str:
+    m = r.memory
+    if m.peak_unknown:
+        return f"- Peak activation memory: unknown ({_values_of_unknown_size(m.activations_unknown)})"
+    return (f"- Peak activation memory: {format_bytes(m.peak_activation_bytes)} "
+            f"({m.peak_activation_bytes:,} bytes, at node {_code(m.peak_node)})"
+            + (f"; lower bound, {_values_of_unknown_size(m.activations_unknown)}" if m.activations_unknown else ""))
+
+
 def render_text_card(report: Report) -> str:
     r = report
     lines = [f"# {_code(r.model.name)}", ""]
@@ -49,17 +71,21 @@ def render_text_card(report: Report) -> str:
                      + ", ".join(f"{_code(op)} {n:,}" for op, n in sorted(p.in_attributes_by_op.items()))
                      + "), not in tensors")
     lines += [
-        f"- FLOPs: {format_flops(r.flops.total)} ({r.flops.total:,} FLOPs, a multiply-accumulate counts 2)"
-        + (f"; {r.flops.folded:,} more in nodes computed from constants only, which runtimes fold or fuse" if r.flops.folded else ""),
+        _flops_line(r),
         f"- Weights: {format_bytes(r.memory.weights_bytes)} ({r.memory.weights_bytes:,} bytes)",
-        f"- Peak activation memory: {format_bytes(r.memory.peak_activation_bytes)} "
-        f"({r.memory.peak_activation_bytes:,} bytes, at node {_code(r.memory.peak_node)})"
-        + (f"; lower bound, {_values_of_unknown_size(r.memory.activations_unknown)}" if r.memory.activations_unknown else ""),
+        _peak_line(r),
     ]
     if r.dims:
         lines.append("- Dims: " + ", ".join(f"{_code(k)} = {'unbound' if v is None else v}" for k, v in r.dims.items()))
-    for u in r.flops.uncounted:
+    unbound = [k for k, v in r.dims.items() if v is None]
+    if unbound and (r.flops.uncounted or r.memory.activations_unknown):
+        lines.append(f"- What depends on the unbound dims is uncounted: give each a value with "
+                     f"`--dim NAME=VALUE` ({', '.join(_code(d) for d in unbound)})")
+    for u in r.flops.uncounted[:_UNCOUNTED_LISTED]:
         lines.append(f"- Uncounted: {_code(u.node)} ({_code(u.op_type)}): {u.reason}")
+    if len(r.flops.uncounted) > _UNCOUNTED_LISTED:
+        lines.append(f"- … and {len(r.flops.uncounted) - _UNCOUNTED_LISTED:,} more uncounted nodes "
+                     "(the JSON report lists them all, under `flops.uncounted`)")
     lines += ["", "## Architecture", "", f"- Family: {r.architecture.family}"]
     lines += [f"  - {e}" for e in r.architecture.evidence]
     for h in r.hardware:
