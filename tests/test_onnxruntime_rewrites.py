@@ -102,3 +102,26 @@ def test_transformer_fusions_keep_the_flops(tmp_path):
     assert {"com.microsoft.SkipLayerNormalization", "com.microsoft.BiasGelu"} <= ops
     assert rewritten.flops.total == original.flops.total
     assert rewritten.params.total == original.params.total
+
+
+@pytest.mark.parametrize("bits, dtype", [(4, "uint4"), (8, "uint8")])
+def test_weight_only_quantization_to_matmul_nbits_keeps_the_parameters(tmp_path, bits, dtype):
+    """ONNX Runtime's MatMulNBits quantizer, as 4-bit LLM exports use it: each weight
+    becomes packed blocks of 32 with a scale and a zero point per block."""
+    pytest.importorskip("onnx_ir", reason="onnxruntime's MatMulNBits quantizer needs onnx-ir")
+    from onnxruntime.quantization import matmul_nbits_quantizer as nbits
+
+    source = MODELS / "tiny_transformer.onnx"
+    config = nbits.DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=False, bits=bits)
+    quantizer = nbits.MatMulNBitsQuantizer(onnx.load(str(source)), algo_config=config)
+    quantizer.process()
+    target = tmp_path / f"tiny_transformer.{bits}bit.onnx"
+    quantizer.model.save_model_to_file(str(target))
+    original, rewritten = analyze(source, dims=SEQUENCE), analyze(target, dims=SEQUENCE)
+    assert rewritten.graph.op_counts["com.microsoft.MatMulNBits"] == 13
+    # the MatMul weights of 2 layers (Q, K, V and output 64×64; MLP 64×256 and 256×64) and the head's 64×4
+    matmul_weights = 2 * (4 * 64 * 64 + 2 * 64 * 256) + 64 * 4
+    assert rewritten.params.by_dtype[dtype] == matmul_weights
+    assert rewritten.params.total == original.params.total
+    # a scale and a zero point per block of 32 weights along K
+    assert rewritten.params.quantization == 2 * matmul_weights // 32
