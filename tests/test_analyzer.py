@@ -427,3 +427,13 @@ def test_the_terminal_card_never_shows_an_uncounted_total_as_zero():
     bound = render_text_card(analyze_model(m, dims={"height": 8, "width": 8}))
     per_conv = 2 * (3 * 8 * 8) * 27  # 3 filters over 8×8 positions, 3·3·3 MACs each
     assert f"({25 * per_conv + 25 * 3 * 8 * 8:,} FLOPs" in bound and "Uncounted" not in bound
+
+
+@pytest.mark.parametrize("opset, mask_bytes", [(9, 4), (13, 1)])
+def test_a_dropout_mask_is_written_in_its_opsets_type(opset, mask_bytes):
+    """Dropout's optional mask has the data's shape: its element type before opset 10
+    (ONNX's inference leaves it untyped there), a bool from opset 10 on."""
+    node = helper.make_node("Dropout", ["X"], ["Y", "mask"], name="drop")
+    r = analyze_model(model([node], [value("X", [2, 3, 5])], [value("Y", None)], opset=opset))
+    row = next(n for n in r.nodes if n.name == "drop")
+    assert row.bytes_written == 2 * 3 * 5 * 4 + 2 * 3 * 5 * mask_bytes

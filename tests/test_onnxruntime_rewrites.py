@@ -18,6 +18,7 @@ import pytest
 
 from helpers import REPO
 from mkdocs_onnx import analyze
+from mkdocs_onnx.analysis.graphs import node_label
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install -e '.[test]')")
 quantization = pytest.importorskip("onnxruntime.quantization")
@@ -125,3 +126,53 @@ def test_weight_only_quantization_to_matmul_nbits_keeps_the_parameters(tmp_path,
     assert rewritten.params.total == original.params.total
     # a scale and a zero point per block of 32 weights along K
     assert rewritten.params.quantization == 2 * matmul_weights // 32
+
+
+# --- Shapes, against a run ---------------------------------------------------------------
+
+
+def run_every_node(path: Path, dims: dict[str, int]) -> dict[str, int]:
+    """Run the model in ONNX Runtime on random inputs with every node output exposed:
+    each output's size in bytes, as the runtime computed it (None for a sequence or map)."""
+    m = onnx.load(str(path))
+    declared = {o.name for o in m.graph.output}
+    m.graph.output.extend(onnx.ValueInfoProto(name=o) for n in m.graph.node for o in n.output
+                          if o and o not in declared)
+    rng = np.random.default_rng(0)
+    initializers = {i.name for i in m.graph.initializer}
+    feeds = {}
+    for i in m.graph.input:
+        if i.name in initializers:
+            continue
+        t = i.type.tensor_type
+        shape = [d.dim_value or dims[d.dim_param] for d in t.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
+        feeds[i.name] = (rng.integers(0, 2, shape) if dtype.kind in "iu" else rng.random(shape)).astype(dtype)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the graph as written
+    session = ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return {o.name: getattr(v, "nbytes", None) for o, v in zip(session.get_outputs(), session.run(None, feeds))}
+
+
+@pytest.mark.parametrize("path, dims", [
+    *[(MODELS / f"{name}.onnx", {"batch": 2, "sequence": 16}) for name in
+      ("lenet5", "mnist_mlp", "lstm_sentiment", "tiny_transformer", "boosted_trees")],
+    *[(Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / f"light_{name}.onnx", {}) for name in
+      ("squeezenet", "shufflenet", "inception_v2", "densenet121")],
+], ids=lambda v: v.stem if isinstance(v, Path) else "")
+def test_every_node_writes_the_bytes_onnx_runtime_computes(path, dims):
+    """Our shapes, from ONNX inference and our own shape functions, against a real run:
+    every node's bytes written, the figure its FLOPs and the peak memory are built on."""
+    actual = run_every_node(path, dims)
+    report = analyze(path, dims=dims)
+    model = onnx.load(str(path), load_external_data=False)
+    rows = {n.name: n for n in report.nodes if not n.subgraph}
+    checked = 0
+    for node in model.graph.node:
+        row = rows[node_label(node)]
+        outputs = [actual[o] for o in node.output if o]
+        if row.folded or node.op_type == "Constant" or None in outputs:
+            continue  # computed at load (nothing written per inference), or not a tensor
+        assert row.bytes_written == sum(outputs), (node.op_type, row.name)
+        checked += 1
+    assert checked  # some node ran (light models fold half of theirs, the weight fills)

@@ -655,16 +655,21 @@ def _better(new: TypeInfo, old: Optional[TypeInfo]) -> bool:
 
 
 def _infer_node(node: Node, types, values: Values, schemas: _SchemaInference) -> list[Optional[TypeInfo]]:
+    """ONNX's inference of ``node``; a registry shape function gives what it leaves out
+    (all outputs, or an optional one, such as the mask of a Dropout before opset 10)."""
     inferred = schemas.infer(node, types, values)
-    if any(info and info[1] is not None for info in inferred):
-        return inferred
+    shaped = [info is not None and info[1] is not None for info in inferred]
     fn = shape_function(node.domain, node.op_type)
-    if fn is None:
+    if fn is None or (shaped and all(shaped) and len(inferred) == len(node.output)):
         return inferred
     try:
-        return list(fn(NodeContext(node=node, types=types, constants=values)))
+        computed = list(fn(NodeContext(node=node, types=types, constants=values)))
     except Exception:  # not enough known about the inputs
         return inferred
+    if not any(shaped):
+        return computed
+    return [known if is_shaped else (computed[i] if i < len(computed) else known)
+            for i, (known, is_shaped) in enumerate(zip(inferred, shaped))]
 
 
 def _node_outputs(schema: onnx.defs.OpSchema, node: onnx.NodeProto, input_types: dict[str, bytes],

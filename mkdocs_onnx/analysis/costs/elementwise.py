@@ -140,6 +140,14 @@ def same_as_input(ctx: NodeContext) -> list[TypeInfo]:
     return [ctx.input_type(0)]
 
 
+@shape("Dropout")
+def dropout_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """The output like the data, the optional mask of the data's shape. Only consulted where
+    ONNX's inference leaves the mask untyped, as it does before opset 10, where the mask
+    has the data's element type (a bool from opset 10 on, which ONNX types itself)."""
+    return [ctx.input_type(0)] * len(ctx.node.output)
+
+
 @shape("BiasDropout", domain=MS)
 def bias_dropout_shape(ctx: NodeContext) -> list[TypeInfo]:
     """The output like the data; the optional mask a bool tensor of the data's shape."""
