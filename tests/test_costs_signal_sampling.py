@@ -171,6 +171,10 @@ def test_negative_log_likelihood_loss_by_reduction_and_weights():
     assert flops("NegativeLogLikelihoodLoss", weighted) == 3 * 2 + 2 + 1 + 2
     spatial = [("input", (2, 4, 3, 3)), ("target", (2, 3, 3))]  # 2 × 3 × 3 = 18 elements
     assert flops("NegativeLogLikelihoodLoss", spatial) == 18 + 17 + 1
+    # ignore_index: each target compared with it; the mean's divisor counts the kept ones (17 adds)
+    assert flops("NegativeLogLikelihoodLoss", inputs, ignore_index=1, reduction="none") == 3 + 3
+    assert flops("NegativeLogLikelihoodLoss", inputs, ignore_index=1) == 3 + 3 + 2 + 1 + 2
+    assert flops("NegativeLogLikelihoodLoss", weighted, ignore_index=1) == 3 * 2 + 3 + 2 + 1 + 2
 
 
 def test_softmax_cross_entropy_is_a_log_softmax_then_the_loss():
@@ -206,9 +210,9 @@ def test_string_operators_do_no_arithmetic_and_data_dependent_ones_say_why():
     ("test_linear_attention_linear_t1_no_past", 2 * 4 * (2 * 64 + (2 * 64 + 8))),
     ("test_causal_conv_with_state_silu_fp16", 2 * 4 * 8 * (2 * 4 + 5)),  # 4 taps, then x·sigmoid(x)
     ("test_col2im", 1 * 5 * 5),  # input (1, 5, 5): 25 values added into the image
-    # input (3, 5, 6), target (3, 6): 18 elements, each negated and weighted; mean: 17 adds,
-    # 17 more for the sum of the weights, a divide
-    ("test_nllloss_NCd1_mean_weight_negative_ii", 18 * 2 + 17 + 17 + 1),
+    # input (3, 5, 6), target (3, 6): 18 elements, each compared with ignore_index, negated
+    # and weighted; mean: 17 adds, 17 more for the sum of the weights, a divide
+    ("test_nllloss_NCd1_mean_weight_negative_ii", 18 * 3 + 17 + 17 + 1),
 ])
 def test_onnx_node_cases_are_counted(name, expected):
     case = node_case(name)

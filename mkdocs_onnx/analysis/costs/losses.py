@@ -13,20 +13,23 @@ from mkdocs_onnx.analysis.costs.registry import NodeContext, cost, numel
 
 def nll_flops(ctx: NodeContext, elements: int, weight_input: int) -> int:
     """Negate each picked log-probability (× its class weight), then reduce: sum adds them,
-    mean adds them and divides by their count (or by the sum of their weights)."""
+    mean adds them and divides by their count (or by the sum of their weights). With an
+    ``ignore_index`` each target is compared with it, and the mean divides by the number of
+    targets kept, which takes a sum of its own (a weighted mean sums the kept weights anyway)."""
     weighted = ctx.has_input(weight_input)
-    flops = elements * (2 if weighted else 1)
+    ignoring = ctx.attr("ignore_index") is not None
+    flops = elements * (2 if weighted else 1) + (elements if ignoring else 0)
     reduction = ctx.attr("reduction", "mean")
     if reduction == "sum":
         flops += elements - 1
     elif reduction == "mean":
-        flops += (elements - 1) + 1 + ((elements - 1) if weighted else 0)
+        flops += (elements - 1) + 1 + ((elements - 1) if weighted or ignoring else 0)
     return flops
 
 
 @cost("NegativeLogLikelihoodLoss")
 def negative_log_likelihood_loss(ctx: NodeContext) -> int:
-    """NegativeLogLikelihoodLoss: E (negations) + E with weights; + E − 1 for sum; + E (adds, a divide) + E − 1 with weights for mean; E = N·∏d."""
+    """NegativeLogLikelihoodLoss: E (negations) + E with weights + E with ignore_index; + E − 1 for sum; + E (adds, a divide) + E − 1 with weights or ignore_index for mean; E = N·∏d."""
     return nll_flops(ctx, numel(ctx.input_shape(1)), weight_input=2)
 
 
