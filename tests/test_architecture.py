@@ -650,3 +650,55 @@ def test_task_evidence_quotes_the_outputs_as_the_card_lists_them(batch_size):
     assert r.architecture.task_guess == "super-resolution"
     assert r.architecture.task_evidence == ("image input 'input' [batch_size, 1, 16, 16]; "
                                             "output 'output' [batch_size, 1, 48, 48] is 3× larger")
+
+
+# --- Quantized graphs: the same networks, stored in integers ----------------------------------
+
+
+def qdq_mlp(zero_point: int) -> onnx.ModelProto:
+    """Two dense layers in the QDQ format: between them, the activations are quantized to
+    uint8 with ``zero_point``. Quantizers drop a ReLU there when the range starts at 0."""
+    b = Builder(5)
+    x = "features"
+    for i, (a, c) in enumerate([(20, 16), (16, 3)]):
+        w = b.op("DequantizeLinear", [b.const(np.ones((a, c), np.int8)), b.const(np.array(0.1, np.float32))])
+        x = b.op("MatMul", [x, w])
+        if i == 0:
+            q = b.op("QuantizeLinear", [x, b.const(np.array(0.1, np.float32)), b.const(np.array(zero_point, np.uint8))])
+            x = b.op("DequantizeLinear", [q, b.const(np.array(0.1, np.float32)), b.const(np.array(zero_point, np.uint8))])
+    b.nodes[-1].output[0] = "logits"
+    return b.model([helper.make_tensor_value_info("features", F, ["batch", 20])],
+                   [helper.make_tensor_value_info("logits", F, ["batch", 3])])
+
+
+def test_a_quantization_onto_a_range_from_zero_is_a_relu():
+    a = _arch(qdq_mlp(zero_point=0))  # uint8 code 0 is the real value 0: negatives saturate to 0
+    assert a.family == "mlp"
+    assert "dense layers: 20 → 16 → 3 (ReLU in the requantization between layers)" in a.blocks
+    centred = _arch(qdq_mlp(zero_point=128))  # the range holds negatives too: no activation
+    assert "no activation between dense layers" in centred.evidence
+
+
+def test_qlinear_attention_is_attention():
+    """The QOperator format's attention: QLinearMatMul → QLinearSoftmax → QLinearMatMul of
+    activations, each with its scales and zero points (here 2 heads of 8 over 4 tokens)."""
+    b = Builder(6)
+    scale, zp = b.const(np.array(0.1, np.float32)), b.const(np.array(128, np.uint8))
+    x = "tokens"
+    heads = []
+    for _ in range(3):  # Q, K, V: (4, 16) @ (16, 16), split into 2 heads of 8
+        y = b.op("QLinearMatMul", [x, scale, zp, b.const(np.ones((16, 16), np.uint8)), scale, zp, scale, zp])
+        y = b.op("Reshape", [y, b.const(np.array([4, 2, 8], np.int64))])
+        heads.append(b.op("Transpose", [y], perm=[1, 0, 2]))
+    q, k, v = heads
+    kt = b.op("Transpose", [k], perm=[0, 2, 1])
+    scores = b.op("QLinearMatMul", [q, scale, zp, kt, scale, zp, scale, zp])
+    probabilities = b.op("QLinearSoftmax", [scores, scale, zp, scale, zp], domain="com.microsoft", axis=-1, opset=13)
+    b.op("QLinearMatMul", [probabilities, scale, zp, v, scale, zp, scale, zp])
+    b.nodes[-1].output[0] = "context"
+    m = b.model([helper.make_tensor_value_info("tokens", TensorProto.UINT8, [4, 16])],
+                [helper.make_tensor_value_info("context", TensorProto.UINT8, None)])
+    m.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    a = _arch(m)
+    assert a.family.startswith("transformer"), (a.family, a.evidence)
+    assert a.transformer.heads == 2 and a.transformer.head_dim == 8

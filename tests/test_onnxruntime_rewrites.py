@@ -69,6 +69,13 @@ def test_a_quantized_model_has_the_parameters_of_its_float_original(tmp_path, na
     # the weights are stored in a quarter of the bytes (int8 for float32), scales aside
     assert rewritten.memory.weights_bytes < 0.3 * original.memory.weights_bytes
     assert not rewritten.flops.uncounted
+    # and the same network: family, attention heads, and an activation between the layers
+    # even where the quantizer left it to the requantization
+    assert rewritten.architecture.family == original.architecture.family
+    if original.architecture.transformer:
+        assert rewritten.architecture.transformer.heads == original.architecture.transformer.heads
+    else:
+        assert "ReLU" in " ".join(rewritten.architecture.blocks), rewritten.architecture.blocks
 
 
 def optimized(source: Path, target: Path) -> Path:

@@ -67,12 +67,14 @@ LAYOUT_OPS = {"Reshape", "Transpose", "Cast", "CastLike", "Identity", "Squeeze",
               "DequantizeLinear", "QuantizeLinear", "Expand", "Tile", "Contiguous"}
 # What may sit between the score MatMul and Softmax (scale, mask) or Softmax and the value MatMul.
 _SCORE_GLUE = {"Add", "Div", "Mul", "Where", "Cast", "Dropout", "Sub", "Reshape", "Transpose", "Identity",
-               "Max", "Min", "Clip", "Tanh", "Squeeze", "Unsqueeze", "DequantizeLinear", "QuantizeLinear"}
+               "Max", "Min", "Clip", "Tanh", "Squeeze", "Unsqueeze", "DequantizeLinear", "QuantizeLinear",
+               "QLinearMul", "QLinearAdd"}
 # Elementwise and layout ops an MLP's activation region may contain (no MatMul, no Softmax, no Conv).
 _MLP_REGION = {"Add", "Mul", "Div", "Sub", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoid", "Relu", "Gelu", "FastGelu",
                "BiasGelu", "QuickGelu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Softplus", "HardSwish",
                "HardSigmoid", "Mish", "Clip", "Cast", "Identity", "Dropout", "Reshape", "DequantizeLinear",
-               "QuantizeLinear", "Swish", "Split", "Slice", "Neg", "Exp", "Log"}
+               "QuantizeLinear", "Swish", "Split", "Slice", "Neg", "Exp", "Log", "DynamicQuantizeLinear",
+               "QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu"}
 _MAX_BFS = 400
 _NOTHING: frozenset = frozenset()
 
@@ -634,7 +636,7 @@ def attention_patterns(ix: ModelIndex, nodes: Iterable[Node]) -> list[tuple]:
     """(score MatMul, Softmax, value MatMul) triples: the attention of exported models."""
     found = []
     for node in nodes:
-        if node.op_type != "Softmax" or not node.input:
+        if node.op_type not in _SOFTMAX or not node.input:
             continue
         score = _score_matmul(ix, node.input[0], 6)
         if score is None:
@@ -645,11 +647,22 @@ def attention_patterns(ix: ModelIndex, nodes: Iterable[Node]) -> list[tuple]:
     return found
 
 
+# The input positions of the two matrices a product multiplies (a quantized one's scales
+# and zero points sit between them)
+_PRODUCT_OPERANDS = {"MatMul": (0, 1), "Einsum": (0, 1), "MatMulInteger": (0, 1), "QLinearMatMul": (0, 3)}
+
+
+def _operands(node: Node) -> tuple[str, str]:
+    first, second = _PRODUCT_OPERANDS[node.op_type]
+    return node.input[first], node.input[second]
+
+
 def _activation_product(ix: ModelIndex, node: Node) -> bool:
-    if node.op_type == "MatMul" or (node.op_type == "Einsum" and len(node.input) == 2):
-        return len(node.input) >= 2 and not ix.is_weight(node.input[0]) and not ix.is_weight(node.input[1]) \
-            and not ix.is_const(node.input[0]) and not ix.is_const(node.input[1])
-    return False
+    """A product of two activations (attention's Q·Kᵀ or P·V), float or quantized."""
+    slots = _PRODUCT_OPERANDS.get(node.op_type)
+    if slots is None or len(node.input) <= slots[1] or (node.op_type == "Einsum" and len(node.input) != 2):
+        return False
+    return not any(ix.is_weight(name) or ix.is_const(name) for name in _operands(node))
 
 
 def _score_matmul(ix: ModelIndex, name: str, depth: int) -> Optional[Node]:
@@ -690,7 +703,7 @@ def find_attention(ix: ModelIndex, skip: set[int]) -> list[AttentionBlock]:
     return blocks
 
 
-_SOFTMAX = frozenset({"Softmax"})
+_SOFTMAX = frozenset({"Softmax", "QLinearSoftmax"})
 ATTENTION_STARTS = FUSED_ATTENTION_OPS | _SOFTMAX  # what find_attention starts from
 
 
@@ -771,8 +784,9 @@ def is_cache_name(name: str) -> bool:
 def _pattern_attention(ix: ModelIndex, score: Node, softmax: Node,
                        value: Node) -> AttentionBlock:
     b = AttentionBlock("pattern", softmax, score, value)
-    q, k = score.input[0], score.input[1]
-    v = value.input[1] if ix.depends_on(value.input[0], softmax.output[0], 12) else value.input[0]
+    q, k = _operands(score)
+    probabilities, values = _operands(value)
+    v = values if ix.depends_on(probabilities, softmax.output[0], 12) else probabilities
     b.k_tensor, b.v_tensor = k, v
     qshape, kshape = ix.shape(q), ix.shape(k)
     if qshape is not None and qshape and isinstance(qshape[-1], int):
@@ -1309,8 +1323,12 @@ def conv_stack(ix: ModelIndex, conv: Node) -> list[str]:
     parts = [conv.op_type]
     name = conv.output[0]
     consumers, constants = ix.consumers, ix.constants
-    normed = activated = False  # a normalization named '...Norm', an activation, already in ``parts``
-    for _ in range(5):
+    normed = False  # a normalization named '...Norm' already in ``parts``
+    activated = requantizes_at_zero(ix, conv)  # a QLinearConv may end in a ReLU of its own
+    if activated:
+        parts.append(_SATURATING)
+    rescaled = conv.op_type != "ConvInteger"  # an integer conv's result is rescaled by a Mul first
+    for _ in range(8):
         u = consumers.get(name)
         if u is None:
             break
@@ -1326,6 +1344,13 @@ def conv_stack(ix: ModelIndex, conv: Node) -> list[str]:
         if op == "Add" and any(i in constants for i in u.input if i):  # a bias
             name = u.output[0]
             continue
+        if op in _ENCODING_STEPS or (op == "Mul" and not rescaled):  # how the values are stored, not what
+            if op == "QuantizeLinear" and not activated and requantizes_at_zero(ix, u):
+                parts.append(_SATURATING)
+                activated = True
+            rescaled = rescaled or op == "Mul"
+            name = u.output[0]
+            continue
         if op in NORM_OPS and not normed:
             kind = NORM_OPS[op]
             parts.append(kind)
@@ -1339,6 +1364,11 @@ def conv_stack(ix: ModelIndex, conv: Node) -> list[str]:
             break
         name = u.output[0]
     return parts
+
+
+# Steps of a quantized graph between a convolution and what follows it: they change how
+# the values are stored, not the values
+_ENCODING_STEPS = frozenset({"Cast", "QuantizeLinear", "DequantizeLinear"})
 
 
 def _gate(users: list[Node]) -> Optional[tuple[str, str]]:
@@ -1411,10 +1441,14 @@ def _mlp_region(ix: ModelIndex, data: str, denses: dict[int, Dense]) -> tuple[li
             dense = denses.get(id(p))
             if dense is not None:
                 reached.append(dense)
+                if requantizes_at_zero(ix, p):  # a quantized layer whose output range starts at 0
+                    acts.append(_SATURATING)
                 continue  # the region ends at a dense layer
             op = p.op_type
             if op in ACTIVATIONS:
                 acts.append(ACTIVATIONS[op])
+            elif op == "QuantizeLinear" and requantizes_at_zero(ix, p):
+                acts.append(_SATURATING)
             elif op == "Mul" and not any(ix.is_const(i) for i in p.input):
                 muls += 1
             if op not in _MLP_REGION:
@@ -1424,6 +1458,30 @@ def _mlp_region(ix: ModelIndex, data: str, denses: dict[int, Dense]) -> tuple[li
                     nxt.append(i)
         frontier = nxt
     return reached, acts, muls
+
+
+# The input that holds the zero point of a quantizing node's output
+_OUTPUT_ZERO_POINT = {"QuantizeLinear": 2, "QLinearMatMul": 7, "QGemm": 8, "QLinearConv": 7, "QLinearAdd": 7,
+                      "QLinearMul": 7}
+# The code of the lowest value each quantized type holds
+_LOWEST_CODE = {np.dtype(np.uint8): 0, np.dtype(np.int8): -128, np.dtype(np.uint16): 0, np.dtype(np.int16): -32768}
+_SATURATING = "ReLU in the requantization"
+
+
+def requantizes_at_zero(ix: ModelIndex, node: Node) -> bool:
+    """Whether ``node`` quantizes its output onto a range that starts at the real value 0:
+    negative values saturate to 0. That is a ReLU, which quantizers (ONNX Runtime's among
+    them) remove from the graph and leave to the quantization."""
+    slot = _OUTPUT_ZERO_POINT.get(node.op_type)
+    if slot is None:
+        return False
+    if len(node.input) <= slot or not node.input[slot]:  # only QuantizeLinear's has a default: uint8 0
+        return node.op_type == "QuantizeLinear" and ix.attr(node, "output_dtype", 0) in (0, onnx.TensorProto.UINT8)
+    zero_point = ix.value(node.input[slot])
+    if zero_point is None or not zero_point.size:
+        return False
+    lowest = _LOWEST_CODE.get(zero_point.dtype)
+    return lowest is not None and bool((zero_point == lowest).all())
 
 
 def _activation_name(acts: list[str], muls: int) -> str:
