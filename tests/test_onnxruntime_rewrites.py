@@ -86,15 +86,23 @@ def optimized(source: Path, target: Path) -> Path:
     return target
 
 
-@pytest.mark.parametrize("name, fused", [("lenet5", {"com.microsoft.FusedConv", "com.microsoft.FusedGemm"}),
-                                         ("mnist_mlp", {"com.microsoft.FusedGemm"})])
-def test_onnx_runtime_fusions_keep_the_flops_and_the_parameters(tmp_path, name, fused):
+@pytest.mark.parametrize("name, fused, moved", [
+    ("lenet5", {"com.microsoft.FusedConv", "com.microsoft.FusedGemm"}, 0),
+    ("mnist_mlp", {"com.microsoft.FusedGemm"}, 0),
+    # the attention's 1/√d, a one-element constant both layers share, becomes FusedMatMul's alpha
+    ("tiny_transformer", {"com.microsoft.FusedMatMul"}, 1),
+])
+def test_onnx_runtime_fusions_keep_the_flops_the_parameters_and_the_architecture(tmp_path, name, fused, moved):
     source = MODELS / f"{name}.onnx"
-    original = analyze(source)
-    rewritten = analyze(optimized(source, tmp_path / f"{name}.ort.onnx"))
+    original = analyze(source, dims=SEQUENCE)
+    rewritten = analyze(optimized(source, tmp_path / f"{name}.ort.onnx"), dims=SEQUENCE)
     assert fused <= set(rewritten.graph.op_counts)  # the rewrite happened
     assert rewritten.flops.total == original.flops.total
-    assert rewritten.params.total == original.params.total
+    assert rewritten.params.total == original.params.total - moved
+    # a fused activation (FusedConv's, FusedGemm's) and a scaled product (FusedMatMul) read as before
+    assert rewritten.architecture.family == original.architecture.family
+    layers = [b for b in original.architecture.blocks if b.startswith(("dense", "2 × encoder"))]
+    assert layers and set(layers) <= set(rewritten.architecture.blocks), rewritten.architecture.blocks
 
 
 def test_transformer_fusions_keep_the_flops(tmp_path):

@@ -27,7 +27,7 @@ CONV_OPS = {"Conv", "ConvTranspose", "QLinearConv", "ConvInteger", "FusedConv", 
 CONV_WEIGHT_SLOT = {"Conv": 1, "ConvTranspose": 1, "FusedConv": 1, "NhwcConv": 1, "ConvInteger": 1,
                     "QLinearConv": 3, "QLinearConvTranspose": 3}
 DENSE_WEIGHT_SLOTS = {
-    "MatMul": (1, 0), "FusedMatMul": (1, 0), "Gemm": (1, 0), "MatMulInteger": (1, 0),
+    "MatMul": (1, 0), "FusedMatMul": (1, 0), "Gemm": (1, 0), "FusedGemm": (1, 0), "MatMulInteger": (1, 0),
     "QLinearMatMul": (3, 0), "QGemm": (3, 0), "MatMulNBits": (1,), "DynamicQuantizeMatMul": (1,),
     "MatMulIntegerToFloat": (1, 0), "MatMulBnb4": (1,), "MatMulFpQ4": (1,), "Einsum": (1, 0),
 }
@@ -455,11 +455,25 @@ def _dense_dims(ix: ModelIndex, node: Node, slot: int) -> tuple[Optional[int], O
     a, b = shape[-2], shape[-1]
     if transposed:
         a, b = b, a
-    if node.op_type in ("Gemm", "QGemm") and ix.attr(node, "transA" if slot == 0 else "transB", 0):
+    if node.op_type in _TRANSPOSING and ix.attr(node, "transA" if slot == 0 else "transB", 0):
         a, b = b, a
     if slot == 0:  # W · x: the weight's rows are the outputs
         a, b = b, a
     return (a if isinstance(a, int) else None), (b if isinstance(b, int) else None)
+
+
+_TRANSPOSING = frozenset({"Gemm", "QGemm", "FusedGemm", "FusedMatMul"})  # transA/transB attributes
+
+
+def fused_activation(ix: ModelIndex, node: Node) -> Optional[str]:
+    """The activation ONNX Runtime fused into a FusedConv or FusedGemm (its 'activation'
+    attribute, an operator's name), as ACTIVATIONS names it."""
+    if node.op_type not in ("FusedConv", "FusedGemm"):
+        return None
+    name = ix.attr(node, "activation")
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return ACTIVATIONS.get(name, name) if name else None
 
 
 @dataclass
@@ -649,7 +663,8 @@ def attention_patterns(ix: ModelIndex, nodes: Iterable[Node]) -> list[tuple]:
 
 # The input positions of the two matrices a product multiplies (a quantized one's scales
 # and zero points sit between them)
-_PRODUCT_OPERANDS = {"MatMul": (0, 1), "Einsum": (0, 1), "MatMulInteger": (0, 1), "QLinearMatMul": (0, 3)}
+_PRODUCT_OPERANDS = {"MatMul": (0, 1), "Einsum": (0, 1), "MatMulInteger": (0, 1), "QLinearMatMul": (0, 3),
+                     "FusedMatMul": (0, 1)}
 
 
 def _operands(node: Node) -> tuple[str, str]:
@@ -1324,9 +1339,10 @@ def conv_stack(ix: ModelIndex, conv: Node) -> list[str]:
     name = conv.output[0]
     consumers, constants = ix.consumers, ix.constants
     normed = False  # a normalization named '...Norm' already in ``parts``
-    activated = requantizes_at_zero(ix, conv)  # a QLinearConv may end in a ReLU of its own
+    own = fused_activation(ix, conv) or (_SATURATING if requantizes_at_zero(ix, conv) else None)
+    activated = own is not None  # a FusedConv's activation, or a QLinearConv's saturating output
     if activated:
-        parts.append(_SATURATING)
+        parts.append(own)
     rescaled = conv.op_type != "ConvInteger"  # an integer conv's result is rescaled by a Mul first
     for _ in range(8):
         u = consumers.get(name)
@@ -1441,8 +1457,9 @@ def _mlp_region(ix: ModelIndex, data: str, denses: dict[int, Dense]) -> tuple[li
             dense = denses.get(id(p))
             if dense is not None:
                 reached.append(dense)
-                if requantizes_at_zero(ix, p):  # a quantized layer whose output range starts at 0
-                    acts.append(_SATURATING)
+                own = fused_activation(ix, p) or (_SATURATING if requantizes_at_zero(ix, p) else None)
+                if own:  # the layer's own activation: fused in, or its output range starting at 0
+                    acts.append(own)
                 continue  # the region ends at a dense layer
             op = p.op_type
             if op in ACTIVATIONS:
