@@ -317,19 +317,31 @@ def vit(layers: int = 2, heads: int = 4, hidden: int = 32, patch: int = 8) -> on
                    [helper.make_tensor_value_info("logits", F, ["batch", 10])])
 
 
-def fused_gqa_decoder(layers: int = 3, heads: int = 8, kv_heads: int = 2, hidden: int = 64) -> onnx.ModelProto:
-    """An ONNX Runtime GenAI style decoder: GroupQueryAttention with a float16 KV cache."""
+def fused_gqa_decoder(layers: int = 3, heads: int = 8, kv_heads: int = 2, hidden: int = 64,
+                      int4: bool = False) -> onnx.ModelProto:
+    """An ONNX Runtime GenAI style decoder: GroupQueryAttention with a float16 KV cache.
+    ``int4``: as its int4 builds store it, every projection a MatMulNBits of 4-bit blocks
+    of 32 and the token table a GatherBlockQuantized."""
     b = Builder(6)
     d = hidden // heads
     H = TensorProto.FLOAT16
-    x = b.op("Gather", [b.const(np.zeros((50, hidden), np.float16), "embed_tokens"), "input_ids"])
+    if int4:
+        def matmul(x, k, n):
+            packed = b.const(np.zeros((n, k // 32, 16), np.uint8), "w_q4")
+            scales = b.const(np.ones(n * k // 32, np.float16), "w_scales")
+            return b.op("MatMulNBits", [x, packed, scales], domain="com.microsoft", K=k, N=n, bits=4, block_size=32)
+        table = b.const(np.zeros((50, hidden // 2), np.uint8), "embed_tokens_q4")
+        x = b.op("GatherBlockQuantized", [table, "input_ids", b.const(np.ones((50, hidden // 32), np.float16))],
+                 domain="com.microsoft", bits=4, block_size=32, quantize_axis=1)
+    else:
+        def matmul(x, k, n):
+            return b.op("MatMul", [x, b.const(np.zeros((k, n), np.float16))])
+        x = b.op("Gather", [b.const(np.zeros((50, hidden), np.float16), "embed_tokens"), "input_ids"])
     inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"])]
     outputs = []
     for i in range(layers):
         h = b.op("SimplifiedLayerNormalization", [x, b.const(np.ones(hidden, np.float16))], axis=-1, epsilon=1e-6)
-        q = b.op("MatMul", [h, b.const(np.zeros((hidden, heads * d), np.float16))])
-        k = b.op("MatMul", [h, b.const(np.zeros((hidden, kv_heads * d), np.float16))])
-        v = b.op("MatMul", [h, b.const(np.zeros((hidden, kv_heads * d), np.float16))])
+        q, k, v = matmul(h, hidden, heads * d), matmul(h, hidden, kv_heads * d), matmul(h, hidden, kv_heads * d)
         past_k, past_v = f"past_key_values.{i}.key", f"past_key_values.{i}.value"
         inputs += [helper.make_tensor_value_info(n, H, ["batch", kv_heads, "past_sequence", d]) for n in (past_k, past_v)]
         attn, pk, pv = b.op("GroupQueryAttention", [q, k, v, past_k, past_v, "seqlens_k", "total_sequence_length"],
@@ -337,8 +349,9 @@ def fused_gqa_decoder(layers: int = 3, heads: int = 8, kv_heads: int = 2, hidden
         b.nodes[-1].output[1], b.nodes[-1].output[2] = f"present.{i}.key", f"present.{i}.value"
         outputs += [helper.make_tensor_value_info(f"present.{i}.{n}", H, ["batch", kv_heads, "total_sequence", d])
                     for n in ("key", "value")]
-        x = b.op("Add", [x, b.op("MatMul", [attn, b.const(np.zeros((heads * d, hidden), np.float16))])])
-    b.nodes.append(helper.make_node("MatMul", [x, b.const(np.zeros((hidden, 50), np.float16))], ["logits"]))
+        x = b.op("Add", [x, matmul(attn, heads * d, hidden)])
+    matmul(x, hidden, 50)
+    b.nodes[-1].output[0] = "logits"
     inputs += [helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, ["batch"]),
                helper.make_tensor_value_info("total_sequence_length", TensorProto.INT32, [])]
     return b.model(inputs, [helper.make_tensor_value_info("logits", H, ["batch", "sequence", 50]), *outputs],
@@ -458,6 +471,26 @@ def test_fused_group_query_attention():
     # buffer's shape through when the total length is a run-time value.
     assert t.kv_cache_bytes_at_bound_sequence == t.kv_cache_bytes_per_token * 15
     assert any("GroupQueryAttention" in e for e in a.evidence)
+
+
+def test_an_int4_decoder_is_the_same_decoder_with_the_same_parameters():
+    dims = {"sequence": 1, "past_sequence": 15}
+    plain, int4 = analyze_model(fused_gqa_decoder(), dims=dims), analyze_model(fused_gqa_decoder(int4=True), dims=dims)
+    t, q = plain.architecture.transformer, int4.architecture.transformer
+    assert int4.architecture.family == "transformer-decoder"
+    assert (q.layers, q.heads, q.kv_heads, q.head_dim, q.hidden_size, q.vocab_size) == \
+        (t.layers, t.heads, t.kv_heads, t.head_dim, t.hidden_size, t.vocab_size) == (3, 8, 2, 8, 64, 50)
+    # 3 layers of Q (64×64), K and V (64×16 each), O (64×64); the head 64×50; the token table 50×64
+    weights = 3 * (64 * 64 + 2 * 64 * 16 + 64 * 64) + 64 * 50 + 50 * 64
+    norms = 3 * 64  # the float16 RMSNorm scales stay float
+    assert plain.params.total == int4.params.total == weights + norms
+    assert int4.params.by_dtype == {"uint4": weights, "float16": norms}
+    # the same work, plus dequantizing: every projection weight once a call ((w − zp)·scale),
+    # and the one token's row of the table
+    assert int4.flops.total == plain.flops.total + 2 * (weights - 50 * 64) + 2 * 64
+    # the projections run at the activations' float16, their 4-bit weights dequantized
+    from mkdocs_onnx.hardware.estimate import native_precision
+    assert native_precision(int4)[0] == "fp16"
 
 
 def test_vision_transformer_from_patch_embedding():
