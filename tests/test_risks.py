@@ -224,3 +224,48 @@ def test_every_note_has_advice_and_a_known_severity(tmp_path):
     r = analyze(_external_model(tmp_path, 8, 4, create=False))
     for note in r.risks:
         assert note.severity in ("info", "warning", "error") and note.advice and note.message
+
+
+# --- quantization and runtime optimizations ------------------------------------------------------
+
+
+def _quantized_note(m: onnx.ModelProto) -> str:
+    notes = {k.id: k for k in analyze_model(m).risks}
+    return notes["quantized"].message if "quantized" in notes else ""
+
+
+def test_the_quantization_format_is_named_with_what_it_needs():
+    scale, zp = numpy_helper.from_array(np.array(0.1, np.float32), "s"), numpy_helper.from_array(np.array(0, np.uint8), "z")
+    w = numpy_helper.from_array(np.ones((4, 3), np.int8), "Wq")
+    # QDQ: activations quantized and dequantized around a float MatMul, the weight dequantized
+    qdq = model([helper.make_node("QuantizeLinear", ["X", "s", "z"], ["xq"]),
+                 helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
+                 helper.make_node("DequantizeLinear", ["Wq", "s"], ["W"]),
+                 helper.make_node("MatMul", ["xd", "W"], ["Y"])], [value("X", [2, 4])], [value("Y", [2, 3])],
+                [scale, zp, w])
+    assert _quantized_note(qdq) == "Quantized: QuantizeLinear/DequantizeLinear pairs (the QDQ format)."
+    # weight-only: only the weights are stored quantized
+    weight_only = model([helper.make_node("DequantizeLinear", ["Wq", "s"], ["W"]),
+                         helper.make_node("MatMul", ["X", "W"], ["Y"])], [value("X", [2, 4])], [value("Y", [2, 3])],
+                        [scale, w])
+    assert "weight-only QDQ" in _quantized_note(weight_only)
+    # QOperator: the input quantized at the boundary, then an integer product; no QDQ claimed
+    qop = model([helper.make_node("QuantizeLinear", ["X", "s", "z"], ["xq"]),
+                 helper.make_node("QLinearMatMul", ["xq", "s", "z", "Wq", "s", "z", "s", "z"], ["Y"])],
+                [value("X", [2, 4])], [value("Y", [2, 3], TensorProto.UINT8)],
+                [scale, zp, numpy_helper.from_array(np.ones((4, 3), np.uint8), "Wq")])
+    assert _quantized_note(qop) == "Quantized: integer operators (the QOperator format)."
+    assert _quantized_note(_dense()) == ""
+
+
+def test_a_model_saved_by_onnx_runtime_after_its_session_optimizations_says_so():
+    fused = helper.make_node("FusedGemm", ["X", "W"], ["Y"], domain="com.microsoft", activation="Relu")
+    m = model([fused], [value("X", [2, 4])], [value("Y", [2, 3])], [tensor("W", (4, 3))],
+              extra_opsets=[("com.microsoft", 1)])
+    note = next(k for k in analyze_model(m).risks if k.id == "runtime-optimized")
+    assert "FusedGemm" in note.message and "execution providers" in note.advice
+    # the transformer optimizer's fusions travel between providers: no such note
+    gelu = helper.make_node("BiasGelu", ["X", "B"], ["Y"], domain="com.microsoft")
+    m = model([gelu], [value("X", [2, 4])], [value("Y", [2, 4])], [tensor("B", (4,))],
+              extra_opsets=[("com.microsoft", 1)])
+    assert "runtime-optimized" not in _ids(m)

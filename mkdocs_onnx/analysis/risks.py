@@ -156,6 +156,62 @@ def _custom_domains(r: Report, f: Facts) -> Optional[Risk]:
                 f"Operators from non-standard domains: {', '.join(f.custom_domains)}{where}.", advice)
 
 
+# How a model is quantized, told by its operators (as ``graph.op_counts`` names them), and
+# what each way needs from a runtime
+_QUANTIZATION_FORMATS = (
+    ("4-bit weights (ONNX Runtime's weight-only quantization)",
+     {"com.microsoft.MatMulNBits", "com.microsoft.GatherBlockQuantized", "com.microsoft.MatMulBnb4",
+      "com.microsoft.QMoE"},
+     "ONNX Runtime's CPU and CUDA providers run these operators; other runtimes do not."),
+    ("integer operators (the QOperator format)",
+     {"QLinearConv", "QLinearMatMul", "com.microsoft.QGemm", "com.microsoft.QLinearAdd", "com.microsoft.QLinearMul",
+      "com.microsoft.QLinearConv", "com.microsoft.QAttention", "com.microsoft.QLinearSoftmax",
+      "com.microsoft.QLinearConcat", "com.microsoft.QLinearAveragePool", "com.microsoft.QLinearGlobalAveragePool",
+      "com.microsoft.QLinearSigmoid", "com.microsoft.QLinearLeakyRelu"},
+     "ONNX Runtime runs them; TensorRT accepts quantized models only as QuantizeLinear/DequantizeLinear pairs "
+     "(the QDQ format): quantize again in that format for it."),
+    ("dynamic quantization (activations quantized at run time)",
+     {"DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "com.microsoft.DynamicQuantizeMatMul",
+      "com.microsoft.MatMulIntegerToFloat", "com.microsoft.DynamicQuantizeLSTM"},
+     "Made for CPUs: GPU runtimes run integer MatMulInteger/ConvInteger slowly or not at all."),
+    ("QuantizeLinear/DequantizeLinear pairs (the QDQ format)", {"QuantizeLinear"},
+     "Runtimes that support it (ONNX Runtime, TensorRT, OpenVINO) fuse each pair with the operator between "
+     "into an integer kernel; others run the float operators with extra conversions."),
+)
+
+
+def _quantized(r: Report, f: Facts) -> Optional[Risk]:
+    ops = r.graph.op_counts
+    found = [(name, advice) for name, operators, advice in _QUANTIZATION_FORMATS if any(op in ops for op in operators)]
+    if len(found) > 1 and found[-1][0].startswith("QuantizeLinear"):
+        found.pop()  # other formats quantize the inputs and dequantize the outputs with them too
+    if not found and "DequantizeLinear" in ops:  # weights stored quantized, dequantized for float operators
+        found = [("weights stored quantized and dequantized for float operators (weight-only QDQ)",
+                  "Runtimes that fuse DequantizeLinear into the operator that reads it (ONNX Runtime, TensorRT) "
+                  "keep the weights quantized in memory; others dequantize them at load or at every call.")]
+    if not found:
+        return None
+    return Risk("quantized", "info", "Quantized: " + "; ".join(name for name, _ in found) + ".",
+                " ".join(advice for _, advice in found))
+
+
+# What ONNX Runtime's session graph optimizations write into a model they save (offline
+# optimization); its transformer optimizer's fusions (SkipLayerNormalization, ...) are meant to travel
+_SESSION_FUSIONS = {"com.microsoft.FusedConv", "com.microsoft.FusedGemm", "com.microsoft.FusedMatMul",
+                    "com.microsoft.NhwcConv", "com.microsoft.NhwcMaxPool"}
+
+
+def _runtime_optimized(r: Report, f: Facts) -> Optional[Risk]:
+    fused = sorted(op for op in r.graph.op_counts if op in _SESSION_FUSIONS)
+    if not fused:
+        return None
+    return Risk("runtime-optimized", "info",
+                "Saved by ONNX Runtime after its graph optimizations (it holds their fused operators: "
+                + ", ".join(op.split(".")[-1] for op in fused) + ").",
+                "ONNX Runtime asks that a model optimized offline run with the execution providers and on the "
+                "hardware it was optimized for; publish the unoptimized model too for other runtimes and machines.")
+
+
 def _ml_operators(r: Report, f: Facts) -> Optional[Risk]:
     if not f.ml_ops:
         return None
@@ -258,7 +314,8 @@ def _local_functions(r: Report, f: Facts) -> Optional[Risk]:
 
 
 CHECKS: list[Check] = [
-    _symbolic_dims, _uncounted, _custom_domains, _ml_operators, _old_opset, _old_ir, _float64, _placeholder,
+    _symbolic_dims, _uncounted, _custom_domains, _quantized, _runtime_optimized, _ml_operators, _old_opset, _old_ir,
+    _float64, _placeholder,
     _large_tensor, _control_flow, _missing_external, _unused, _local_functions,
 ]
 
