@@ -201,3 +201,21 @@ def test_the_cards_say_what_the_scales_and_zero_points_are():
     plain = analyze_model(model([helper.make_node("Relu", ["X"], ["Y"])], [value("X", [2])], [value("Y", [2])]))
     assert plain.params.quantization == 0 and "quantization" not in _notes(plain)
     assert "Quantization scales" not in render_text_card(plain)
+
+
+def test_summaries_say_how_the_parameters_are_stored_and_may_quote_it():
+    from mkdocs_onnx.summary.facts import facts
+    from mkdocs_onnx.summary.fallback import fallback_summary
+    from mkdocs_onnx.summary.grounding import check
+
+    r = analyze_model(nbits_model(k=64, n=32, block=32))  # 2,048 4-bit weights, 64 scales and 64 zero points
+    summary = fallback_summary(r)
+    assert "Its parameters are stored quantized: 2,048 as uint4, with 128 scales and zero points." in summary.text
+    assert summary.tldr.endswith(", uint4 weights.")
+    assert facts(r)["parameters"]["stored_as"] == {"uint4": "2,048"}
+    # a language model quoting those figures is grounded; a wrong count is not
+    assert check("Its 2,048 4-bit weights come with 128 parameters of scales and zero points.", r) == []
+    assert check("Its 2,048 4-bit weights come with 150 parameters of scales and zero points.", r) != []
+    plain = analyze_model(model([helper.make_node("MatMul", ["X", "W"], ["Y"])], [value("X", [1, 4])],
+                                [value("Y", [1, 2])], [floats("W", (4, 2))]))
+    assert "stored quantized" not in fallback_summary(plain).text and "stored_as" not in facts(plain)["parameters"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from mkdocs_onnx.analysis.report import HardwareEstimate, Report, TensorInfo
+from mkdocs_onnx.analysis.report import HardwareEstimate, Params, Report, TensorInfo
 from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.units import format_bytes, format_count, format_duration, format_flops
 
@@ -59,6 +59,12 @@ def _lower_bound(text: str, partial: bool, nothing: bool) -> str:
     return f"{text} (lower bound)" if partial else text
 
 
+def quantized_dtypes(params: Params) -> list[str]:
+    """The weight dtypes that are not floating point (int8, uint4, ...), most elements first."""
+    found = [d for d in params.by_dtype if not d.startswith(("float", "bfloat"))]
+    return sorted(found, key=lambda d: (-params.by_dtype[d], d))
+
+
 def facts(report: Report, entry: Optional[ModelEntry] = None) -> dict[str, Any]:
     """Only what the analyzer verified (plus the manifest's description), figures formatted."""
     p, f, m = report.params, report.flops, report.memory
@@ -86,6 +92,10 @@ def facts(report: Report, entry: Optional[ModelEntry] = None) -> dict[str, Any]:
         data["parameters"]["held_in_operator_attributes"] = format_count(p.in_attributes)
     if p.placeholder:
         data["placeholder_weight_elements"] = format_count(p.placeholder)
+    if quantized_dtypes(p):  # how the weights are stored: only said of quantized models
+        data["parameters"]["stored_as"] = {dtype: format_count(n) for dtype, n in sorted(p.by_dtype.items())}
+        if p.quantization:
+            data["parameters"]["quantization_scales_and_zero_points"] = format_count(p.quantization)
     if entry is not None and entry.description:
         data["description_from_manifest"] = entry.description
     return data

@@ -8,7 +8,7 @@ from mkdocs_onnx.analysis.report import Flops, HardwareEstimate, Memory, Params,
 from mkdocs_onnx.hardware.estimate import LAUNCH_SCALE_S
 from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.units import format_bytes, format_count, format_duration, format_flops
-from mkdocs_onnx.summary.facts import task_of
+from mkdocs_onnx.summary.facts import quantized_dtypes, task_of
 from mkdocs_onnx.summary.model import Summary
 from mkdocs_onnx.summary.sanitize import TLDR_MAX_CHARS, truncate
 
@@ -92,6 +92,11 @@ def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: s
     weights = (f" ({format_bytes(m.weights_bytes)} of weights)" if m.weights_bytes
                else "" if p.in_attributes else " and no stored weights")
     sentences = [f"{first} with {_params(p)}{weights}.", _cost_sentence(f, m)]
+    quantized = quantized_dtypes(p)
+    if quantized:
+        stored = ", ".join(f"{format_count(n)} as {d}" for d, n in sorted(p.by_dtype.items(), key=lambda kv: -kv[1]))
+        scales = f", with {format_count(p.quantization)} scales and zero points" if p.quantization else ""
+        sentences.append(f"Its parameters are stored quantized: {stored}{scales}.")
     if report.architecture.evidence:
         sentences.append("The family is read from the graph: " + "; ".join(report.architecture.evidence) + ".")
     if f.uncounted_ops:
@@ -111,6 +116,8 @@ def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: s
                                    f"{flops}{' (lower bound)' if f.uncounted_ops else ''} per inference")
     if p.placeholder:
         tldr += ", placeholder weights"
+    if quantized:
+        tldr += f", {quantized[0]} weights"
     tldr += "."
     return Summary(
         tldr=truncate(tldr, TLDR_MAX_CHARS),

@@ -290,7 +290,8 @@ def report_figures(report: Report, entry: Optional[ModelEntry] = None) -> dict[s
     """The figures an answer may quote, by kind."""
     p, f, m = report.params, report.flops, report.memory
     # Headline figures count even when zero; secondary ones only when there is something.
-    params = [p.total, p.trainable, *(v for v in (p.non_trainable, p.placeholder, *p.by_dtype.values()) if v)]
+    params = [p.total, p.trainable,
+              *(v for v in (p.non_trainable, p.placeholder, p.quantization, *p.by_dtype.values()) if v)]
     flops = [f.total, *(v for v in f.by_op_type.values() if v)]
     sizes = [m.weights_bytes, m.peak_activation_bytes, m.file_bytes, report.model.file_bytes,
              *(v for v in (report.model.external_data_bytes,) if v)]
