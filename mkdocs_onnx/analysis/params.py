@@ -11,6 +11,11 @@ weights; any tensor read only as an operator's configuration (a Reshape target, 
 scales, Clip bounds) is a constant too. Normalization running statistics are weights
 that training does not update: non-trainable.
 
+Quantized models: a weight packed several values to a byte counts the values it holds
+(:mod:`.packing`), and the scales and zero points that say how values are stored are
+counted apart (``Params.quantization``), so an int8 or 4-bit model has the parameters of
+its float original.
+
 What classical-ML operators learned is held in their attributes, not in tensors; it is
 counted apart (:mod:`.attribute_params`).
 """
