@@ -231,3 +231,20 @@ def test_a_note_shared_by_many_nodes_is_given_once():
     for node in report.nodes:
         assert node.weight_bytes_read == half_the_experts
         assert node.bytes_read == half_the_experts + (8 + 4) * 4  # + the hidden state and the router's probabilities
+
+
+def test_dynamic_quantize_lstm_is_an_lstm_plus_its_quantization():
+    """ONNX Runtime's dynamically quantized LSTM: X (3 steps, batch 2, 4 inputs), H = 5, biases;
+    W (1, 4, 20) and R (1, 5, 20) are int8 and transposed against ONNX's LSTM."""
+    inputs = [("X", (3, 2, 4)), ("W", (1, 4, 20)), ("R", (1, 5, 20)), ("B", (1, 40))]
+    h, i = 5, 4
+    # one LSTM step for one row: W·x and R·h (8H(I+H)), biases 8H, sigmoid (4) on 3 gates,
+    # tanh (1) on the candidate, c = f·c + i·g (3H), tanh of c, o·h(c)
+    lstm_step = 8 * h * (i + h) + 8 * h + 3 * h * 4 + h * 1 + 3 * h + h * 1 + h
+    quantized_step = lstm_step + 5 * h + 8 * h  # quantize h (min, max, then 3 each); rescale 2 × 4H sums
+    expected = 3 * 2 * quantized_step + 5 * (3 * 2 * 4)  # and quantize X, once
+    assert flops("DynamicQuantizeLSTM", inputs, domain=MS, hidden_size=h) == expected
+    # without hidden_size, H is read from R's middle dim
+    assert flops("DynamicQuantizeLSTM", inputs, domain=MS) == expected
+    y, y_h, y_c = shapes("DynamicQuantizeLSTM", inputs, [("Y", None), ("Y_h", None), ("Y_c", None)], hidden_size=h)
+    assert (y[1], y_h[1], y_c[1]) == ((3, 1, 2, 5), (1, 2, 5), (1, 2, 5))

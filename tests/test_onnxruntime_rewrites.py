@@ -59,22 +59,23 @@ def quantized(source: Path, target: Path, how: str) -> Path:
 
 
 @pytest.mark.parametrize("how", ["dynamic", "QDQ", "QOperator"])
-@pytest.mark.parametrize("name", ["lenet5", "mnist_mlp", "tiny_transformer"])
+@pytest.mark.parametrize("name", ["lenet5", "mnist_mlp", "tiny_transformer", "lstm_sentiment"])
 def test_a_quantized_model_has_the_parameters_of_its_float_original(tmp_path, name, how):
     source = MODELS / f"{name}.onnx"
     original = analyze(source, dims=SEQUENCE)
     rewritten = analyze(quantized(source, tmp_path / f"{name}.{how}.onnx", how), dims=SEQUENCE)
     assert rewritten.params.total == original.params.total
     assert rewritten.params.quantization > 0
-    # the weights are stored in a quarter of the bytes (int8 for float32), scales aside
-    assert rewritten.memory.weights_bytes < 0.3 * original.memory.weights_bytes
+    # what was quantized is stored in a quarter of the bytes (int8 for float32); static
+    # quantization leaves the LSTM float
+    assert rewritten.memory.weights_bytes < (0.3 if name != "lstm_sentiment" else 0.6) * original.memory.weights_bytes
     assert not rewritten.flops.uncounted
     # and the same network: family, attention heads, and an activation between the layers
     # even where the quantizer left it to the requantization
     assert rewritten.architecture.family == original.architecture.family
     if original.architecture.transformer:
         assert rewritten.architecture.transformer.heads == original.architecture.transformer.heads
-    else:
+    elif original.architecture.family in ("cnn", "mlp"):
         assert "ReLU" in " ".join(rewritten.architecture.blocks), rewritten.architecture.blocks
 
 
