@@ -249,6 +249,10 @@ def test_the_quantization_format_is_named_with_what_it_needs():
                          helper.make_node("MatMul", ["X", "W"], ["Y"])], [value("X", [2, 4])], [value("Y", [2, 3])],
                         [scale, w])
     assert "weight-only QDQ" in _quantized_note(weight_only)
+    # dequantizing an input the model is given says nothing about its weights
+    given = model([helper.make_node("DequantizeLinear", ["Xq", "s"], ["Y"])], [value("Xq", [2, 4], TensorProto.INT8)],
+                  [value("Y", [2, 4])], [scale])
+    assert _quantized_note(given) == ""
     # QOperator: the input quantized at the boundary, then an integer product; no QDQ claimed
     qop = model([helper.make_node("QuantizeLinear", ["X", "s", "z"], ["xq"]),
                  helper.make_node("QLinearMatMul", ["xq", "s", "z", "Wq", "s", "z", "s", "z"], ["Y"])],

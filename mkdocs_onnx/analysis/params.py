@@ -245,6 +245,8 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
     largest = None
     unused = []
     for name, (elem_type, numel, placeholder) in tensors.items():
+        if not numel:  # an empty tensor (an omitted Resize scale, say) holds nothing to count
+            continue
         tensor_uses = uses.get(name)
         if tensor_uses is None:
             if name not in outputs:

@@ -43,7 +43,7 @@ class Facts:
                  custom_domains: list[str], unknown_trip_counts: int, *, loops: Optional[list[LoopInfo]] = None,
                  custom_ops: Optional[dict[str, int]] = None, ml_ops: Optional[dict[str, int]] = None,
                  default_domain_nodes: int = 1, constant_names: Optional[set[str]] = None,
-                 inlined_functions: Optional[dict[str, int]] = None):
+                 inlined_functions: Optional[dict[str, int]] = None, dequantizes_weights: bool = False):
         self.float64_tensors = float64_tensors
         self.largest_tensor = largest_tensor
         self.unused_initializers = unused_initializers
@@ -55,6 +55,7 @@ class Facts:
         self.default_domain_nodes = default_domain_nodes
         self.constant_names = constant_names or set()
         self.inlined_functions = inlined_functions or {}  # "domain.name" -> calls replaced by the body
+        self.dequantizes_weights = dequantizes_weights  # a DequantizeLinear reads a constant
         # filled by assess() from the inferred types and values
         self.float64_activations: list[str] = []
         self.dynamic_loops: list[str] = []
@@ -84,7 +85,15 @@ class Facts:
         return cls(params.float64_weights, params.largest_weight, unused, sorted(custom_domains), unknown, loops=loops,
                    custom_ops=dict(sorted(custom.items())), ml_ops=dict(sorted(ml.items())),
                    default_domain_nodes=default_nodes, constant_names=params.constant_names,
-                   inlined_functions=inlined_functions)
+                   inlined_functions=inlined_functions,
+                   dequantizes_weights=_dequantizes_weights(index, params.constant_names))
+
+
+def _dequantizes_weights(index: IndexedModel, constant_names: set[str]) -> bool:
+    """Whether some DequantizeLinear reads a constant: weights stored quantized."""
+    if ("", "DequantizeLinear") not in index.op_counts():
+        return False
+    return any(n.op_type == "DequantizeLinear" and n.input and n.input[0] in constant_names for n in index.nodes())
 
 
 _LOOP_KEYS = frozenset((domain, op) for domain in ("", "ai.onnx") for op in ("Loop", "Scan"))  # op_counts() keys
@@ -185,7 +194,7 @@ def _quantized(r: Report, f: Facts) -> Optional[Risk]:
     found = [(name, advice) for name, operators, advice in _QUANTIZATION_FORMATS if any(op in ops for op in operators)]
     if len(found) > 1 and found[-1][0].startswith("QuantizeLinear"):
         found.pop()  # other formats quantize the inputs and dequantize the outputs with them too
-    if not found and "DequantizeLinear" in ops:  # weights stored quantized, dequantized for float operators
+    if not found and f.dequantizes_weights:  # weights stored quantized, dequantized for float operators
         found = [("weights stored quantized and dequantized for float operators (weight-only QDQ)",
                   "Runtimes that fuse DequantizeLinear into the operator that reads it (ONNX Runtime, TensorRT) "
                   "keep the weights quantized in memory; others dequantize them at load or at every call.")]
