@@ -44,7 +44,7 @@ class ZooSettings:
     cache_dir: str
     device: Any = "auto"  # profile id | list of ids | custom mapping | "auto" | None (no estimates)
     device_fallback: Optional[str] = "cpu-server"  # what "auto" uses without a GPU (None: no estimates)
-    precision: str = "fp32"  # or "auto": the profile's best supported precision
+    precision: str = "fp32"  # or "auto": each model's own precision (its dominant weight dtype)
     summary: dict[str, Any] = field(default_factory=dict)
     strict: bool = False
     batch_size: int = 1
