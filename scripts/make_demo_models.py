@@ -14,6 +14,8 @@ passes ``onnx.checker.check_model(full_check=True)``:
   MatMul-Softmax-MatMul attention and a GELU MLP, [batch, sequence] token ids → 4 logits
 - boosted_trees.onnx: gradient-boosted trees (30 trees of depth 3) over 4 features, 3
   classes, as skl2onnx exports scikit-learn's GradientBoostingClassifier
+- tiny_transformer_int4.onnx: the transformer with every MatMul weight quantized to 4 bits
+  in blocks of 32 (ONNX Runtime's MatMulNBits, as its 4-bit LLM builds store them)
 """
 
 from __future__ import annotations
@@ -200,6 +202,54 @@ def tiny_transformer(
     )
 
 
+def tiny_transformer_int4(block_size: int = 32) -> onnx.ModelProto:
+    """The transformer with each MatMul by a weight replaced by ONNX Runtime's MatMulNBits:
+    4-bit asymmetric quantization in blocks of ``block_size`` along K, one float scale and
+    one 4-bit zero point per block, two values to a byte (low nibble first)."""
+    model = tiny_transformer()
+    graph = model.graph
+    weights = {t.name: t for t in graph.initializer}
+    nodes, kept = [], {t.name for t in graph.initializer}
+    for node in graph.node:
+        w = weights.get(node.input[1]) if node.op_type == "MatMul" else None
+        if w is None or len(w.dims) != 2:
+            nodes.append(node)
+            continue
+        packed, scales, zero_points = _quantize_4bit(numpy_helper.to_array(w), block_size)
+        kept.discard(w.name)
+        graph.initializer.extend([numpy_helper.from_array(packed, f"{w.name}.q4"),
+                                  numpy_helper.from_array(scales, f"{w.name}.scales"),
+                                  numpy_helper.from_array(zero_points, f"{w.name}.zero_points")])
+        k, n = w.dims
+        nodes.append(helper.make_node("MatMulNBits", [node.input[0], f"{w.name}.q4", f"{w.name}.scales",
+                                                      f"{w.name}.zero_points"], list(node.output), name=node.name,
+                                      domain="com.microsoft", K=k, N=n, bits=4, block_size=block_size))
+    initializers = [t for t in graph.initializer if t.name in kept or t.name.endswith((".q4", ".scales", ".zero_points"))]
+    del graph.node[:], graph.initializer[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(initializers)
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    model.doc_string += " Weights of the MatMuls quantized to 4 bits (MatMulNBits, blocks of 32)."
+    helper.set_model_props(model, {"architecture": "transformer-encoder", "weights": "random (seed 13), 4-bit",
+                                   "max_positions": "128"})
+    return model
+
+
+def _quantize_4bit(w: np.ndarray, block_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(B, scales, zero points) of a (K, N) weight in MatMulNBits' layout: B is (N, K/block,
+    block/2) bytes, scales (N·K/block,) floats, zero points (N, K/block/2) bytes."""
+    k, n = w.shape
+    blocks = w.T.reshape(n, k // block_size, block_size)
+    low, high = blocks.min(axis=2, keepdims=True), blocks.max(axis=2, keepdims=True)
+    scale = np.maximum(high - low, 1e-8) / 15
+    zero = np.clip(np.round(-low / scale), 0, 15)
+    q = np.clip(np.round(blocks / scale) + zero, 0, 15).astype(np.uint8)
+    packed = q[..., 0::2] | (q[..., 1::2] << 4)
+    zero = zero.reshape(n, k // block_size).astype(np.uint8)
+    zero_packed = zero[:, 0::2] | (zero[:, 1::2] << 4)
+    return packed, scale.reshape(-1).astype(np.float32), zero_packed
+
+
 def boosted_trees(features: int = 4, classes: int = 3, stages: int = 10, depth: int = 3) -> onnx.ModelProto:
     """Gradient-boosted trees as scikit-learn's GradientBoostingClassifier is exported by
     skl2onnx: one tree per class and boosting stage, each leaf adding to its class's score,
@@ -252,6 +302,7 @@ MODELS = {
     "lstm_sentiment.onnx": lstm_sentiment,
     "tiny_transformer.onnx": tiny_transformer,
     "boosted_trees.onnx": boosted_trees,
+    "tiny_transformer_int4.onnx": tiny_transformer_int4,
 }
 
 

@@ -258,3 +258,17 @@ def test_compare_bars_grow_from_one_towards_each_ratio():
     per_decade = ten - one
     assert abs(half_bar[0] - (one + per_decade * math.log10(0.5))) < 0.05 and abs(half_bar[0] + half_bar[2] - one) < 0.05
     assert abs(triple_bar[0] - one) < 0.05 and abs(triple_bar[2] - per_decade * math.log10(3)) < 0.05
+
+
+def test_long_variant_names_in_the_legend_stay_in_their_column():
+    from mkdocs_onnx.render import svg
+    from mkdocs_onnx.render.charts import compare_chart
+
+    base = mnist_report(hardware=False)
+    names = ["A rather long variant name (512 tokens, batch 8)", "Another long variant name (4-bit)"]
+    chart = compare_chart([("base", base), *((n, mnist_report(hardware=False)) for n in names)])
+    swatches = sorted(b[0] for b in _bars(chart.svg) if b[2] == 14)  # the legend's two swatches, left first
+    texts = {t: x for t, (x, _) in _texts(chart.svg).items() if x in (swatches[0] + 19, swatches[1] + 19)}
+    first = next(t for t, x in texts.items() if x == swatches[0] + 19)
+    # the first name, at the size the charts assume per character, ends before the second swatch
+    assert swatches[0] + 19 + len(first) * svg.CHAR_WIDTH * 8 / svg.FONT_SIZE <= swatches[1]

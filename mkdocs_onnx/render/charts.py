@@ -546,12 +546,17 @@ def _grouped_hbar(groups: list[str], series: list[str], rows: list[tuple[str, st
     svg.x_ticks(canvas, box, x, svg.log_ticks(*xlim), tick_label, TEXT, grid=GRID)
     slot = (box.bottom - box.top) / len(groups)
     bar = 0.8 * slot / len(series)
+    # the legend's two columns span the chart, the group labels' margin included; a name
+    # longer than its column is shortened (the table above names every series in full)
+    legend_left = 0.02 * width_pt
+    column = (box.right - legend_left) / 2
+    fits = max(8, int((column - 25) / (svg.CHAR_WIDTH * 8 / svg.FONT_SIZE)))
     for j, name in enumerate(series):
         color = PALETTE[(j + first_color) % len(PALETTE)]
-        legend_x = box.left + (j % 2) * (box.right - box.left) / 2
+        legend_x = legend_left + (j % 2) * column
         legend_y = box.top - 8 - 0.22 * 72 * (legend_rows - 1 - j // 2)
         canvas.rect(legend_x, legend_y - 3.5, 14, 7, color)
-        canvas.text(legend_x + 19, legend_y, name, TEXT, size=8)
+        canvas.text(legend_x + 19, legend_y, _label(name, fits), TEXT, size=8)
         for group, row_series, value, text in rows:
             if row_series != name:
                 continue
