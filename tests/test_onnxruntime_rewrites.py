@@ -192,3 +192,17 @@ def test_every_node_writes_the_bytes_onnx_runtime_computes(path, dims):
         assert row.bytes_written == sum(outputs), (node.op_type, row.name)
         checked += 1
     assert checked  # some node ran (light models fold half of theirs, the weight fills)
+
+
+def test_the_demo_4_bit_transformer_is_stored_as_onnx_runtime_reads_it():
+    """The demo script packs the 4-bit weights itself: ONNX Runtime must compute what the
+    float model computes, within 4-bit quantization error (a wrong layout gives noise)."""
+    ids = np.random.default_rng(0).integers(0, 1000, (2, 16)).astype(np.int64)
+    float_logits, int4_logits = (
+        ort.InferenceSession(str(MODELS / name), providers=["CPUExecutionProvider"]).run(None, {"input_ids": ids})[0]
+        for name in ("tiny_transformer.onnx", "tiny_transformer_int4.onnx"))
+    assert np.abs(int4_logits - float_logits).max() < 0.15 * np.abs(float_logits).max()
+    original, packed = analyze(MODELS / "tiny_transformer.onnx", dims=SEQUENCE), \
+        analyze(MODELS / "tiny_transformer_int4.onnx", dims=SEQUENCE)
+    assert packed.params.total == original.params.total
+    assert packed.params.by_dtype["uint4"] == 2 * (4 * 64 * 64 + 2 * 64 * 256) + 64 * 4
