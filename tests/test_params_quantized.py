@@ -219,3 +219,13 @@ def test_summaries_say_how_the_parameters_are_stored_and_may_quote_it():
     plain = analyze_model(model([helper.make_node("MatMul", ["X", "W"], ["Y"])], [value("X", [1, 4])],
                                 [value("Y", [1, 2])], [floats("W", (4, 2))]))
     assert "stored quantized" not in fallback_summary(plain).text and "stored_as" not in facts(plain)["parameters"]
+
+
+def test_a_malformed_packed_weight_counts_what_is_stored_never_a_negative():
+    m = nbits_model(k=64, n=32, block=32, zero_points=False)
+    node = m.graph.node[0]
+    del node.attribute[:]
+    node.attribute.extend([helper.make_attribute("K", -64), helper.make_attribute("N", 32),
+                           helper.make_attribute("bits", 4), helper.make_attribute("block_size", 32)])
+    r = analyze_model(m)
+    assert r.params.total == 32 * 2 * 16 * 2  # the stored bytes, two 4-bit values each

@@ -57,16 +57,22 @@ def _uint(bits: int) -> str:
     return f"uint{bits}"
 
 
+def _positive(attr: Attr, *names: str) -> Optional[tuple[int, ...]]:
+    """The attributes' values when each is a positive integer, else None (a malformed node)."""
+    values = tuple(attr(name, None) for name in names)
+    return values if all(type(v) is int and v > 0 for v in values) else None
+
+
 def _matmul_nbits(node: Node, slot: int, stored: int) -> Optional[Unpacked]:
     """B is (N, ⌈K/block⌉, block·bits/8) bytes: K·N values, a block's padding not counted;
     packed zero points hold one value per block."""
     bits = _bits(node.attr, "bits", 4)
-    k, n = node.attr("K"), node.attr("N")
     if slot == 1:
-        return (k * n if k and n else values_in(stored, bits)), _uint(bits)
+        dims = _positive(node.attr, "K", "N")
+        return (dims[0] * dims[1] if dims else values_in(stored, bits)), _uint(bits)
     if slot == 3:
-        block = node.attr("block_size")
-        return (n * math.ceil(k / block) if k and n and block else values_in(stored, bits)), _uint(bits)
+        dims = _positive(node.attr, "K", "N", "block_size")
+        return (dims[1] * math.ceil(dims[0] / dims[2]) if dims else values_in(stored, bits)), _uint(bits)
     return None
 
 
@@ -74,8 +80,8 @@ def _matmul_bnb4(node: Node, slot: int, stored: int) -> Optional[Unpacked]:
     """B holds K·N 4-bit values of bitsandbytes' FP4 (quant_type 0) or NF4 (1) code."""
     if slot != 1:
         return None
-    k, n = node.attr("K"), node.attr("N")
-    return (k * n if k and n else values_in(stored, 4)), ("nf4" if node.attr("quant_type") == 1 else "fp4")
+    dims = _positive(node.attr, "K", "N")
+    return (dims[0] * dims[1] if dims else values_in(stored, 4)), ("nf4" if node.attr("quant_type") == 1 else "fp4")
 
 
 def _gather_block_quantized(node: Node, slot: int, stored: int) -> Optional[Unpacked]:
