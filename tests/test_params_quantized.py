@@ -229,3 +229,23 @@ def test_a_malformed_packed_weight_counts_what_is_stored_never_a_negative():
                            helper.make_attribute("bits", 4), helper.make_attribute("block_size", 32)])
     r = analyze_model(m)
     assert r.params.total == 32 * 2 * 16 * 2  # the stored bytes, two 4-bit values each
+
+
+def test_the_card_and_the_csv_show_the_scales_and_zero_points():
+    import csv
+    import io
+
+    from mkdocs_onnx.render.card import render_card
+    from mkdocs_onnx.render.index import models_csv
+    from test_render_factory import mnist_ctx
+    from test_render_helpers import to_html
+
+    ctx = mnist_ctx()
+    plain = to_html(render_card(ctx, []))
+    assert "Quantization scales and zero points" not in plain and 'id="fn:quantization"' not in plain
+    ctx.report.params.quantization = 6160
+    card = to_html(render_card(ctx, []))
+    assert "Quantization scales and zero points" in card and "6,160" in card
+    assert 'id="fn:quantization"' in card and 'href="#fn:quantization"' in card
+    row = list(csv.DictReader(io.StringIO(models_csv([ctx]))))[0]
+    assert row["params_quantization"] == "6160"
