@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from cost_helpers import MS, cost_of, flops, make_ctx, shapes
@@ -248,3 +249,89 @@ def test_dynamic_quantize_lstm_is_an_lstm_plus_its_quantization():
     assert flops("DynamicQuantizeLSTM", inputs, domain=MS) == expected
     y, y_h, y_c = shapes("DynamicQuantizeLSTM", inputs, [("Y", None), ("Y_h", None), ("Y_c", None)], hidden_size=h)
     assert (y[1], y_h[1], y_c[1]) == ((3, 1, 2, 5), (1, 2, 5), (1, 2, 5))
+
+
+def _bert_attention(fused: bool, batch=2, seq=8, hidden=32, heads=4) -> onnx.ModelProto:
+    """One BERT self-attention, written out (Q, K, V projections with biases, heads split,
+    QKᵀ scaled by 1/√d, softmax, ·V, heads merged) or as ONNX Runtime fuses it (Attention)."""
+    d = hidden // heads
+    w = numpy_helper.from_array(np.ones((hidden, 3 * hidden), np.float32), "w")
+    bias = numpy_helper.from_array(np.zeros(3 * hidden, np.float32), "b")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, seq, hidden])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, seq, hidden])
+    if fused:
+        nodes = [helper.make_node("Attention", ["x", "w", "b"], ["y"], domain=MS, num_heads=heads)]
+        inits = [w, bias]
+    else:
+        split = numpy_helper.from_array(np.array([batch, seq, heads, d], np.int64), "split")
+        merge = numpy_helper.from_array(np.array([batch, seq, hidden], np.int64), "merge")
+        scale = numpy_helper.from_array(np.array(1 / np.sqrt(d), np.float32), "scale")
+        inits, nodes = [split, merge, scale], []
+        for name, perm in (("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3])):
+            inits += [numpy_helper.from_array(np.ones((hidden, hidden), np.float32), f"w{name}"),
+                      numpy_helper.from_array(np.zeros(hidden, np.float32), f"b{name}")]
+            nodes += [helper.make_node("MatMul", ["x", f"w{name}"], [f"{name}0"]),
+                      helper.make_node("Add", [f"{name}0", f"b{name}"], [f"{name}1"]),
+                      helper.make_node("Reshape", [f"{name}1", "split"], [f"{name}2"]),
+                      helper.make_node("Transpose", [f"{name}2"], [name], perm=perm)]
+        nodes += [helper.make_node("MatMul", ["q", "k"], ["scores"]),
+                  helper.make_node("Mul", ["scores", "scale"], ["scaled"]),
+                  helper.make_node("Softmax", ["scaled"], ["p"], axis=-1),
+                  helper.make_node("MatMul", ["p", "v"], ["context"]),
+                  helper.make_node("Transpose", ["context"], ["ct"], perm=[0, 2, 1, 3]),
+                  helper.make_node("Reshape", ["ct", "merge"], ["y"])]
+    graph = helper.make_graph(nodes, "attention", [x], [y], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)])
+
+
+def test_fused_attention_counts_what_its_written_out_graph_counts_but_the_scale():
+    """The fused operator's formula against the sum of the primitive operators' formulas:
+    the same projections, biases, products and softmax; only the 1/√d scale, which a fused
+    kernel folds into the QKᵀ product, is left out (B·N·S·S multiplies)."""
+    batch, seq, heads = 2, 8, 4
+    fused = analyze_model(_bert_attention(fused=True)).flops
+    written = analyze_model(_bert_attention(fused=False)).flops
+    assert not fused.uncounted and not written.uncounted
+    assert written.by_op_type["Mul"] == batch * heads * seq * seq
+    assert fused.total == written.total - batch * heads * seq * seq
+
+
+def _graph(nodes, inits, inputs, opset=20):
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, t, s) for n, t, s in inputs],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(MS, 1)])
+
+
+_ROWS, _WIDTH = 6, 16
+_X = [("x", TensorProto.FLOAT, [_ROWS, _WIDTH]), ("skip", TensorProto.FLOAT, [_ROWS, _WIDTH])]
+_NORM = {"gamma": np.ones(_WIDTH, np.float32), "beta": np.zeros(_WIDTH, np.float32),
+         "bias": np.zeros(_WIDTH, np.float32)}
+
+
+@pytest.mark.parametrize("fused, written", [
+    (  # SkipLayerNormalization with a bias: x + skip + bias, then LayerNorm
+        [helper.make_node("SkipLayerNormalization", ["x", "skip", "gamma", "beta", "bias"], ["y"], domain=MS)],
+        [helper.make_node("Add", ["x", "skip"], ["s"]), helper.make_node("Add", ["s", "bias"], ["t"]),
+         helper.make_node("LayerNormalization", ["t", "gamma", "beta"], ["y"], axis=-1)],
+    ),
+    (  # BiasGelu: x + bias, then the exact (erf) GELU
+        [helper.make_node("BiasGelu", ["x", "bias"], ["y"], domain=MS)],
+        [helper.make_node("Add", ["x", "bias"], ["s"]), helper.make_node("Gelu", ["s"], ["y"])],
+    ),
+    (  # FastGelu: x + bias, then the tanh approximation
+        [helper.make_node("FastGelu", ["x", "bias"], ["y"], domain=MS)],
+        [helper.make_node("Add", ["x", "bias"], ["s"]), helper.make_node("Gelu", ["s"], ["y"], approximate="tanh")],
+    ),
+    (  # SkipSimplifiedLayerNormalization: x + skip, then RMS normalization (ONNX's RMSNormalization)
+        [helper.make_node("SkipSimplifiedLayerNormalization", ["x", "skip", "gamma"], ["y"], domain=MS)],
+        [helper.make_node("Add", ["x", "skip"], ["s"]), helper.make_node("RMSNormalization", ["s", "gamma"], ["y"])],
+    ),
+], ids=["SkipLayerNormalization", "BiasGelu", "FastGelu", "SkipSimplifiedLayerNormalization"])
+def test_a_fused_operator_counts_what_its_written_out_form_counts(fused, written):
+    def total(nodes):
+        report = analyze_model(_graph(nodes, _NORM, _X, opset=23))
+        assert not report.flops.uncounted, report.flops.uncounted
+        return report.flops.total
+
+    assert total(fused) == total(written)
