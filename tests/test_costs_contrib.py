@@ -335,3 +335,79 @@ def test_a_fused_operator_counts_what_its_written_out_form_counts(fused, written
         return report.flops.total
 
     assert total(fused) == total(written)
+
+
+# --- ONNX Runtime's newer LLM fusions ------------------------------------------------------------
+
+
+def test_swiglu_scaled_silu_and_gated_rms_norm():
+    # SwiGLU: α·G, sigmoid (4), G·σ, L + β, the product = 8; the clamps of a limit 3 more
+    assert flops("SwiGLU", [("gate", (2, 8)), ("up", (2, 8))], domain=MS, limit=7.0) == 16 * (8 + 3)
+    assert flops("SwiGLU", [("gate", (2, 16))], domain=MS) == 16 * 8  # both halves in gate: 16 outputs
+    assert shapes("SwiGLU", [("gate", (2, 16))], [("Y", None)])[0][1] == (2, 8)
+    assert flops("ScaledSiLU", [("X", (3, 5))], domain=MS) == 15 * (1 + 5)  # the scale, then x·sigmoid(x)
+    # GatedRMSNorm over groups of C = 8 of 64 elements: RMS (3E + 3G), scale E, SiLU(gate) 5E, × gate E
+    gated = [("X", (2, 32)), ("scale", (8,)), ("gate", (2, 32))]
+    assert flops("GatedRMSNorm", gated, domain=MS) == (3 * 64 + 3 * 8) + 64 + (5 + 1) * 64
+    assert flops("GatedRMSNorm", gated, domain=MS, activation="sigmoid") == (3 * 64 + 3 * 8) + 64 + (4 + 1) * 64
+
+
+def test_the_older_and_channels_last_fused_forms():
+    assert flops("TransposeMatMul", [("A", (2, 3)), ("B", (4, 3))], domain=MS, transB=1) == 2 * 2 * 4 * 3
+    assert flops("FusedMatMulActivation", [("A", (2, 3)), ("B", (3, 4))], domain=MS,
+                 activation="Sigmoid") == 2 * 2 * 4 * 3 + 4 * (2 * 4)
+    # NhwcFusedConv: (1, 8, 8, 3) channels-last, 4 filters 3×3 padded: 8·8·4 outputs of 27 MACs, + ReLU each
+    inputs = [("X", (1, 8, 8, 3)), ("W", (4, 3, 3, 3))]
+    assert flops("NhwcFusedConv", inputs, domain=MS, pads=[1, 1, 1, 1], activation="Relu") == 256 * 2 * 27 + 256
+    assert shapes("NhwcFusedConv", inputs, [("Y", None)], pads=[1, 1, 1, 1])[0][1] == (1, 8, 8, 4)
+
+
+def _llm_block(fused: bool, m_shape=(1, 5, 64), k=64, nq=64, nkv=16, inter=128) -> onnx.ModelProto:
+    """An attention input projection and a gated MLP as ONNX Runtime's newest LLM builds fuse
+    them (MatMulNBitsQkv, MatMulNBitsMlp), or written out as SkipSimplifiedLayerNormalization
+    and separate MatMulNBits; 4-bit weights in blocks of 32."""
+    inits, nodes = {"gamma": np.ones(k, np.float32)}, []
+
+    def packed(name, n, width_k=k):
+        inits[f"{name}_B"] = np.zeros((n, width_k // 32, 16), np.uint8)
+        inits[f"{name}_s"] = np.ones(n * width_k // 32, np.float32)
+        inits[f"{name}_bias"] = np.zeros(n, np.float32)
+        return [f"{name}_B", f"{name}_s", f"{name}_bias"]
+
+    def nbits(x, name, n, out, width_k=k):
+        nodes.append(helper.make_node("MatMulNBits", [x, *packed(name, n, width_k)[:2], "", "", f"{name}_bias"],
+                                      [out], domain=MS, K=width_k, N=n, bits=4, block_size=32))
+
+    if fused:
+        nodes.append(helper.make_node("MatMulNBitsQkv", ["x", "skip", "gamma", *packed("q", nq), *packed("k", nkv),
+                                                         *packed("v", nkv)], ["q", "k", "v", "sum"], domain=MS,
+                                      K=k, Nq=nq, Nkv=nkv, bits=4, block_size=32))
+        nodes.append(helper.make_node("MatMulNBitsMlp", ["sum", "", "gamma", *packed("gate", inter), *packed("up", inter)],
+                                      ["h"], domain=MS, K=k, N=inter, activation="silu", bits=4, block_size=32))
+    else:
+        nodes.append(helper.make_node("SkipSimplifiedLayerNormalization", ["x", "skip", "gamma"], ["xn", "", "", "sum"],
+                                      domain=MS))
+        for name, n in (("q", nq), ("k", nkv), ("v", nkv)):
+            nbits("xn", name, n, name)
+        nodes.append(helper.make_node("SimplifiedLayerNormalization", ["sum", "gamma"], ["sn"], axis=-1))
+        nbits("sn", "gate", inter, "g")
+        nbits("sn", "up", inter, "u")
+        nodes += [helper.make_node("Sigmoid", ["g"], ["gs"]), helper.make_node("Mul", ["g", "gs"], ["silu"]),
+                  helper.make_node("Mul", ["silu", "u"], ["h"])]
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(m_shape)) for n in ("x", "skip")]
+    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("q", "k", "v", "h")]
+    graph = helper.make_graph(nodes, "llm", inputs, outputs, [numpy_helper.from_array(v, n) for n, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)])
+
+
+def test_fused_4_bit_projections_count_what_their_separate_projections_count():
+    fused, written = analyze_model(_llm_block(fused=True)), analyze_model(_llm_block(fused=False))
+    assert not fused.flops.uncounted and not written.flops.uncounted
+    assert fused.flops.total == written.flops.total
+    # the same 4-bit weights: Q 64×64, K and V 64×16, gate and up 64×128, as values not bytes
+    weights = 64 * 64 + 2 * 64 * 16 + 2 * 64 * 128
+    assert fused.params.by_dtype["uint4"] == written.params.by_dtype["uint4"] == weights
+    assert fused.params.total == written.params.total
+    assert fused.params.quantization == written.params.quantization == weights // 32  # a scale per block
+    shapes_of = {n.name: n.bytes_written for n in fused.nodes}
+    assert shapes_of["MatMulNBitsQkv->q"] == 5 * (64 + 16 + 16 + 64) * 4  # Q, K, V and the skip sum, float32

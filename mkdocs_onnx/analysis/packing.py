@@ -92,6 +92,20 @@ def _gather_block_quantized(node: Node, slot: int, stored: int) -> Optional[Unpa
     return values_in(stored, bits), _uint(bits)
 
 
+# The fused MatMulNBits projections: each packed weight's input and the attribute holding its N
+_FUSED_PROJECTIONS = {"MatMulNBitsQkv": {3: "Nq", 6: "Nkv", 9: "Nkv"}, "MatMulNBitsMlp": {3: "N", 6: "N"}}
+
+
+def _fused_projection(node: Node, slot: int, stored: int) -> Optional[Unpacked]:
+    """Each projection's B holds K·N values, as MatMulNBits' does."""
+    width = _FUSED_PROJECTIONS[node.op_type].get(slot)
+    if width is None:
+        return None
+    bits = _bits(node.attr, "bits", 4)
+    dims = _positive(node.attr, "K", width)
+    return (dims[0] * dims[1] if dims else values_in(stored, bits)), _uint(bits)
+
+
 # QMoE: each FC's weights and zero points, and the attribute that may override their width
 _QMOE_SLOTS = {2: "fc1", 11: "fc1", 5: "fc2", 12: "fc2", 8: "fc3", 13: "fc3"}
 _QMOE_FLOAT4 = ("fp4", "nvfp4", "wfp4afp8")  # E2M1, two values to a byte
@@ -124,5 +138,7 @@ _READERS: dict[str, Callable[[Node, int, int], Optional[Unpacked]]] = {
     "MatMulBnb4": _matmul_bnb4,
     "GatherBlockQuantized": _gather_block_quantized,
     "QMoE": _qmoe,
+    "MatMulNBitsQkv": _fused_projection,
+    "MatMulNBitsMlp": _fused_projection,
 }
 PACKED_READERS = frozenset(_READERS)

@@ -64,6 +64,7 @@ QUANTIZED_WEIGHT_SLOTS: dict[str, frozenset[int]] = {
         "DynamicQuantizeMatMul": {1}, "QAttention": {1}, "QGemm": {3, 6},
         "GatherBlockQuantized": {0}, "MatMulIntegerToFloat": {1}, "QOrderedMatMul": {2},
         "DynamicQuantizeLSTM": {1, 2}, "QEmbedLayerNormalization": {2, 3, 4, 5, 6}, "QMoE": {2, 5, 8},
+        "MatMulNBitsQkv": {3, 6, 9}, "MatMulNBitsMlp": {3, 6},
     }.items()
 }
 
@@ -85,6 +86,7 @@ QUANTIZATION_SLOTS: dict[str, frozenset[int]] = {
         "QOrderedMatMul": {1, 3, 4, 7}, "DynamicQuantizeLSTM": {8, 9, 10, 11},
         "QEmbedLayerNormalization": set(range(8, 18)),
         "QMoE": {3, 6, 9, 11, 12, 13, 15, 16, 17, 18, 19, 20},
+        "MatMulNBitsQkv": {4, 7, 10}, "MatMulNBitsMlp": {4, 7},
     }.items()
 }
 

@@ -1,5 +1,5 @@
 """Convolutions: Conv, ConvTranspose, DeformConv, Col2Im and com.microsoft FusedConv,
-NhwcConv (channels-last) and ConvTransposeWithDynamicPads.
+NhwcConv and NhwcFusedConv (channels-last) and ConvTransposeWithDynamicPads.
 
 Strides, pads, dilations and auto_pad only change the number of output positions, which
 is read from shape inference (or computed here from static input and weight shapes
@@ -156,14 +156,20 @@ FUSED_ACTIVATIONS = {
 
 
 @cost("FusedConv", domain=MS)
-def fused_conv(ctx: NodeContext) -> int:
+def fused_conv(ctx: NodeContext, channels_last: bool = False) -> int:
     """FusedConv: Conv + activation per output element (Relu 1, Sigmoid 4, Tanh 1, LeakyRelu 2, Clip 2, HardSigmoid 4) + out_elements if Z (sum) is given."""
     activation = ctx.attr("activation", "")
     if activation not in FUSED_ACTIVATIONS:
-        raise Uncountable(f"FusedConv activation '{activation}' has no known cost")
+        raise Uncountable(f"{ctx.op_type} activation '{activation}' has no known cost")
     per_out = FUSED_ACTIVATIONS[activation] + (1 if ctx.has_input(3) else 0)
-    out = numel(shape_or_compute(ctx, lambda: conv_out_shape(ctx)))
-    return conv_flops(ctx) + per_out * out
+    out = numel(shape_or_compute(ctx, lambda: conv_out_shape(ctx, channels_last=channels_last)))
+    return conv_flops(ctx, channels_last=channels_last) + per_out * out
+
+
+@cost("NhwcFusedConv", domain=MS)
+def nhwc_fused_conv(ctx: NodeContext) -> int:
+    """NhwcFusedConv: FusedConv's count, on channels-last input and output."""
+    return fused_conv(ctx, channels_last=True)
 
 
 @shape("FusedConv", domain=MS)
@@ -177,6 +183,6 @@ def nhwc_conv(ctx: NodeContext) -> int:
     return conv_flops(ctx, channels_last=True)
 
 
-@shape("NhwcConv", domain=MS)
+@shape("NhwcConv", "NhwcFusedConv", domain=MS)
 def nhwc_conv_shape(ctx: NodeContext) -> list[TypeInfo]:
     return conv_shape(ctx, channels_last=True)

@@ -53,6 +53,9 @@ PER_ELEMENT: dict[str, tuple[int, str]] = {
 }
 
 SOFTMAX_PER_ELEMENT = 5
+# com.microsoft's clamped SwiGLU, G·sigmoid(α·G)·(L + β): α·G, the sigmoid, two multiplies, + β
+SWIGLU_CLAMPED_PER_ELEMENT = PER_ELEMENT["Sigmoid"][0] + 4
+SWIGLU_CLAMP = 3  # with a limit: G = min(g, limit), L = clamp(l, −limit, limit)
 GELU_ERF_PER_ELEMENT = 5  # 0.5*x*(1 + erf(x/sqrt(2))): div, erf, add, mul, mul
 SILU_PER_ELEMENT = PER_ELEMENT["Sigmoid"][0] + 1  # x * sigmoid(x), fused into some operators
 GELU_TANH_PER_ELEMENT = 9  # 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3))): x^2, x^3, mul, add, mul, tanh, add, mul, mul
@@ -112,6 +115,31 @@ def swiglu(ctx: NodeContext) -> int:
     return (PER_ELEMENT["Swish"][0] + 1) * broadcast_numel(ctx)
 
 
+@cost("SwiGLU", domain=MS)
+def ms_swiglu(ctx: NodeContext) -> int:
+    """SwiGLU (com.microsoft): 8 × output elements (α·G, sigmoid 4, G·σ, L + β, the product) + 3 with a limit (the clamps)."""
+    limit = ctx.attr("limit", 0.0)
+    return (SWIGLU_CLAMPED_PER_ELEMENT + (SWIGLU_CLAMP if limit and limit > 0 else 0)) * numel(_swiglu_output(ctx))
+
+
+def _swiglu_output(ctx: NodeContext) -> tuple:
+    """The gate's shape; half its last dim when gate holds both halves (no 'up' input)."""
+    gate = ctx.input_shape(0)
+    return gate if ctx.has_input(1) else (*gate[:-1], gate[-1] // 2)
+
+
+@shape("SwiGLU", domain=MS)
+def ms_swiglu_shape(ctx: NodeContext) -> list[TypeInfo]:
+    elem, gate = ctx.input_type(0)
+    return [(elem, None if gate is None else _swiglu_output(ctx))]
+
+
+@cost("ScaledSiLU", domain=MS)
+def scaled_silu(ctx: NodeContext) -> int:
+    """ScaledSiLU: 6 × elements (the scale 1, then x·sigmoid(x) 5)."""
+    return (1 + SILU_PER_ELEMENT) * ctx.input_numel(0)
+
+
 @cost("Softmax", "LogSoftmax")
 def softmax(ctx: NodeContext) -> int:
     """Softmax/LogSoftmax: 5 × input elements (max, sub max, exp, sum, div — or sub log-sum; the one log per row of LogSoftmax is not counted)."""
@@ -134,7 +162,7 @@ def bias_dropout(ctx: NodeContext) -> int:
     return (1 + (1 if ctx.has_input(2) else 0)) * ctx.input_numel(0)
 
 
-@shape("BiasSoftmax", domain=MS)
+@shape("BiasSoftmax", "ScaledSiLU", domain=MS)
 def same_as_input(ctx: NodeContext) -> list[TypeInfo]:
     """One output with the type and shape of input 0 (also Inverse's and com.microsoft Trilu's)."""
     return [ctx.input_type(0)]

@@ -65,7 +65,7 @@ def _fused_matmul_dims(ctx: NodeContext, a: Sequence, b: Sequence) -> tuple:
     return matmul_dims(a, b, bool(ctx.attr("transA", 0)), bool(ctx.attr("transB", 0)))
 
 
-@cost("FusedMatMul", domain=MS)
+@cost("FusedMatMul", "TransposeMatMul", domain=MS)  # TransposeMatMul: FusedMatMul's former name
 def fused_matmul(ctx: NodeContext) -> int:
     """FusedMatMul: 2·batch·M·N·K (transA/transB honoured) + batch·M·N if alpha ≠ 1."""
     batch, m, n, k = _fused_matmul_dims(ctx, ctx.input_shape(0), ctx.input_shape(1))
@@ -73,7 +73,18 @@ def fused_matmul(ctx: NodeContext) -> int:
     return flops + (numel(batch) * m * n if ctx.attr("alpha", 1.0) != 1.0 else 0)
 
 
-@shape("FusedMatMul", "GemmFastGelu", domain=MS)  # GemmFastGelu has no trans attributes: a plain matmul
+@cost("FusedMatMulActivation", domain=MS)
+def fused_matmul_activation(ctx: NodeContext) -> int:
+    """FusedMatMulActivation: FusedMatMul's count + batch·M·N × the activation's FLOPs per element (its operator's)."""
+    activation = ctx.attr("activation", "")
+    if activation not in PER_ELEMENT:
+        raise Uncountable(f"FusedMatMulActivation activation '{activation}' has no per-element count")
+    batch, m, n, _ = _fused_matmul_dims(ctx, ctx.input_shape(0), ctx.input_shape(1))
+    return fused_matmul(ctx) + PER_ELEMENT[activation][0] * numel(batch) * m * n
+
+
+# GemmFastGelu has no trans attributes: a plain matmul
+@shape("FusedMatMul", "TransposeMatMul", "FusedMatMulActivation", "GemmFastGelu", domain=MS)
 def fused_matmul_shape(ctx: NodeContext) -> list[TypeInfo]:
     elem, a = ctx.input_type(0)
     b = ctx.input_type(1)[1]

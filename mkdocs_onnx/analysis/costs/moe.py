@@ -15,7 +15,9 @@ of an MoE language model does.
 from __future__ import annotations
 
 from mkdocs_onnx.analysis.packing import qmoe_bits, values_in
-from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, PER_ELEMENT, SILU_PER_ELEMENT, SOFTMAX_PER_ELEMENT
+from mkdocs_onnx.analysis.costs.elementwise import (
+    GELU_ERF_PER_ELEMENT, SILU_PER_ELEMENT, SOFTMAX_PER_ELEMENT, SWIGLU_CLAMP, SWIGLU_CLAMPED_PER_ELEMENT,
+)
 from mkdocs_onnx.analysis.costs.quantized import DEQUANTIZE
 from mkdocs_onnx.analysis.costs.reduce import top_k_comparisons
 from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
@@ -24,10 +26,8 @@ from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncou
 # FLOPs per element of the expert's hidden layer (per inter_size element)
 _ACTIVATIONS = {
     "identity": 0, "relu": 1, "gelu": GELU_ERF_PER_ELEMENT, "silu": SILU_PER_ELEMENT,
-    # G · sigmoid(α·G) · (L + β): α·G, the sigmoid, two multiplies, + β
-    "swiglu": PER_ELEMENT["Sigmoid"][0] + 4,
+    "swiglu": SWIGLU_CLAMPED_PER_ELEMENT,  # G · sigmoid(α·G) · (L + β)
 }
-_SWIGLU_CLAMP = 3  # with swiglu_limit: G = min(g, limit), L = clamp(l, −limit, limit)
 
 
 def _moe_flops(ctx: NodeContext, fc1: int, fc2: int, fc3: int, bias: tuple[int, int, int],
@@ -48,7 +48,7 @@ def _moe_flops(ctx: NodeContext, fc1: int, fc2: int, fc3: int, bias: tuple[int, 
     bias_lengths = (weights[0] // hidden, hidden, inter)  # FC1's outputs (2·inter when a SwiGLU is fused), FC2's, FC3's
     per_expert = (2 * sum(weights)  # a MAC per weight
                   + sum(n for i, n in zip(bias, bias_lengths) if ctx.has_input(i))
-                  + inter * (_ACTIVATIONS[activation] + (_SWIGLU_CLAMP if activation == "swiglu" and
+                  + inter * (_ACTIVATIONS[activation] + (SWIGLU_CLAMP if activation == "swiglu" and
                                                          ctx.attr("swiglu_limit") is not None else 0)))
     routing = SOFTMAX_PER_ELEMENT * experts + top_k_comparisons(experts, k)
     if ctx.attr("normalize_routing_weights", 0):

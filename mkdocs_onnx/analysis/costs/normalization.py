@@ -1,4 +1,5 @@
-"""Normalizations: Batch/Instance/Layer/Group/RMS/Lp/MeanVariance normalization and LRN.
+"""Normalizations: Batch/Instance/Layer/Group/RMS/Lp/MeanVariance normalization, LRN,
+and com.microsoft GatedRMSNorm.
 
 E is the number of input elements, G the number of groups that get their own
 statistics (E/G elements each). Counting each operation once:
@@ -17,7 +18,8 @@ An RMS normalization skips the mean and the centring: E squares + E − G adds +
 from __future__ import annotations
 
 from mkdocs_onnx.analysis.costs._common import norm_axis, static_attr
-from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, cost, numel
+from mkdocs_onnx.analysis.costs.elementwise import PER_ELEMENT, SILU_PER_ELEMENT, same_as_input
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, Uncountable, cost, numel, shape
 
 
 def mean_var_norm(e: int, g: int) -> int:
@@ -88,6 +90,19 @@ def rms_normalization(ctx: NodeContext) -> int:
     return rms_norm(e, g) + e
 
 
+_GATE_ACTIVATIONS = {"silu": SILU_PER_ELEMENT, "swish": SILU_PER_ELEMENT, "sigmoid": PER_ELEMENT["Sigmoid"][0]}
+
+
+@cost("GatedRMSNorm", domain=MS)
+def gated_rms_norm(ctx: NodeContext) -> int:
+    """GatedRMSNorm: 3E + 3G (RMS over groups of C = len(scale)) + E (scale) + E × the gate's activation (SiLU 5, sigmoid 4) + E (× gate)."""
+    activation = ctx.attr("activation", "silu")
+    if activation not in _GATE_ACTIVATIONS:
+        raise Uncountable(f"GatedRMSNorm activation '{activation}' has no known cost")
+    e, width = numel(ctx.input_shape(0)), numel(ctx.input_shape(1))
+    return rms_norm(e, e // width) + e + (_GATE_ACTIVATIONS[activation] + 1) * e
+
+
 @cost("LpNormalization")
 def lp_norm(ctx: NodeContext) -> int:
     """LpNormalization: p=2: E squares + E − G adds + G sqrt + E divides = 3E; p=1: E abs + E − G adds + E divides = 3E − G."""
@@ -103,3 +118,6 @@ def lrn(ctx: NodeContext) -> int:
     """LRN: E·(size + 4): E squares, (size − 1) adds per element for the window sum, then ·α/size, +bias, ^β, divide."""
     size = static_attr(ctx, "size")
     return ctx.input_numel(0) * (size + 4)
+
+
+shape("GatedRMSNorm", domain=MS)(same_as_input)

@@ -1,4 +1,5 @@
-"""Quantized operators: QLinear*, *Integer, MatMulNBits and (De)QuantizeLinear.
+"""Quantized operators: QLinear*, *Integer, MatMulNBits (and its fused Qkv and Mlp forms) and
+(De)QuantizeLinear.
 
 Integer multiply-accumulates count like floating-point ones (2 per MAC): the card's
 "FLOPs" is really "arithmetic operations". Zero points of integer products do not add
@@ -17,7 +18,9 @@ from onnx import TensorProto
 
 from mkdocs_onnx.analysis.costs._common import broadcast_numel, broadcast_shapes, shape_or_compute, static_attr
 from mkdocs_onnx.analysis.costs.conv import conv_flops, conv_out_shape, conv_shape
+from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, SILU_PER_ELEMENT
 from mkdocs_onnx.analysis.costs.matmul import matmul_dims, matmul_flops
+from mkdocs_onnx.analysis.costs.normalization import rms_norm
 from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
 QUANTIZE = 3
@@ -72,6 +75,61 @@ def matmul_nbits(ctx: NodeContext) -> int:
 def matmul_nbits_shape(ctx: NodeContext) -> list[TypeInfo]:
     elem, a = ctx.input_type(0)
     return [(elem, None if a is None else (*a[:-1], ctx.attr("N")))]
+
+
+def _nbits_projections(ctx: NodeContext, m: int, k: int, projections: list[tuple[int, int]]) -> int:
+    """Fused MatMulNBits projections of one (M × K) input: each (N, its bias input) costs
+    MatMulNBits' 2·M·N·K + 2·N·K (dequantizing) + M·N with a bias."""
+    return sum(2 * m * n * k + DEQUANTIZE * n * k + (m * n if ctx.has_input(bias) else 0) for n, bias in projections)
+
+
+def _fused_norm(ctx: NodeContext, m: int, k: int) -> int:
+    """The (Skip)SimplifiedLayerNormalization a fused projection may start with: + M·K for
+    the skip add, + RMS normalization (3·M·K + 3·M) and its scale (M·K) when a scale is given."""
+    return (m * k if ctx.has_input(1) else 0) + (rms_norm(m * k, m) + m * k if ctx.has_input(2) else 0)
+
+
+@cost("MatMulNBitsQkv", domain=MS)
+def matmul_nbits_qkv(ctx: NodeContext) -> int:
+    """MatMulNBitsQkv: (skip add M·K) + RMS norm 4·M·K + 3·M + three MatMulNBits of N = Nq, Nkv, Nkv (2·M·N·K + 2·N·K each, + M·N with a bias); M = ∏A.shape[:-1]."""
+    m = numel(ctx.input_shape(0)[:-1])
+    k, nq, nkv = static_attr(ctx, "K"), static_attr(ctx, "Nq"), static_attr(ctx, "Nkv")
+    return _fused_norm(ctx, m, k) + _nbits_projections(ctx, m, k, [(nq, 5), (nkv, 8), (nkv, 11)])
+
+
+@shape("MatMulNBitsQkv", domain=MS)
+def matmul_nbits_qkv_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """Q (…, Nq), K and V (…, Nkv), and the skip sum like A."""
+    elem, a = ctx.input_type(0)
+    if a is None:
+        return [(elem, None)] * len(ctx.node.output)
+    widths = (ctx.attr("Nq"), ctx.attr("Nkv"), ctx.attr("Nkv"))
+    return ([(elem, (*a[:-1], n)) for n in widths] + [(elem, a)])[:len(ctx.node.output)]
+
+
+# FLOPs per element of the gate activations MatMulNBitsMlp fuses
+_MLP_ACTIVATIONS = {"silu": SILU_PER_ELEMENT, "swish": SILU_PER_ELEMENT, "gelu": GELU_ERF_PER_ELEMENT, "relu": 1}
+
+
+@cost("MatMulNBitsMlp", domain=MS)
+def matmul_nbits_mlp(ctx: NodeContext) -> int:
+    """MatMulNBitsMlp: (skip add, RMS norm as MatMulNBitsQkv's when given) + gate and up MatMulNBits (2·M·N·K + 2·N·K each, + M·N with a bias) + M·N × (activation + 1 for × up)."""
+    activation = ctx.attr("activation", "silu")
+    if activation not in _MLP_ACTIVATIONS:
+        raise Uncountable(f"MatMulNBitsMlp activation '{activation}' has no known cost")
+    m = numel(ctx.input_shape(0)[:-1])
+    k, n = static_attr(ctx, "K"), static_attr(ctx, "N")
+    return (_fused_norm(ctx, m, k) + _nbits_projections(ctx, m, k, [(n, 5), (n, 8)])
+            + (_MLP_ACTIVATIONS[activation] + 1) * m * n)
+
+
+@shape("MatMulNBitsMlp", domain=MS)
+def matmul_nbits_mlp_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """Y (…, N), and the skip sum like A."""
+    elem, a = ctx.input_type(0)
+    if a is None:
+        return [(elem, None)] * len(ctx.node.output)
+    return [(elem, (*a[:-1], ctx.attr("N"))), (elem, a)][:len(ctx.node.output)]
 
 
 @cost("MatMulBnb4", domain=MS)
