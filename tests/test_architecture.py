@@ -493,6 +493,59 @@ def test_an_int4_decoder_is_the_same_decoder_with_the_same_parameters():
     assert native_precision(int4)[0] == "fp16"
 
 
+def fused_nbits_decoder(layers: int = 2, heads: int = 8, kv_heads: int = 2, hidden: int = 64,
+                        inter: int = 128) -> onnx.ModelProto:
+    """A decoder as ONNX Runtime's newest int4 builds fuse it: RMSNorm and the Q, K, V
+    projections in one MatMulNBitsQkv, GroupQueryAttention, the output projection, then
+    RMSNorm, gate and up projections and SiLU in one MatMulNBitsMlp, the down projection."""
+    b = Builder(7)
+    d = hidden // heads
+    H = TensorProto.FLOAT16
+
+    def packed(n, k):
+        return [b.const(np.zeros((n, k // 32, 16), np.uint8), "w_q4"), b.const(np.ones(n * k // 32, np.float16), "w_s"), ""]
+
+    def nbits(x, k, n):
+        return b.op("MatMulNBits", [x, *packed(n, k)[:2]], domain="com.microsoft", K=k, N=n, bits=4, block_size=32)
+
+    x = b.op("Gather", [b.const(np.zeros((50, hidden), np.float16), "embed_tokens"), "input_ids"])
+    inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"])]
+    outputs = []
+    for i in range(layers):
+        q, k, v = b.op("MatMulNBitsQkv", [x, "", b.const(np.ones(hidden, np.float16)), *packed(heads * d, hidden),
+                                          *packed(kv_heads * d, hidden), *packed(kv_heads * d, hidden)], n_out=3,
+                       domain="com.microsoft", K=hidden, Nq=heads * d, Nkv=kv_heads * d, bits=4, block_size=32)
+        past_k, past_v = f"past_key_values.{i}.key", f"past_key_values.{i}.value"
+        inputs += [helper.make_tensor_value_info(n, H, ["batch", kv_heads, "past_sequence", d]) for n in (past_k, past_v)]
+        attn = b.op("GroupQueryAttention", [q, k, v, past_k, past_v, "seqlens_k", "total_sequence_length"], n_out=3,
+                    domain="com.microsoft", num_heads=heads, kv_num_heads=kv_heads)[0]
+        b.nodes[-1].output[1], b.nodes[-1].output[2] = f"present.{i}.key", f"present.{i}.value"
+        outputs += [helper.make_tensor_value_info(f"present.{i}.{n}", H, None) for n in ("key", "value")]
+        x = b.op("Add", [x, nbits(attn, heads * d, hidden)])
+        h = b.op("MatMulNBitsMlp", [x, "", b.const(np.ones(hidden, np.float16)), *packed(inter, hidden),
+                                    *packed(inter, hidden)], domain="com.microsoft", K=hidden, N=inter,
+                 activation="silu", bits=4, block_size=32)
+        x = b.op("Add", [x, nbits(h, inter, hidden)])
+    nbits(x, hidden, 50)
+    b.nodes[-1].output[0] = "logits"
+    inputs += [helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, ["batch"]),
+               helper.make_tensor_value_info("total_sequence_length", TensorProto.INT32, [])]
+    return b.model(inputs, [helper.make_tensor_value_info("logits", H, None), *outputs], extra=[("com.microsoft", 1)])
+
+
+def test_a_decoder_of_fused_4_bit_projections_reads_as_its_layers():
+    r = analyze_model(fused_nbits_decoder(), dims={"sequence": 1, "past_sequence": 15})
+    a, t = r.architecture, r.architecture.transformer
+    assert a.family == "transformer-decoder"
+    assert (t.layers, t.heads, t.kv_heads, t.head_dim, t.hidden_size, t.intermediate_size, t.vocab_size) == \
+        (2, 8, 2, 8, 64, 128, 50)
+    assert any("MLP (64 → 128 → 64, gated SiLU)" in block for block in a.blocks), a.blocks
+    # per layer Q 64×64, K and V 64×16, O 64×64, gate and up 64×128, down 128×64; the head 64×50
+    weights = 2 * (64 * 64 + 2 * 64 * 16 + 64 * 64 + 2 * 64 * 128 + 128 * 64) + 64 * 50
+    assert r.params.by_dtype == {"uint4": weights, "float16": 50 * 64 + 2 * 2 * 64}
+    assert not r.flops.uncounted
+
+
 def test_vision_transformer_from_patch_embedding():
     a = _arch(vit())
     assert a.family == "vision-transformer"

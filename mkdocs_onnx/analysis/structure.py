@@ -30,6 +30,14 @@ DENSE_WEIGHT_SLOTS = {
     "MatMul": (1, 0), "FusedMatMul": (1, 0), "Gemm": (1, 0), "FusedGemm": (1, 0), "MatMulInteger": (1, 0),
     "QLinearMatMul": (3, 0), "QGemm": (3, 0), "MatMulNBits": (1,), "DynamicQuantizeMatMul": (1,),
     "MatMulIntegerToFloat": (1, 0), "MatMulBnb4": (1,), "MatMulFpQ4": (1,), "Einsum": (1, 0),
+    "MatMulNBitsQkv": (3,), "MatMulNBitsMlp": (3,),  # fused projections: the first weight stands for them
+}
+# (input width, output width) of the 4-bit projections, from their attributes: their
+# packed weights' shapes do not say
+_NBITS_WIDTHS = {
+    "MatMulNBits": lambda attr: (attr("K"), attr("N")),
+    "MatMulNBitsMlp": lambda attr: (attr("K"), attr("N")),
+    "MatMulNBitsQkv": lambda attr: (attr("K"), (attr("Nq") or 0) + 2 * (attr("Nkv") or 0) or None),
 }
 DENSE_OPS = frozenset(DENSE_WEIGHT_SLOTS)
 RNN_OPS = {"LSTM", "GRU", "RNN", "DynamicQuantizeLSTM"}
@@ -441,8 +449,9 @@ def _dense_layer(ix: ModelIndex, node: Node, slots: tuple[int, ...]) -> Optional
 
 def _dense_dims(ix: ModelIndex, node: Node, slot: int) -> tuple[Optional[int], Optional[int]]:
     """(input width, output width) of the layer whose weight is input ``slot``."""
-    if node.op_type == "MatMulNBits":
-        return ix.attr(node, "K"), ix.attr(node, "N")
+    widths = _NBITS_WIDTHS.get(node.op_type)
+    if widths is not None:
+        return widths(lambda name: ix.attr(node, name))
     name = node.input[slot]
     shape = ix.shape(name)
     transposed = False
@@ -466,14 +475,17 @@ _TRANSPOSING = frozenset({"Gemm", "QGemm", "FusedGemm", "FusedMatMul"})  # trans
 
 
 def fused_activation(ix: ModelIndex, node: Node) -> Optional[str]:
-    """The activation ONNX Runtime fused into a FusedConv or FusedGemm (its 'activation'
-    attribute, an operator's name), as ACTIVATIONS names it."""
-    if node.op_type not in ("FusedConv", "FusedGemm"):
+    """The activation ONNX Runtime fused into a FusedConv, FusedGemm or MatMulNBitsMlp (its
+    'activation' attribute: an operator's name, or a lower-case one), as ACTIVATIONS names it."""
+    if node.op_type not in ("FusedConv", "FusedGemm", "MatMulNBitsMlp"):
         return None
     name = ix.attr(node, "activation")
     if isinstance(name, bytes):
         name = name.decode("utf-8", "replace")
-    return ACTIVATIONS.get(name, name) if name else None
+    return (ACTIVATIONS.get(name) or _LOWER_CASE_ACTIVATIONS.get(name, name)) if name else None
+
+
+_LOWER_CASE_ACTIVATIONS = {"silu": "SiLU", "swish": "SiLU", "gelu": "GELU", "relu": "ReLU", "sigmoid": "Sigmoid"}
 
 
 @dataclass
@@ -1425,7 +1437,8 @@ def find_mlps(ix: ModelIndex, denses: dict[int, Dense]) -> list[MLPBlock]:
         if not reached or not acts:
             continue
         act = _activation_name(acts, muls)
-        gated = len(reached) >= 2 and muls > 0
+        # a gate and an up projection multiplied, written out or fused into one MatMulNBitsMlp
+        gated = (len(reached) >= 2 and muls > 0) or any(r.node.op_type == "MatMulNBitsMlp" for r in reached)
         blocks.append(MLPBlock(reached, d, act, gated))
     return blocks
 
