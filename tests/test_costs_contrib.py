@@ -411,3 +411,46 @@ def test_fused_4_bit_projections_count_what_their_separate_projections_count():
     assert fused.params.quantization == written.params.quantization == weights // 32  # a scale per block
     shapes_of = {n.name: n.bytes_written for n in fused.nodes}
     assert shapes_of["MatMulNBitsQkv->q"] == 5 * (64 + 16 + 16 + 64) * 4  # Q, K, V and the skip sum, float32
+
+
+def test_gemma_and_multimodal_rotary_embeddings():
+    emb, q, k = ("emb", (1, 5, 16)), ("q", (1, 4, 5, 16)), ("k", (1, 2, 5, 16))
+    # sin and cos of emb (80 each), then q·cos + q_rot·sin (3 per element) for q (320) and k (160)
+    assert flops("GemmaRotaryEmbedding", [emb, q, ("q_rot", (1, 4, 5, 16)), k, ("k_rot", (1, 2, 5, 16))],
+                 domain=MS) == 2 * 80 + 3 * (320 + 160)
+    out = shapes("GemmaRotaryEmbedding", [emb, q, ("q_rot", None), k, ("k_rot", None)], [("o1", None), ("o2", None)])
+    assert [o[1] for o in out] == [(1, 4, 5, 16), (1, 2, 5, 16)]
+    # M-RoPE rotates as RoPE does: here 32 of each head's 64 dims, 2 heads over (1, 3, 128)
+    inputs = [("input", (1, 3, 128)), ("position_ids", (3, 1, 3)), ("cos", (64, 16)), ("sin", (64, 16))]
+    assert flops("MRotaryEmbedding", inputs, domain=MS, num_heads=2, rotary_embedding_dim=32) == 3 * 384 * 32 // 64
+
+
+def test_the_older_contrib_integer_complex_and_fourier_operators():
+    # MatMulInteger16: a (3×8)·(8×5) product into int32
+    assert flops("MatMulInteger16", [("A", (3, 8)), ("B", (8, 5))], domain=MS) == 2 * 3 * 5 * 8
+    assert shapes("MatMulInteger16", [("A", (3, 8)), ("B", (8, 5))], [("Y", None)])[0] == (TensorProto.INT32, (3, 5))
+    # MulInteger: (A − A_zp)·(B − B_zp) over 4×6 outputs; without zero points, the product alone
+    assert flops("MulInteger", [("A", (4, 6)), ("A_zp", ()), ("B", (6,)), ("B_zp", ())], domain=MS) == 3 * 24
+    assert flops("MulInteger", [("A", (4, 6)), ("", None), ("B", (6,))], domain=MS) == 24
+    # ReduceSumInteger over axis 1 of (2, 5, 3): 15 sums of 5 → 2·3·(5 − 1) adds
+    assert flops("ReduceSumInteger", [("data", (2, 5, 3))], domain=MS, axes=[1]) == 2 * 3 * 4
+    assert shapes("ReduceSumInteger", [("data", (2, 5, 3))], [("Y", None)], axes=[1], keepdims=0)[0][1] == (2, 3)
+    # ComplexMul: 6 FLOPs per complex product, (2, 10, 2) pairs = 20 products
+    assert flops("ComplexMul", [("A", (2, 10, 2)), ("B", (2, 10, 2))], domain=MS) == 6 * 20
+    # TorchEmbedding: rows moved, no arithmetic; one 8-wide row per index
+    assert flops("TorchEmbedding", [("weight", (100, 8)), ("indices", (2, 7))], domain=MS) == 0
+    assert shapes("TorchEmbedding", [("weight", (100, 8)), ("indices", (2, 7))], [("Y", None)])[0][1] == (2, 7, 8)
+    # IsAllFinite: one test per element of each input
+    assert flops("IsAllFinite", [("a", (3, 4)), ("b", (5,))], domain=MS) == 17
+
+
+def test_rfft_and_irfft_count_as_real_ffts():
+    import math
+
+    # 3 transforms of 16 real points: 2.5·16·log2(16) each; normalized scales the 9 complex outputs
+    assert flops("Rfft", [("X", (3, 16))], domain=MS) == round(3 * 2.5 * 16 * math.log2(16))
+    assert flops("Rfft", [("X", (3, 16))], domain=MS, normalized=1) == round(3 * 2.5 * 16 * 4) + 3 * 2 * 9
+    assert shapes("Rfft", [("X", (3, 16))], [("Y", None)])[0][1] == (3, 9, 2)
+    # and back: 9 frequencies are 16 real points
+    assert flops("Irfft", [("X", (3, 9, 2))], domain=MS) == round(3 * 2.5 * 16 * 4)
+    assert shapes("Irfft", [("X", (3, 9, 2))], [("Y", None)])[0][1] == (3, 16)

@@ -545,7 +545,19 @@ def bias_add(ctx: NodeContext) -> int:
     return 2 * broadcast_numel(ctx)
 
 
-@shape("FastGelu", "BiasGelu", "Gelu", "QuickGelu", "BiasAdd", "RotaryEmbedding", domain=MS)
+@cost("GemmaRotaryEmbedding", domain=MS)
+def gemma_rotary_embedding(ctx: NodeContext) -> int:
+    """GemmaRotaryEmbedding: sin and cos of emb (2 × its elements) + 3 × the elements of q and of k (x·cos + x_rot·sin)."""
+    return 2 * ctx.input_numel(0) + ROTARY * (ctx.input_numel(1) + ctx.input_numel(3))
+
+
+@shape("GemmaRotaryEmbedding", domain=MS)
+def gemma_rotary_embedding_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """The rotated q and k, shaped and typed like q and k."""
+    return [ctx.input_type(1), ctx.input_type(3)][:len(ctx.node.output)]
+
+
+@shape("FastGelu", "BiasGelu", "Gelu", "QuickGelu", "BiasAdd", "RotaryEmbedding", "MRotaryEmbedding", domain=MS)
 def like_input(ctx: NodeContext) -> list[TypeInfo]:
     """One output with the type and shape of input 0."""
     return [ctx.input_type(0)]
@@ -555,9 +567,13 @@ def like_input(ctx: NodeContext) -> list[TypeInfo]:
 
 
 @cost("RotaryEmbedding")
-@cost("RotaryEmbedding", domain=MS)
+@cost("RotaryEmbedding", "MRotaryEmbedding", domain=MS)
 def rotary_embedding(ctx: NodeContext) -> int:
-    """RotaryEmbedding: 3 × rotated elements (x·cos ± x_pair·sin); rotated = E·rot_dim/head_size (all of E when rotary_embedding_dim is 0)."""
+    """RotaryEmbedding: 3 × rotated elements (x·cos ± x_pair·sin); rotated = E·rot_dim/head_size (all of E when rotary_embedding_dim is 0).
+
+    MRotaryEmbedding (Qwen-VL's multimodal RoPE) gathers its cos/sin from three position
+    streams, which moves data only, then rotates the same way.
+    """
     x = ctx.input_shape(0)
     e = numel(x)
     rot = ctx.attr("rotary_embedding_dim", 0)

@@ -29,8 +29,9 @@ ZERO_FLOP_OPS = (
     "ConcatFromSequence",
 )
 
-# ONNX Runtime's: Trilu as the default domain's, and BERT's packing of tokens without their padding
-MS_ZERO_FLOP_OPS = ("Trilu", "RemovePadding", "RestorePadding")
+# ONNX Runtime's: Trilu as the default domain's, BERT's packing of tokens without their
+# padding, and TorchEmbedding (a Gather of rows)
+MS_ZERO_FLOP_OPS = ("Trilu", "RemovePadding", "RestorePadding", "TorchEmbedding")
 
 
 @cost(*ZERO_FLOP_OPS)
@@ -80,3 +81,11 @@ def scatter(ctx: NodeContext) -> int:
     if ctx.attr("reduction", "none") == "none":
         return 0
     return numel(ctx.input_shape(2))
+
+
+@shape("TorchEmbedding", domain=MS)
+def torch_embedding_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """One row of the (N, M) table per index: the indices' shape + (M,), in the table's type."""
+    elem, table = ctx.input_type(0)
+    indices = ctx.input_type(1)[1]
+    return [(elem, None if table is None or indices is None else (*indices, table[-1]))]

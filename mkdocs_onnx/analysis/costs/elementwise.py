@@ -140,6 +140,28 @@ def scaled_silu(ctx: NodeContext) -> int:
     return (1 + SILU_PER_ELEMENT) * ctx.input_numel(0)
 
 
+@cost("ComplexMul", "ComplexMulConj", domain=MS)
+def complex_mul(ctx: NodeContext) -> int:
+    """ComplexMul/ComplexMulConj: 6 per complex product (4 multiplies, 2 adds) over (…, 2) pairs = 3 × output elements."""
+    return 3 * broadcast_numel(ctx)
+
+
+@shape("ComplexMul", "ComplexMulConj", domain=MS)
+def complex_mul_shape(ctx: NodeContext) -> list[TypeInfo]:
+    return [(ctx.input_type(0)[0], broadcast_shapes(ctx.input_shape(0), ctx.input_shape(1)))]
+
+
+@cost("IsAllFinite", domain=MS)
+def is_all_finite(ctx: NodeContext) -> int:
+    """IsAllFinite: one test per element of every input (into one bool)."""
+    return sum(ctx.input_numel(i) for i in range(len(ctx.node.input)) if ctx.has_input(i))
+
+
+@shape("IsAllFinite", domain=MS)
+def is_all_finite_shape(ctx: NodeContext) -> list[TypeInfo]:
+    return [(TensorProto.BOOL, ())]
+
+
 @cost("Softmax", "LogSoftmax")
 def softmax(ctx: NodeContext) -> int:
     """Softmax/LogSoftmax: 5 × input elements (max, sub max, exp, sum, div — or sub log-sum; the one log per row of LogSoftmax is not counted)."""

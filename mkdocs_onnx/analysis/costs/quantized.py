@@ -19,7 +19,7 @@ from onnx import TensorProto
 from mkdocs_onnx.analysis.costs._common import broadcast_numel, broadcast_shapes, shape_or_compute, static_attr
 from mkdocs_onnx.analysis.costs.conv import conv_flops, conv_out_shape, conv_shape
 from mkdocs_onnx.analysis.costs.elementwise import GELU_ERF_PER_ELEMENT, SILU_PER_ELEMENT
-from mkdocs_onnx.analysis.costs.matmul import matmul_dims, matmul_flops
+from mkdocs_onnx.analysis.costs.matmul import matmul_dims, matmul_flops, matmul_output
 from mkdocs_onnx.analysis.costs.normalization import rms_norm
 from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
@@ -57,9 +57,28 @@ def qlinear_matmul(ctx: NodeContext) -> int:
 
 
 @cost("MatMulInteger")
+@cost("MatMulInteger16", domain=MS)
 def matmul_integer(ctx: NodeContext) -> int:
-    """MatMulInteger: 2·batch·M·N·K (int32 output: no requantization)."""
+    """MatMulInteger (and com.microsoft MatMulInteger16): 2·batch·M·N·K (int32 output: no requantization)."""
     return matmul_flops(ctx, 0, 1)
+
+
+@shape("MatMulInteger16", domain=MS)
+def matmul_integer16_shape(ctx: NodeContext) -> list[TypeInfo]:
+    a, b = ctx.input_shape(0), ctx.input_shape(1)
+    batch, m, n, _ = matmul_dims(a, b)
+    return [(TensorProto.INT32, matmul_output(a, b, batch, m, n))]
+
+
+@cost("MulInteger", domain=MS)
+def mul_integer(ctx: NodeContext) -> int:
+    """MulInteger: per output element the product and a subtraction for each zero point given: (A − A_zp)·(B − B_zp) into int32."""
+    return (1 + ctx.has_input(1) + ctx.has_input(3)) * broadcast_numel(ctx, [0, 2])
+
+
+@shape("MulInteger", domain=MS)
+def mul_integer_shape(ctx: NodeContext) -> list[TypeInfo]:
+    return [(TensorProto.INT32, broadcast_shapes(ctx.input_shape(0), ctx.input_shape(2)))]
 
 
 @cost("MatMulNBits", domain=MS)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 
+from onnx import TensorProto
+
 from mkdocs_onnx.analysis.costs._common import int_list_input, norm_axis, shape_or_compute
-from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost, numel
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
 
 def _reduced(ctx: NodeContext) -> tuple[int, int]:
@@ -38,10 +40,20 @@ def _combines(e: int, o: int) -> int:
 
 
 @cost("ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd")
+@cost("ReduceSumInteger", domain=MS)
 def reduce_plain(ctx: NodeContext) -> int:
-    """ReduceSum/Max/Min/Prod: E − O adds, comparisons or multiplies."""
+    """ReduceSum/Max/Min/Prod (and com.microsoft ReduceSumInteger, into int32): E − O adds, comparisons or multiplies."""
     e, o = _reduced(ctx)
     return _combines(e, o)
+
+
+@shape("ReduceSumInteger", domain=MS)
+def reduce_sum_integer_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """The input's shape with the 'axes' dims kept as 1 (keepdims, the default) or dropped, as int32."""
+    x = ctx.input_shape(0)
+    axes = {norm_axis(a, len(x)) for a in (ctx.attr("axes") or range(len(x)))}
+    keep = ctx.attr("keepdims", 1)
+    return [(TensorProto.INT32, tuple(1 if i in axes else d for i, d in enumerate(x) if keep or i not in axes))]
 
 
 @cost("ReduceMean")

@@ -1,4 +1,5 @@
-"""Signal processing: DFT, STFT, the window generators and MelWeightMatrix.
+"""Signal processing: DFT, STFT, the window generators, MelWeightMatrix and com.microsoft
+Rfft/Irfft.
 
 A discrete Fourier transform of length L is counted as an FFT is conventionally counted
 (as FFTW reports it): 5·L·log2(L) FLOPs for complex input, half that for real input,
@@ -13,7 +14,7 @@ import math
 import numpy as np
 
 from mkdocs_onnx.analysis.costs._common import shape_or_compute
-from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost, numel
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
 
 def fft_flops(length: int, transforms: int, complex_input: bool) -> int:
@@ -53,6 +54,42 @@ def dft(ctx: NodeContext) -> int:
     if ctx.attr("inverse", 0):  # scaled by 1/L: one multiply per output number (2 per complex value)
         flops += numel(ctx.output_shape(0))
     return flops
+
+
+def _one_signal_dim(ctx: NodeContext) -> None:
+    if ctx.attr("signal_ndim", 1) != 1:
+        raise Uncountable(f"{ctx.op_type} over {ctx.attr('signal_ndim')} signal dims is not counted (only 1)")
+
+
+@cost("Rfft", domain=MS)
+def rfft(ctx: NodeContext) -> int:
+    """Rfft: a real FFT of the last dim's n points, 2.5·n·log2(n) per transform, + 2·(n/2 + 1) multiplies if normalized."""
+    _one_signal_dim(ctx)
+    x = ctx.input_shape(0)
+    n, transforms = x[-1], numel(x[:-1])
+    return fft_flops(n, transforms, complex_input=False) + (transforms * 2 * (n // 2 + 1) if ctx.attr("normalized", 0) else 0)
+
+
+@cost("Irfft", domain=MS)
+def irfft(ctx: NodeContext) -> int:
+    """Irfft: the inverse of Rfft, (…, n/2 + 1, 2) back to n real points: 2.5·n·log2(n) per transform, + n if normalized."""
+    _one_signal_dim(ctx)
+    x = ctx.input_shape(0)
+    n, transforms = 2 * (x[-2] - 1), numel(x[:-2])
+    return fft_flops(n, transforms, complex_input=False) + (transforms * n if ctx.attr("normalized", 0) else 0)
+
+
+@shape("Rfft", domain=MS)
+def rfft_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """(…, n) real → (…, n/2 + 1, 2): the non-negative frequencies, real and imaginary parts."""
+    elem, x = ctx.input_type(0)
+    return [(elem, None if x is None else (*x[:-1], x[-1] // 2 + 1, 2))]
+
+
+@shape("Irfft", domain=MS)
+def irfft_shape(ctx: NodeContext) -> list[TypeInfo]:
+    elem, x = ctx.input_type(0)
+    return [(elem, None if x is None else (*x[:-2], 2 * (x[-2] - 1)))]
 
 
 @cost("STFT")
