@@ -454,3 +454,16 @@ def test_rfft_and_irfft_count_as_real_ffts():
     # and back: 9 frequencies are 16 real points
     assert flops("Irfft", [("X", (3, 9, 2))], domain=MS) == round(3 * 2.5 * 16 * 4)
     assert shapes("Irfft", [("X", (3, 9, 2))], [("Y", None)])[0][1] == (3, 16)
+
+
+def test_qlinear_reduce_mean_and_where():
+    # ReduceMean over axis 1 of (2, 6, 4): 8 outputs of 6 values: 8·5 integer adds, then per output
+    # the zero-point correction and the requantization (1 + 3)
+    inputs = [("data", (2, 6, 4)), *SCALARS]
+    assert flops("QLinearReduceMean", inputs, domain=MS, axes=[1], keepdims=0) == 8 * 5 + 8 * (1 + 3)
+    assert shapes("QLinearReduceMean", inputs, [("Y", None)], axes=[1])[0][1] == (2, 1, 4)
+    # Where over (3, 4) from a (3, 1) condition: dequantize both choices (2 + 2), quantize (3)
+    where = [("cond", (3, 1)), ("A", (3, 4)), ("as", ()), ("az", ()), ("B", (4,)), ("bs", ()), ("bz", ()),
+             ("zs", ()), ("zz", ())]
+    assert flops("QLinearWhere", where, domain=MS) == 12 * 7
+    assert shapes("QLinearWhere", where, [("Z", None)])[0][1] == (3, 4)

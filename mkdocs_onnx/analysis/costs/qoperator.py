@@ -1,6 +1,6 @@
 """com.microsoft quantized operators of ONNX Runtime's QOperator format (what its
 quantization tool writes besides QLinearConv and QLinearMatMul): pools, Concat, Softmax,
-QGemm and the dynamically quantized matrix products.
+ReduceMean, Where, QGemm and the dynamically quantized matrix products.
 
 ONNX shape inference does not know these operators, so each has a shape function too:
 without one, nothing after the first of them (often the classifier head) could be counted.
@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 from onnx import TensorProto
 
-from mkdocs_onnx.analysis.costs._common import shape_or_compute, static_attr
+from mkdocs_onnx.analysis.costs._common import broadcast_shapes, shape_or_compute, static_attr
 from mkdocs_onnx.analysis.costs.conv import window_out
 from mkdocs_onnx.analysis.costs.elementwise import SOFTMAX_PER_ELEMENT
 from mkdocs_onnx.analysis.costs.matmul import matmul_dims, matmul_output
@@ -107,6 +107,43 @@ def qlinear_softmax(ctx: NodeContext) -> int:
 @shape("QLinearSoftmax", domain=MS)
 def qlinear_softmax_shape(ctx: NodeContext) -> list[TypeInfo]:
     return [ctx.input_type(0)]
+
+
+@cost("QLinearReduceMean", domain=MS)
+def qlinear_reduce_mean(ctx: NodeContext) -> int:
+    """QLinearReduceMean: the integer sums (E − O adds) + per output the zero-point correction 1 and requantize 3 (1/n in the scale)."""
+    x = ctx.input_shape(0)
+    out = numel(shape_or_compute(ctx, lambda: _reduced_shape(ctx, x)))
+    return max(numel(x) - out, 0) + (ZERO_POINT_CORRECTION + REQUANTIZE) * out
+
+
+def _reduced_shape(ctx: NodeContext, x: Sequence) -> tuple:
+    """``x`` with its 'axes' dims (all by default) kept as 1 (keepdims, the default) or dropped."""
+    rank = len(x)
+    axes = {a % rank for a in (ctx.attr("axes") or range(rank))}
+    keep = ctx.attr("keepdims", 1)
+    return tuple(1 if i in axes else d for i, d in enumerate(x) if keep or i not in axes)
+
+
+@shape("QLinearReduceMean", domain=MS)
+def qlinear_reduce_mean_shape(ctx: NodeContext) -> list[TypeInfo]:
+    elem, x = ctx.input_type(0)
+    return [(elem, None if x is None else _reduced_shape(ctx, x))]
+
+
+@cost("QLinearWhere", domain=MS)
+def qlinear_where(ctx: NodeContext) -> int:
+    """QLinearWhere: 7 × output elements (dequantize X and Y: 2 + 2, the select: 0, quantize: 3)."""
+    return (2 * DEQUANTIZE + QUANTIZE) * numel(shape_or_compute(ctx, lambda: _where_shape(ctx)))
+
+
+def _where_shape(ctx: NodeContext) -> tuple:
+    return broadcast_shapes(ctx.input_shape(0), ctx.input_shape(1), ctx.input_shape(4))
+
+
+@shape("QLinearWhere", domain=MS)
+def qlinear_where_shape(ctx: NodeContext) -> list[TypeInfo]:
+    return [(ctx.input_type(1)[0], _where_shape(ctx))]
 
 
 def _gemm_dims(ctx: NodeContext) -> tuple[int, int, int]:
