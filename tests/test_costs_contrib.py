@@ -15,7 +15,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from cost_helpers import MS, cost_of, flops, make_ctx, shapes
-from mkdocs_onnx.analysis.costs import shape_function
+from mkdocs_onnx.analysis.costs import Uncountable, shape_function
 from mkdocs_onnx.analysis.analyzer import analyze_model
 
 SCALARS = [("xs", ()), ("xz", ()), ("ys", ()), ("yz", ())]
@@ -467,3 +467,24 @@ def test_qlinear_reduce_mean_and_where():
              ("zs", ()), ("zz", ())]
     assert flops("QLinearWhere", where, domain=MS) == 12 * 7
     assert shapes("QLinearWhere", where, [("Z", None)])[0][1] == (3, 4)
+
+
+def test_onnx_runtime_linear_attention_and_causal_conv_count_as_onnx_forms():
+    # 2 query and 2 KV heads of d_k = d_v = 8 over (1, 3) tokens, the linear rule: per token each
+    # KV head updates its 8×8 state (2·64), each query head reads it out (2·64 + 8)
+    q, k, v = ("q", (1, 3, 16)), ("k", (1, 3, 16)), ("v", (1, 3, 16))
+    heads = dict(q_num_heads=2, kv_num_heads=2, update_rule="linear")
+    expected = 3 * (2 * 2 * 64 + 2 * (2 * 64 + 8))
+    assert flops("LinearAttention", [q, k, v], domain=MS, **heads) == flops("LinearAttention", [q, k, v], **heads) \
+        == expected
+    out, state = shapes("LinearAttention", [q, k, v], [("Y", None), ("S", None)], **heads)
+    assert (out[1], state[1]) == ((1, 3, 16), (1, 2, 8, 8))
+    with pytest.raises(Uncountable, match="state_window"):
+        flops("LinearAttention", [q, k, v], domain=MS, state_window=4, **heads)
+    # a depthwise 4-tap causal convolution over (1, 6 channels, 10 steps) with bias and SiLU
+    conv = [("x", (1, 6, 10)), ("w", (6, 1, 4)), ("b", (6,))]
+    assert flops("CausalConvWithState", conv, domain=MS, activation="silu") == 60 * (2 * 4 + 1 + 5)
+    y, present = shapes("CausalConvWithState", conv, [("Y", None), ("S", None)])
+    assert (y[1], present[1]) == ((1, 6, 10), (1, 6, 3))
+    with pytest.raises(Uncountable, match="channels_last"):
+        flops("CausalConvWithState", conv, domain=MS, channels_last=1)

@@ -63,6 +63,12 @@ class NodeContext:
     def op_type(self) -> str:
         return self.node.op_type
 
+    @property
+    def domain(self) -> str:
+        """The node's domain, "" for ONNX's default one."""
+        domain = self.node.domain
+        return "" if domain == "ai.onnx" else domain
+
     def attr(self, name: str, default: Any = None) -> Any:
         value = node_attr(self.node, name, _ABSENT)
         if value is _ABSENT:
