@@ -197,10 +197,11 @@ def test_the_cards_say_what_the_scales_and_zero_points_are():
 
     r = analyze_model(nbits_model(k=64, n=32, block=32))
     assert "- Quantization scales and zero points: 128 elements, not parameters" in render_text_card(r)
+    assert "- By type: 2,048 uint4" in render_text_card(r)
     assert "quantization" in _notes(r)
     plain = analyze_model(model([helper.make_node("Relu", ["X"], ["Y"])], [value("X", [2])], [value("Y", [2])]))
     assert plain.params.quantization == 0 and "quantization" not in _notes(plain)
-    assert "Quantization scales" not in render_text_card(plain)
+    assert "Quantization scales" not in render_text_card(plain) and "By type" not in render_text_card(plain)
 
 
 def test_summaries_say_how_the_parameters_are_stored_and_may_quote_it():

@@ -63,6 +63,8 @@ def render_text_card(report: Report) -> str:
     ]
     if p.placeholder:
         lines.append(f"- Placeholder weights: {p.placeholder:,} elements are ConstantOfShape fills, not trained values")
+    if len(p.by_dtype) > 1 or any(not d.startswith(("float", "bfloat")) for d in p.by_dtype):
+        lines.append("- By type: " + ", ".join(f"{n:,} {d}" for d, n in sorted(p.by_dtype.items(), key=lambda kv: -kv[1])))
     if p.quantization:
         lines.append(f"- Quantization scales and zero points: {p.quantization:,} elements, not parameters "
                      "(in the weights' bytes)")
