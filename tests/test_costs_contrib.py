@@ -488,3 +488,27 @@ def test_onnx_runtime_linear_attention_and_causal_conv_count_as_onnx_forms():
     assert (y[1], present[1]) == ((1, 6, 10), (1, 6, 3))
     with pytest.raises(Uncountable, match="channels_last"):
         flops("CausalConvWithState", conv, domain=MS, channels_last=1)
+
+
+def test_onnx_runtime_forms_of_standard_operators_move_data_and_are_shaped():
+    from cost_helpers import ints
+
+    # GatherND: indices (2, 3, 2) pick (2, 3) slices of 4 from data (5, 6, 4)
+    gather = [("data", (5, 6, 4)), ("indices", (2, 3, 2))]
+    assert flops("GatherND", gather, domain=MS) == 0
+    assert shapes("GatherND", gather, [("Y", None)])[0][1] == (2, 3, 4)
+    # Pad: 1 before and 2 after the second dim of (3, 4)
+    pad = make_ctx("Pad", [("data", (3, 4)), ("pads", (4,))], [("Y", None)], domain=MS,
+                   constants={"pads": ints(0, 1, 0, 2)})
+    assert shape_function(MS, "Pad")(pad)[0][1] == (3, 7)
+    # Range: 2, 5, 8 (start 2, limit 10, delta 3)
+    rng = make_ctx("Range", [("start", ()), ("limit", ()), ("delta", ())], [("Y", None)], domain=MS,
+                   constants={"start": ints(2), "limit": ints(10), "delta": ints(3)})
+    assert shape_function(MS, "Range")(rng)[0][1] == (3,)
+    # GridSample: as ONNX's, bilinear over (1, 3, 8, 8) sampled at a (1, 5, 6) grid: 3 products and
+    # 3 adds of 4 points per output (2·4 − 1 = 7), 90 outputs
+    sample = [("X", (1, 3, 8, 8)), ("grid", (1, 5, 6, 2))]
+    assert flops("GridSample", sample, domain=MS) == flops("GridSample", sample) == 7 * 1 * 3 * 5 * 6
+    assert shapes("GridSample", sample, [("Y", None)])[0][1] == (1, 3, 5, 6)
+    with pytest.raises(Uncountable, match="data"):
+        flops("Unique", [("x", (10,))], domain=MS)

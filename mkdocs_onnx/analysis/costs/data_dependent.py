@@ -24,6 +24,7 @@ _REASONS = {
 
 
 @cost(*_REASONS)
+@cost("Unique", domain=MS)  # ONNX Runtime's 1-D Unique, from before ONNX had one
 def data_dependent(ctx: NodeContext) -> int:
     """Uncounted, with the reason: NonMaxSuppression, Unique, MaxRoiPool, SequenceMap, ImageDecoder, TfIdfVectorizer, random sampling."""
     raise Uncountable(_REASONS[ctx.op_type])

@@ -7,6 +7,8 @@ but do no arithmetic on the values.
 
 from __future__ import annotations
 
+import math
+
 from onnx import TensorProto
 
 from mkdocs_onnx.analysis.costs.elementwise import same_as_input
@@ -29,9 +31,9 @@ ZERO_FLOP_OPS = (
     "ConcatFromSequence",
 )
 
-# ONNX Runtime's: Trilu as the default domain's, BERT's packing of tokens without their
-# padding, and TorchEmbedding (a Gather of rows)
-MS_ZERO_FLOP_OPS = ("Trilu", "RemovePadding", "RestorePadding", "TorchEmbedding")
+# ONNX Runtime's: Trilu, GatherND, Pad and Range as the default domain's (it had them
+# first), BERT's packing of tokens without their padding, and TorchEmbedding (a Gather of rows)
+MS_ZERO_FLOP_OPS = ("Trilu", "GatherND", "Pad", "Range", "RemovePadding", "RestorePadding", "TorchEmbedding")
 
 
 @cost(*ZERO_FLOP_OPS)
@@ -89,3 +91,28 @@ def torch_embedding_shape(ctx: NodeContext) -> list[TypeInfo]:
     elem, table = ctx.input_type(0)
     indices = ctx.input_type(1)[1]
     return [(elem, None if table is None or indices is None else (*indices, table[-1]))]
+
+
+@shape("GatherND", domain=MS)
+def ms_gather_nd_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """The indices' shape but its last dim k, then the data's dims after the first k."""
+    elem, data = ctx.input_type(0)
+    indices = ctx.input_shape(1)
+    return [(elem, (*indices[:-1], *data[indices[-1]:]))]
+
+
+@shape("Pad", domain=MS)
+def ms_pad_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """Each dim grown by its begin and end pads (a constant (2·rank,) or (1, 2·rank) input)."""
+    elem, data = ctx.input_type(0)
+    pads = [int(p) for p in ctx.input_value(1).reshape(-1)]
+    rank = len(data)
+    return [(elem, tuple(d + pads[i] + pads[i + rank] for i, d in enumerate(data)))]
+
+
+@shape("Range", domain=MS)
+def ms_range_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """max(⌈(limit − start) / delta⌉, 0) values, from constant start, limit and delta (1 by default)."""
+    start, limit = (float(ctx.input_value(i).reshape(-1)[0]) for i in (0, 1))
+    delta = float(ctx.input_value(2).reshape(-1)[0]) if ctx.has_input(2) else 1.0
+    return [(ctx.input_type(0)[0], (max(math.ceil((limit - start) / delta), 0),))]

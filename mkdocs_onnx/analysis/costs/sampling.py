@@ -9,7 +9,7 @@ every channel; they are not counted (for C channels they are a 1/C share of the 
 from __future__ import annotations
 
 from mkdocs_onnx.analysis.costs._common import shape_or_compute, weighted_sum
-from mkdocs_onnx.analysis.costs.registry import NodeContext, Uncountable, cost, numel
+from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, TypeInfo, Uncountable, cost, numel, shape
 
 # points one interpolated value reads along each axis, by mode (opset 16 names, then 20's)
 _POINTS_PER_AXIS = {"bilinear": 2, "linear": 2, "bicubic": 4, "cubic": 4}
@@ -31,6 +31,7 @@ def _affine_grid_out(ctx: NodeContext) -> tuple[int, ...]:
 
 
 @cost("GridSample")
+@cost("GridSample", domain=MS)  # ONNX Runtime's, from before ONNX had one: the same operator
 def grid_sample(ctx: NodeContext) -> int:
     """GridSample: nearest 0 (a copy); linear (2·2^r − 1) × out_elements; cubic (2·4^r − 1) × out_elements; r = spatial axes."""
     mode = ctx.attr("mode", "bilinear")
@@ -46,6 +47,11 @@ def grid_sample(ctx: NodeContext) -> int:
 def _grid_sample_out(ctx: NodeContext) -> tuple[int, ...]:
     x, grid = ctx.input_shape(0), ctx.input_shape(1)  # (N, C, D1..Dr), (N, D1_out..Dr_out, r)
     return (x[0], x[1], *grid[1:-1])
+
+
+@shape("GridSample", domain=MS)
+def ms_grid_sample_shape(ctx: NodeContext) -> list[TypeInfo]:
+    return [(ctx.input_type(0)[0], _grid_sample_out(ctx))]
 
 
 @cost("RoiAlign")
