@@ -512,3 +512,10 @@ def test_onnx_runtime_forms_of_standard_operators_move_data_and_are_shaped():
     assert shapes("GridSample", sample, [("Y", None)])[0][1] == (1, 3, 5, 6)
     with pytest.raises(Uncountable, match="data"):
         flops("Unique", [("x", (10,))], domain=MS)
+
+
+def test_compiled_and_paged_graphs_say_why_they_are_not_counted():
+    with pytest.raises(Uncountable, match="compiled for one execution provider"):
+        flops("EPContext", [("x", (1, 3))], domain=MS)
+    with pytest.raises(Uncountable, match="block_table"):
+        flops("PagedAttention", [("q", (4, 64)), ("k", (4, 16)), ("v", (4, 16))], domain=MS, num_heads=4)

@@ -53,12 +53,17 @@ _MS_REASONS = {
     "SparseAttention": "which key blocks each query attends follows its block layout at the sequence length "
                        "reached at run time (total_sequence_length, data)",
     "LongformerAttention": "its global attention follows which tokens the global input flags (data)",
+    "PagedAttention": "each sequence's attention follows its own length and cache blocks, given at run time "
+                      "(cumulative_sequence_length, past_seqlens, block_table: data)",
+    # not arithmetic the file states: a graph compiled for one execution provider
+    **{op: "its work is a graph compiled for one execution provider, held as an opaque binary in the file"
+       for op in ("EPContext", "Snpe")},
 }
 
 
 @cost(*_MS_REASONS, domain=MS)
 def ms_data_dependent(ctx: NodeContext) -> int:
-    """Uncounted, with the reason: packed, sparse and Longformer attention."""
+    """Uncounted, with the reason: packed, sparse, paged and Longformer attention; compiled execution-provider graphs (EPContext, Snpe)."""
     raise Uncountable(_MS_REASONS[ctx.op_type])
 
 
