@@ -250,3 +250,15 @@ def test_the_card_and_the_csv_show_the_scales_and_zero_points():
     assert 'id="fn:quantization"' in card and 'href="#fn:quantization"' in card
     row = list(csv.DictReader(io.StringIO(models_csv([ctx]))))[0]
     assert row["params_quantization"] == "6160"
+
+
+def test_the_index_marks_a_quantized_model_with_its_weights_type():
+    from mkdocs_onnx.render.index import render_index
+    from test_render_factory import mnist_ctx
+    from test_render_helpers import to_html
+
+    plain, quantized = mnist_ctx(), mnist_ctx()
+    quantized.report.params.by_dtype = {"uint4": 5000, "float32": 994}
+    assert "<small title=\"stored as" not in to_html(render_index([plain], []))
+    index = to_html(render_index([quantized], []))
+    assert '<small title="stored as 5,000 uint4, 994 float32">uint4</small>' in index

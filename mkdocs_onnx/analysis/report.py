@@ -87,6 +87,12 @@ class Params:
     quantization: int = 0
 
 
+def quantized_dtypes(params: Params) -> list[str]:
+    """The weight dtypes that are not floating point (int8, uint4, ...), most elements first."""
+    found = [d for d in params.by_dtype if not d.startswith(("float", "bfloat"))]
+    return sorted(found, key=lambda d: (-params.by_dtype[d], d))
+
+
 @dataclass
 class UncountedNode:
     node: str

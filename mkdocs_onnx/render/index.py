@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from markupsafe import Markup
 
-from mkdocs_onnx.analysis.report import HardwareEstimate, Params, Report
+from mkdocs_onnx.analysis.report import HardwareEstimate, Params, Report, quantized_dtypes
 from mkdocs_onnx import units
 from mkdocs_onnx.render import escape
 from mkdocs_onnx.render.charts import ChartRef
@@ -124,13 +124,18 @@ def _num_cell(value: Any, text: Markup) -> _Cell:
 
 
 def _params_text(params: Params) -> Markup:
-    """The parameter count, and the values held in operator attributes where there are any
-    (a tree ensemble's thresholds and leaf weights: 0 parameters alone would mislead)."""
+    """The parameter count; the values held in operator attributes where there are any
+    (a tree ensemble's thresholds and leaf weights: 0 parameters alone would mislead); and
+    the type most weights are stored in where it is a quantized one (int8, uint4...)."""
     text = units.exact(params.total, units.format_count(params.total))
     if params.in_attributes:
         held = units.format_count(params.in_attributes)
         text = Markup(f'{text} <small title="{params.in_attributes:,} learned values held in operator attributes, '
                       f'not in tensors">+ {held} in attributes</small>')
+    quantized = quantized_dtypes(params)
+    if quantized:
+        stored = ", ".join(f"{n:,} {d}" for d, n in sorted(params.by_dtype.items(), key=lambda kv: -kv[1]))
+        text = Markup(f'{text} <small title="stored as {escape.attr(stored)}">{Markup.escape(quantized[0])}</small>')
     return text
 
 

@@ -5,7 +5,7 @@ Model-supplied text is shown inside code spans so that nothing in it acts as mar
 
 from __future__ import annotations
 
-from mkdocs_onnx.analysis.report import Report
+from mkdocs_onnx.analysis.report import Report, quantized_dtypes
 from mkdocs_onnx.units import format_bytes, format_count, format_duration, format_flops, format_percent
 
 
@@ -63,7 +63,7 @@ def render_text_card(report: Report) -> str:
     ]
     if p.placeholder:
         lines.append(f"- Placeholder weights: {p.placeholder:,} elements are ConstantOfShape fills, not trained values")
-    if len(p.by_dtype) > 1 or any(not d.startswith(("float", "bfloat")) for d in p.by_dtype):
+    if len(p.by_dtype) > 1 or quantized_dtypes(p):
         lines.append("- By type: " + ", ".join(f"{n:,} {d}" for d, n in sorted(p.by_dtype.items(), key=lambda kv: -kv[1])))
     if p.quantization:
         lines.append(f"- Quantization scales and zero points: {p.quantization:,} elements, not parameters "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from mkdocs_onnx.analysis.report import HardwareEstimate, Params, Report, TensorInfo
+from mkdocs_onnx.analysis.report import HardwareEstimate, Report, TensorInfo, quantized_dtypes
 from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.units import format_bytes, format_count, format_duration, format_flops
 
@@ -57,12 +57,6 @@ def _lower_bound(text: str, partial: bool, nothing: bool) -> str:
     if nothing:
         return "unknown (nothing could be counted)"
     return f"{text} (lower bound)" if partial else text
-
-
-def quantized_dtypes(params: Params) -> list[str]:
-    """The weight dtypes that are not floating point (int8, uint4, ...), most elements first."""
-    found = [d for d in params.by_dtype if not d.startswith(("float", "bfloat"))]
-    return sorted(found, key=lambda d: (-params.by_dtype[d], d))
 
 
 def facts(report: Report, entry: Optional[ModelEntry] = None) -> dict[str, Any]:

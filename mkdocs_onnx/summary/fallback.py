@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from mkdocs_onnx.analysis.report import Flops, HardwareEstimate, Memory, Params, Report
+from mkdocs_onnx.analysis.report import Flops, HardwareEstimate, Memory, Params, Report, quantized_dtypes
 from mkdocs_onnx.hardware.estimate import LAUNCH_SCALE_S
 from mkdocs_onnx.manifest.entry import ModelEntry
 from mkdocs_onnx.units import format_bytes, format_count, format_duration, format_flops
-from mkdocs_onnx.summary.facts import quantized_dtypes, task_of
+from mkdocs_onnx.summary.facts import task_of
 from mkdocs_onnx.summary.model import Summary
 from mkdocs_onnx.summary.sanitize import TLDR_MAX_CHARS, truncate
 
