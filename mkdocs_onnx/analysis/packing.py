@@ -63,13 +63,19 @@ def _positive(attr: Attr, *names: str) -> Optional[tuple[int, ...]]:
     return values if all(type(v) is int and v > 0 for v in values) else None
 
 
+def _projection(node: Node, width: str, stored: int, bits: int) -> Unpacked:
+    """The K·N values of a packed (K × N) projection, N in attribute ``width``; when K or N
+    is malformed, the values its stored bytes hold."""
+    dims = _positive(node.attr, "K", width)
+    return (dims[0] * dims[1] if dims else values_in(stored, bits)), _uint(bits)
+
+
 def _matmul_nbits(node: Node, slot: int, stored: int) -> Optional[Unpacked]:
     """B is (N, ⌈K/block⌉, block·bits/8) bytes: K·N values, a block's padding not counted;
     packed zero points hold one value per block."""
     bits = _bits(node.attr, "bits", 4)
     if slot == 1:
-        dims = _positive(node.attr, "K", "N")
-        return (dims[0] * dims[1] if dims else values_in(stored, bits)), _uint(bits)
+        return _projection(node, "N", stored, bits)
     if slot == 3:
         dims = _positive(node.attr, "K", "N", "block_size")
         return (dims[1] * math.ceil(dims[0] / dims[2]) if dims else values_in(stored, bits)), _uint(bits)
@@ -99,11 +105,7 @@ _FUSED_PROJECTIONS = {"MatMulNBitsQkv": {3: "Nq", 6: "Nkv", 9: "Nkv"}, "MatMulNB
 def _fused_projection(node: Node, slot: int, stored: int) -> Optional[Unpacked]:
     """Each projection's B holds K·N values, as MatMulNBits' does."""
     width = _FUSED_PROJECTIONS[node.op_type].get(slot)
-    if width is None:
-        return None
-    bits = _bits(node.attr, "bits", 4)
-    dims = _positive(node.attr, "K", width)
-    return (dims[0] * dims[1] if dims else values_in(stored, bits)), _uint(bits)
+    return None if width is None else _projection(node, width, stored, _bits(node.attr, "bits", 4))
 
 
 # QMoE: each FC's weights and zero points, and the attribute that may override their width
