@@ -512,6 +512,11 @@ def test_onnx_runtime_forms_of_standard_operators_move_data_and_are_shaped():
     assert shapes("GridSample", sample, [("Y", None)])[0][1] == (1, 3, 5, 6)
     with pytest.raises(Uncountable, match="data"):
         flops("Unique", [("x", (10,))], domain=MS)
+    # ExpandDims: an Unsqueeze at a constant axis, -1 being after the last dim
+    expand = make_ctx("ExpandDims", [("X", (2, 3)), ("axis", ())], [("Y", None)], domain=MS,
+                      constants={"axis": ints(-1)})
+    assert shape_function(MS, "ExpandDims")(expand)[0][1] == (2, 3, 1)
+    assert flops("ExpandDims", [("X", (2, 3)), ("axis", ())], domain=MS) == 0
 
 
 def test_compiled_and_paged_graphs_say_why_they_are_not_counted():

@@ -32,8 +32,10 @@ ZERO_FLOP_OPS = (
 )
 
 # ONNX Runtime's: Trilu, GatherND, Pad and Range as the default domain's (it had them
-# first), BERT's packing of tokens without their padding, and TorchEmbedding (a Gather of rows)
-MS_ZERO_FLOP_OPS = ("Trilu", "GatherND", "Pad", "Range", "RemovePadding", "RestorePadding", "TorchEmbedding")
+# first), BERT's packing of tokens without their padding, TorchEmbedding (a Gather of rows)
+# and ExpandDims (an Unsqueeze)
+MS_ZERO_FLOP_OPS = ("Trilu", "GatherND", "Pad", "Range", "RemovePadding", "RestorePadding", "TorchEmbedding",
+                    "ExpandDims")
 
 
 @cost(*ZERO_FLOP_OPS)
@@ -116,3 +118,12 @@ def ms_range_shape(ctx: NodeContext) -> list[TypeInfo]:
     start, limit = (float(ctx.input_value(i).reshape(-1)[0]) for i in (0, 1))
     delta = float(ctx.input_value(2).reshape(-1)[0]) if ctx.has_input(2) else 1.0
     return [(ctx.input_type(0)[0], (max(math.ceil((limit - start) / delta), 0),))]
+
+
+@shape("ExpandDims", domain=MS)
+def expand_dims_shape(ctx: NodeContext) -> list[TypeInfo]:
+    """A dim of 1 inserted at the constant 'axis' input (negative: counted from the end of the output)."""
+    elem, x = ctx.input_type(0)
+    axis = int(ctx.input_value(1).reshape(-1)[0])
+    at = axis % (len(x) + 1)
+    return [(elem, (*x[:at], 1, *x[at:]))]
