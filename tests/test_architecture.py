@@ -544,6 +544,7 @@ def test_a_decoder_of_fused_4_bit_projections_reads_as_its_layers():
     weights = 2 * (64 * 64 + 2 * 64 * 16 + 64 * 64 + 2 * 64 * 128 + 128 * 64) + 64 * 50
     assert r.params.by_dtype == {"uint4": weights, "float16": 50 * 64 + 2 * 2 * 64}
     assert not r.flops.uncounted
+    assert next(k for k in r.risks if k.id == "quantized").message.startswith("Quantized: 4-bit weights")
 
 
 def test_vision_transformer_from_patch_embedding():

@@ -169,8 +169,8 @@ def _custom_domains(r: Report, f: Facts) -> Optional[Risk]:
 # what each way needs from a runtime
 _QUANTIZATION_FORMATS = (
     ("4-bit weights (ONNX Runtime's weight-only quantization)",
-     {"com.microsoft.MatMulNBits", "com.microsoft.GatherBlockQuantized", "com.microsoft.MatMulBnb4",
-      "com.microsoft.QMoE"},
+     {"com.microsoft.MatMulNBits", "com.microsoft.MatMulNBitsQkv", "com.microsoft.MatMulNBitsMlp",
+      "com.microsoft.GatherBlockQuantized", "com.microsoft.MatMulBnb4", "com.microsoft.QMoE"},
      "ONNX Runtime's CPU and CUDA providers run these operators; other runtimes do not."),
     ("integer operators (the QOperator format)",
      {"QLinearConv", "QLinearMatMul", "com.microsoft.QGemm", "com.microsoft.QLinearAdd", "com.microsoft.QLinearMul",
@@ -324,8 +324,7 @@ def _local_functions(r: Report, f: Facts) -> Optional[Risk]:
 
 CHECKS: list[Check] = [
     _symbolic_dims, _uncounted, _custom_domains, _quantized, _runtime_optimized, _ml_operators, _old_opset, _old_ir,
-    _float64, _placeholder,
-    _large_tensor, _control_flow, _missing_external, _unused, _local_functions,
+    _float64, _placeholder, _large_tensor, _control_flow, _missing_external, _unused, _local_functions,
 ]
 
 
