@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Sequence
+from typing import Callable, Sequence
 
 from mkdocs_onnx.analysis.costs._common import broadcast_shapes, static_attr
 from mkdocs_onnx.analysis.costs.elementwise import GELU_TANH_PER_ELEMENT, PER_ELEMENT, same_as_input
@@ -111,14 +111,19 @@ def fused_gemm(ctx: NodeContext) -> int:
     return gemm(ctx) + per_element * m * n
 
 
-@shape("FusedGemm", domain=MS)
-def fused_gemm_shape(ctx: NodeContext) -> list[TypeInfo]:
+def _matrix_shape(ctx: NodeContext, dims: Callable[[Sequence, Sequence], tuple]) -> list[TypeInfo]:
+    """A 2-D output (rows, columns), the first two of ``dims`` of the two operands, in the first's type."""
     elem, a = ctx.input_type(0)
     b = ctx.input_type(1)[1]
     if a is None or b is None:
         return [(elem, None)]
-    m, n, _ = _gemm_dims(ctx, a, b)
-    return [(elem, (m, n))]
+    rows, columns, _ = dims(a, b)
+    return [(elem, (rows, columns))]
+
+
+@shape("FusedGemm", domain=MS)
+def fused_gemm_shape(ctx: NodeContext) -> list[TypeInfo]:
+    return _matrix_shape(ctx, lambda a, b: _gemm_dims(ctx, a, b))
 
 
 @cost("GemmFastGelu", domain=MS)
@@ -151,12 +156,7 @@ def cdist(ctx: NodeContext) -> int:
 
 @shape("CDist", domain=MS)
 def cdist_shape(ctx: NodeContext) -> list[TypeInfo]:
-    elem, a = ctx.input_type(0)
-    b = ctx.input_type(1)[1]
-    if a is None or b is None:
-        return [(elem, None)]
-    m, k, _ = _cdist_dims(a, b)
-    return [(elem, (m, k))]
+    return _matrix_shape(ctx, _cdist_dims)
 
 
 def _einsum_terms(equation: str, n_inputs: int) -> tuple[list[str], str]:

@@ -19,6 +19,7 @@ from mkdocs_onnx.analysis.costs.conv import window_out
 from mkdocs_onnx.analysis.costs.elementwise import SOFTMAX_PER_ELEMENT
 from mkdocs_onnx.analysis.costs.matmul import matmul_dims, matmul_output
 from mkdocs_onnx.analysis.costs.quantized import DEQUANTIZE, QUANTIZE, REQUANTIZE
+from mkdocs_onnx.analysis.costs.reduce import reduced_shape
 from mkdocs_onnx.analysis.costs.registry import MS, NodeContext, Shape, TypeInfo, Uncountable, cost, numel, shape
 
 ZERO_POINT_CORRECTION = 1  # an integer sum of n values minus n × zero point: one subtract
@@ -113,22 +114,14 @@ def qlinear_softmax_shape(ctx: NodeContext) -> list[TypeInfo]:
 def qlinear_reduce_mean(ctx: NodeContext) -> int:
     """QLinearReduceMean: the integer sums (E − O adds) + per output the zero-point correction 1 and requantize 3 (1/n in the scale)."""
     x = ctx.input_shape(0)
-    out = numel(shape_or_compute(ctx, lambda: _reduced_shape(ctx, x)))
+    out = numel(shape_or_compute(ctx, lambda: reduced_shape(ctx, x)))
     return max(numel(x) - out, 0) + (ZERO_POINT_CORRECTION + REQUANTIZE) * out
-
-
-def _reduced_shape(ctx: NodeContext, x: Sequence) -> tuple:
-    """``x`` with its 'axes' dims (all by default) kept as 1 (keepdims, the default) or dropped."""
-    rank = len(x)
-    axes = {a % rank for a in (ctx.attr("axes") or range(rank))}
-    keep = ctx.attr("keepdims", 1)
-    return tuple(1 if i in axes else d for i, d in enumerate(x) if keep or i not in axes)
 
 
 @shape("QLinearReduceMean", domain=MS)
 def qlinear_reduce_mean_shape(ctx: NodeContext) -> list[TypeInfo]:
     elem, x = ctx.input_type(0)
-    return [(elem, None if x is None else _reduced_shape(ctx, x))]
+    return [(elem, None if x is None else reduced_shape(ctx, x))]
 
 
 @cost("QLinearWhere", domain=MS)

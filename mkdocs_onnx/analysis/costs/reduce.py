@@ -8,6 +8,7 @@ plain reduction costs E − O (0 when the groups are empty: E = 0).
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 from onnx import TensorProto
 
@@ -49,11 +50,15 @@ def reduce_plain(ctx: NodeContext) -> int:
 
 @shape("ReduceSumInteger", domain=MS)
 def reduce_sum_integer_shape(ctx: NodeContext) -> list[TypeInfo]:
-    """The input's shape with the 'axes' dims kept as 1 (keepdims, the default) or dropped, as int32."""
-    x = ctx.input_shape(0)
+    """:func:`reduced_shape` of the input, as int32."""
+    return [(TensorProto.INT32, reduced_shape(ctx, ctx.input_shape(0)))]
+
+
+def reduced_shape(ctx: NodeContext, x: Sequence) -> tuple:
+    """``x`` with its 'axes' attribute's dims (all by default) kept as 1 (keepdims, the default) or dropped."""
     axes = {norm_axis(a, len(x)) for a in (ctx.attr("axes") or range(len(x)))}
     keep = ctx.attr("keepdims", 1)
-    return [(TensorProto.INT32, tuple(1 if i in axes else d for i, d in enumerate(x) if keep or i not in axes))]
+    return tuple(1 if i in axes else d for i, d in enumerate(x) if keep or i not in axes)
 
 
 @cost("ReduceMean")
