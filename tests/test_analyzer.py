@@ -220,6 +220,29 @@ def test_batchnorm_statistics_are_non_trainable():
     assert r.params.trainable == 2 * c
 
 
+@pytest.mark.parametrize("through_expand", [False, True])
+def test_a_recurrent_initial_state_is_a_constant_not_a_weight(through_expand):
+    """torch.nn.LSTM(16, 32) has 4·32·(16 + 32) weights and 2·4·32 biases; exporters add a zero
+    initial state, read by the LSTM directly (torch.export) or Expanded to the batch first
+    (TorchScript). Neither is a parameter: torch counts 6,400, and so must the file."""
+    inp, hidden = 16, 32
+    inits = [tensor("W", (1, 4 * hidden, inp)), tensor("R", (1, 4 * hidden, hidden)), tensor("B", (1, 8 * hidden)),
+             tensor("h0", (1, 1, hidden), value=0.0), tensor("c0", (1, 1, hidden), value=0.0)]
+    nodes = [helper.make_node("LSTM", ["X", "W", "R", "B", "", "h", "c"], ["Y", "Y_h", "Y_c"], hidden_size=hidden)]
+    if through_expand:
+        inits.append(numpy_helper.from_array(np.array([1, 2, hidden], np.int64), "batch_shape"))
+        nodes[:0] = [helper.make_node("Expand", ["h0", "batch_shape"], ["h"]),
+                     helper.make_node("Expand", ["c0", "batch_shape"], ["c"])]
+    else:
+        nodes[0].input[5:] = ["h0", "c0"]
+        inits[4].dims[1] = inits[3].dims[1] = 2  # the batch of X
+        inits[3].raw_data = inits[4].raw_data = np.zeros((1, 2, hidden), np.float32).tobytes()
+    r = analyze_model(model(nodes, [value("X", [5, 2, inp])], [value("Y", [5, 1, 2, hidden])], inits))
+    assert r.params.total == 4 * hidden * (inp + hidden) + 2 * 4 * hidden == 6400
+    stored_batch = 1 if through_expand else 2
+    assert r.params.constants == 2 * stored_batch * hidden + (3 if through_expand else 0)  # + the Expand's shape
+
+
 def test_constant_of_shape_fed_by_constant_shape_is_a_placeholder_weight():
     shape = numpy_helper.from_array(np.array([16, 8], np.int64), "W_shape")
     nodes = [

@@ -8,8 +8,9 @@ counted once, by name, however many nodes read it.
 What is *not* a weight is decided by how the graph uses a tensor, not by its size:
 integer tensors are shapes, indices and axes unless a quantized operator reads them as
 weights; any tensor read only as an operator's configuration (a Reshape target, Resize
-scales, Clip bounds) is a constant too. Normalization running statistics are weights
-that training does not update: non-trainable.
+scales, Clip bounds) is a constant too, and so is a recurrent operator's initial state. A
+tensor's role is read through the ops that only move or broadcast it. Normalization
+running statistics are weights that training does not update: non-trainable.
 
 Quantized models: a weight packed several values to a byte counts the values it holds
 (:mod:`.packing`), and the scales and zero points that say how values are stored are
@@ -92,12 +93,24 @@ QUANTIZATION_SLOTS: dict[str, frozenset[int]] = {
 
 NON_TRAINABLE_SLOTS = {"BatchNormalization": frozenset({3, 4})}
 
+# Inputs that hold a recurrent operator's initial hidden and cell state: where the
+# sequence starts from (zeros, as exporters write them), not what training learned.
+STATE_SLOTS: dict[str, frozenset[int]] = {
+    "RNN": frozenset({5}), "GRU": frozenset({5}), "LSTM": frozenset({5, 6}), "DynamicQuantizeLSTM": frozenset({5, 6}),
+}
+# Float tensors at these inputs are constants, not weights.
+_NOT_WEIGHT_SLOTS = {op: CONFIG_SLOTS.get(op, frozenset()) | STATE_SLOTS.get(op, frozenset())
+                     for op in CONFIG_SLOTS.keys() | STATE_SLOTS.keys()}
+
 # Operators through which a weight flows unchanged in content; a weight is attributed to
 # the node that finally computes with it, not to the Reshape or Cast in between.
 PASS_THROUGH = frozenset({
     "Reshape", "Transpose", "Cast", "CastLike", "Identity", "Squeeze", "Unsqueeze",
     "Flatten", "DequantizeLinear",
 })
+# What a constant's role is read through: its final readers decide (exporters Expand a
+# zero initial state to the batch before the LSTM reads it).
+_ROLE_THROUGH = PASS_THROUGH | {"Expand"}
 
 
 # A constant tensor: (element type, elements, placeholder: a ConstantOfShape fill, not
@@ -264,7 +277,10 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
                 weights_bytes += nbytes(elem_type, numel) or 0
                 continue
             if elem_type in _WEIGHT_TYPES:
-                is_weight = slot not in CONFIG_SLOTS.get(op_type, _NO_SLOTS)
+                if slot == 0 and op_type in _ROLE_THROUGH:
+                    is_weight = not _only_in(_final_uses(name, uses), _NOT_WEIGHT_SLOTS)
+                else:
+                    is_weight = slot not in _NOT_WEIGHT_SLOTS.get(op_type, _NO_SLOTS)
             else:
                 is_weight = slot in QUANTIZED_WEIGHT_SLOTS.get(op_type, _NO_SLOTS)
             if not is_weight:  # shapes, indices, axes, and configuration values such as Resize scales
@@ -281,7 +297,7 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
                 weights_bytes += nbytes(elem_type, numel) or 0
                 continue
             if elem_type in _WEIGHT_TYPES:
-                is_weight = not _only_in(tensor_uses, CONFIG_SLOTS)
+                is_weight = not _only_in(_final_uses(name, uses), _NOT_WEIGHT_SLOTS)
             else:
                 is_weight = _any_in(tensor_uses, QUANTIZED_WEIGHT_SLOTS)
             if not is_weight:
@@ -407,6 +423,19 @@ def _read_by_several_nodes(tensor_uses: Sequence[Use]) -> bool:
         if node is not first:
             return True
     return False
+
+
+def _final_uses(name: str, uses: dict[str, list[Use]], depth: int = 0) -> list[Use]:
+    """The reads of ``name``, with the reads of a :data:`_ROLE_THROUGH` op's data input
+    replaced by the reads of what it outputs (a graph output is not a read: none)."""
+    found: list[Use] = []
+    for use in uses.get(name, ()):
+        node, slot, _ = use
+        if slot == 0 and node.op_type in _ROLE_THROUGH and node.output and depth < 16:
+            found.extend(_final_uses(node.output[0], uses, depth + 1))
+        else:
+            found.append(use)
+    return found
 
 
 def _attributed_owner(name: str, uses: dict[str, list[Use]], depth: int = 0) -> Optional[int]:
