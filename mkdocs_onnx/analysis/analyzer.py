@@ -11,13 +11,15 @@ import onnx
 # The package sets its version before it imports this module: read once here, not per analysis.
 from mkdocs_onnx import __version__
 from mkdocs_onnx.analysis import architecture, risks
+from mkdocs_onnx.analysis.computed import may_be_mask
+from mkdocs_onnx.analysis.external import read_small_constants
 from mkdocs_onnx.analysis.flops import FlopsResult, count_flops
 from mkdocs_onnx.analysis.folding import Folding, find_folding
 from mkdocs_onnx.analysis.graphs import execution_order, node_label, qualified_name, qualified_op, topological_order
 from mkdocs_onnx.analysis.index import IndexedModel, Node
 from mkdocs_onnx.analysis.loading import LoadedModel, inline_functions, load_bytes, load_model, measure_external_data
 from mkdocs_onnx.analysis.memory import TensorSizes, peak_activation
-from mkdocs_onnx.analysis.params import ParamsResult, count_params, find_uses
+from mkdocs_onnx.analysis.params import ParamsResult, count_params, find_uses, only_arithmetic_reads, reads_as_weight
 from mkdocs_onnx.analysis.report import (
     GraphSummary, Memory, Metadata, ModelInfo, NodeCost, Report, TensorInfo,
 )
@@ -90,8 +92,10 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     _, unproduced = execution_order(index.main, where=loaded.path)  # _sort_in_place takes it from here
     warnings.extend(_structural_warnings(opsets, index, unproduced))
     order = _sort_in_place(index, loaded.path)
-    values = constant_values(index)
     uses = find_uses(order)
+    read_small_constants(index, loaded.path, lambda t: not reads_as_weight(t.name, t.elem_type, uses)
+                         or (may_be_mask(t) and only_arithmetic_reads(t.name, uses)))
+    values = constant_values(index)
     params = count_params(index, values, uses)
     facts = risks.Facts.from_index(index, params, inlined_functions=loaded.inlined_functions)
 

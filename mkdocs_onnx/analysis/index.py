@@ -48,7 +48,7 @@ class Tensor:
         self.name: str = proto.name
         self.elem_type: int = proto.data_type
         self.dims: tuple = tuple(proto.dims[:])
-        self.external: bool = proto.data_location == TensorProto.EXTERNAL  # as in the file
+        self.external: bool = proto.data_location == TensorProto.EXTERNAL  # as in the file, until read (see .external)
         self.proto = proto
 
     @property

@@ -30,6 +30,7 @@ import numpy as np
 import onnx
 
 from mkdocs_onnx.analysis.attribute_params import count_attribute_params
+from mkdocs_onnx.analysis.computed import computed_constants
 from mkdocs_onnx.analysis.graphs import fold_constants
 from mkdocs_onnx.analysis.index import IndexedModel, Node, walk
 from mkdocs_onnx.analysis.packing import PACKED_READERS, Unpacked, unpacked
@@ -98,9 +99,19 @@ NON_TRAINABLE_SLOTS = {"BatchNormalization": frozenset({3, 4})}
 STATE_SLOTS: dict[str, frozenset[int]] = {
     "RNN": frozenset({5}), "GRU": frozenset({5}), "LSTM": frozenset({5, 6}), "DynamicQuantizeLSTM": frozenset({5, 6}),
 }
+# Inputs that hold what is computed from token positions (see .computed): rotary
+# embedding's cos/sin caches, an attention mask. (RotaryEmbedding: ONNX's takes the caches
+# at 1 and 2, ONNX Runtime's at 2 and 3; the other slot is the integer position ids.)
+POSITION_SLOTS: dict[str, frozenset[int]] = {
+    op: frozenset(slots)
+    for op, slots in {
+        "RotaryEmbedding": {1, 2, 3}, "GroupQueryAttention": {7, 8}, "PagedAttention": {8, 9},
+        "SparseAttention": {9, 10}, "Attention": {3},
+    }.items()
+}
 # Float tensors at these inputs are constants, not weights.
-_NOT_WEIGHT_SLOTS = {op: CONFIG_SLOTS.get(op, frozenset()) | STATE_SLOTS.get(op, frozenset())
-                     for op in CONFIG_SLOTS.keys() | STATE_SLOTS.keys()}
+_NOT_WEIGHT_SLOTS = {op: frozenset().union(*(slots.get(op, ()) for slots in (CONFIG_SLOTS, STATE_SLOTS, POSITION_SLOTS)))
+                     for op in CONFIG_SLOTS.keys() | STATE_SLOTS.keys() | POSITION_SLOTS.keys()}
 
 # Operators through which a weight flows unchanged in content; a weight is attributed to
 # the node that finally computes with it, not to the Reshape or Cast in between.
@@ -113,9 +124,20 @@ PASS_THROUGH = frozenset({
 _ROLE_THROUGH = PASS_THROUGH | {"Expand"}
 
 
-# A constant tensor: (element type, elements, placeholder: a ConstantOfShape fill, not
-# trained values). A plain tuple: a model has thousands, and a tuple is the cheapest to build.
-ConstTensor = tuple[int, int, bool]
+# A constant tensor: (element type, elements, form). A plain tuple: a model has thousands,
+# and a tuple is the cheapest to build. Its form: stored with dims, a scalar (rank 0, as
+# exporters write the literals of a formula), or a placeholder (a ConstantOfShape fill
+# that stands in for weights, not trained values).
+ConstTensor = tuple[int, int, int]
+STORED, SCALAR, PLACEHOLDER = 0, 1, 2
+
+# Elementwise arithmetic: a scalar constant that only these read is a literal of the
+# formula (a norm's epsilon, attention's 1/√d, GELU's 0.044715, a -inf fill), not a
+# learned weight, which exporters keep in its declared shape ([1] for a one-output bias).
+_ARITHMETIC = frozenset({
+    "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mod", "Where",
+    "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "QLinearAdd", "QLinearMul",
+})
 
 # One read of a tensor: (node, slot, owner) = the reading node, the input slot it reads
 # at, and the index of the top-level node (in execution order) the read belongs to.
@@ -139,7 +161,7 @@ def find_constants(index: IndexedModel, values: Values) -> dict[str, ConstTensor
     for graph in index.graphs:
         for t in graph.initializers:
             if t.name not in found:
-                found[t.name] = (t.elem_type, _numel(t.dims), False)
+                found[t.name] = (t.elem_type, _numel(t.dims), STORED if t.dims else SCALAR)
         for node in graph.nodes:
             op_type = node.op_type
             if op_type != "Constant" and op_type != "ConstantOfShape":
@@ -151,7 +173,7 @@ def find_constants(index: IndexedModel, values: Values) -> dict[str, ConstTensor
             elif node.input:
                 shape = values.get(node.input[0])  # reading a value may compute it, as it always did here
                 if shape is not None:
-                    found.setdefault(node.output[0], (_fill_type(node), _shape_numel(shape), True))
+                    found.setdefault(node.output[0], (_fill_type(node), _shape_numel(shape), PLACEHOLDER))
     return found
 
 
@@ -199,15 +221,16 @@ def _constant_node_tensor(node: Node) -> ConstTensor:
     for attr_name in node.attrs:
         if attr_name == "value":
             t = node.tensor(attr_name)
-            # not a tensor: reads as an empty one
-            return (t.elem_type, _numel(t.dims), False) if t is not None else (onnx.TensorProto.UNDEFINED, 1, False)
+            if t is None:  # not a tensor: reads as an empty one
+                return onnx.TensorProto.UNDEFINED, 1, STORED
+            return t.elem_type, _numel(t.dims), STORED if t.dims else SCALAR
         if attr_name == "sparse_value":
             values = node.attr(attr_name).values
-            return values.data_type, _numel(values.dims), False
+            return values.data_type, _numel(values.dims), STORED
         if attr_name in _CONSTANT_ATTRIBUTES:
             elem_type, scalar = _CONSTANT_ATTRIBUTES[attr_name]
-            return elem_type, 1 if scalar else len(node.attr(attr_name)), False
-    return onnx.TensorProto.UNDEFINED, 0, False
+            return (elem_type, 1, SCALAR) if scalar else (elem_type, len(node.attr(attr_name)), STORED)
+    return onnx.TensorProto.UNDEFINED, 0, STORED
 
 
 def find_uses(order: list[Node]) -> dict[str, list[Use]]:
@@ -252,6 +275,7 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
     tensors = find_constants(index, values)
     outputs = set(index.main.outputs)
     scales = _dynamic_scales(index)
+    computed = computed_constants(index, values, lambda name: only_arithmetic_reads(name, uses))
     per_node: dict[int, int] = {}
     by_type: dict[int, int] = {}  # weight elements by element type
     packed_by_dtype: dict[str, int] = {}  # packed weights' values by the type they unpack to
@@ -259,8 +283,11 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
     quantization = 0
     largest = None
     unused = []
-    for name, (elem_type, numel, placeholder) in tensors.items():
+    for name, (elem_type, numel, form) in tensors.items():
         if not numel:  # an empty tensor (an omitted Resize scale, say) holds nothing to count
+            continue
+        if name in computed:  # computed from positions, not learned
+            constants_elements += numel
             continue
         tensor_uses = uses.get(name)
         if tensor_uses is None:
@@ -275,6 +302,9 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
             if _reads_quantization(reader, slot, scales):  # a scale or zero point: stored, but no parameter
                 quantization += packed[0] if packed else numel
                 weights_bytes += nbytes(elem_type, numel) or 0
+                continue
+            if form == SCALAR and _is_literal(name, elem_type, uses):
+                constants_elements += numel
                 continue
             if elem_type in _WEIGHT_TYPES:
                 if slot == 0 and op_type in _ROLE_THROUGH:
@@ -296,11 +326,10 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
                 quantization += packed[0] if packed else numel
                 weights_bytes += nbytes(elem_type, numel) or 0
                 continue
-            if elem_type in _WEIGHT_TYPES:
-                is_weight = not _only_in(_final_uses(name, uses), _NOT_WEIGHT_SLOTS)
-            else:
-                is_weight = _any_in(tensor_uses, QUANTIZED_WEIGHT_SLOTS)
-            if not is_weight:
+            if form == SCALAR and _is_literal(name, elem_type, uses):
+                constants_elements += numel
+                continue
+            if not reads_as_weight(name, elem_type, uses):
                 constants_elements += numel
                 continue
             if _any_in(tensor_uses, NON_TRAINABLE_SLOTS):
@@ -316,7 +345,7 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
             by_type[elem_type] = by_type.get(elem_type, 0) + numel
         weight_tensors += 1
         total += numel
-        if placeholder:
+        if form == PLACEHOLDER:
             placeholders += numel
         weights_bytes += size
         if largest is None or size > largest[1]:
@@ -423,6 +452,27 @@ def _read_by_several_nodes(tensor_uses: Sequence[Use]) -> bool:
         if node is not first:
             return True
     return False
+
+
+def reads_as_weight(name: str, elem_type: int, uses: dict[str, list[Use]]) -> bool:
+    """Whether the graph reads constant ``name`` as a weight (its uses, not its values, decide)."""
+    if elem_type in _WEIGHT_TYPES:
+        return not _only_in(_final_uses(name, uses), _NOT_WEIGHT_SLOTS)
+    return _any_in(uses.get(name, ()), QUANTIZED_WEIGHT_SLOTS)
+
+
+def _is_literal(name: str, elem_type: int, uses: dict[str, list[Use]]) -> bool:
+    """Scalar ``name`` is a literal of a formula: only elementwise arithmetic reads it."""
+    return elem_type in _WEIGHT_TYPES and only_arithmetic_reads(name, uses)
+
+
+def only_arithmetic_reads(name: str, uses: dict[str, list[Use]]) -> bool:
+    """Every final read (at least one) of ``name`` is elementwise arithmetic (see _ARITHMETIC)."""
+    final = _final_uses(name, uses)
+    for node, _, _ in final:
+        if node.op_type not in _ARITHMETIC:
+            return False
+    return bool(final)
 
 
 def _final_uses(name: str, uses: dict[str, list[Use]], depth: int = 0) -> list[Use]:

@@ -1,0 +1,105 @@
+"""Constants whose values show they were computed from positions, not learned.
+
+An exporter that fixes the sequence length folds what the model computes from token
+positions into constants: the causal mask, and the sine and cosine tables of rotary or
+sinusoidal position encodings (or, with the length left free, the frequencies they are
+computed from). They are stored and read like weights, but nobody trained
+them, and a model's published parameter count leaves them out (PyTorch holds them as
+buffers). Their values tell them apart. Only tensors small enough to decode
+(:data:`SMALL_CONSTANT_ELEMENTS`) are judged; a larger one counts as a weight.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from mkdocs_onnx.analysis.index import IndexedModel, Tensor
+from mkdocs_onnx.analysis.tensors import FLOAT_TYPES
+from mkdocs_onnx.analysis.values import Values
+
+
+def computed_constants(index: IndexedModel, values: Values, arithmetic_only: Callable[[str], bool]) -> frozenset[str]:
+    """The names of the constant masks, position tables and rotary frequencies of a model with attention.
+
+    ``arithmetic_only(name)``: whether only elementwise arithmetic reads the tensor, as it
+    reads masks and tables (weights are read by MatMul, Conv, Gather: not decoded here).
+    """
+    if not any(op == "Softmax" or op.endswith("Attention") for _, op in index.op_counts()):
+        return frozenset()  # what masks or encodes positions feeds attention
+    found = set()
+    for t in index.tensors():
+        dims = t.dims
+        if t.elem_type not in FLOAT_TYPES or not dims or any(d != 1 for d in dims[:-2]):
+            continue
+        if len(dims) > 1 and not arithmetic_only(t.name):
+            continue
+        v = values.get(t.name)  # None when too large to decode
+        if v is None:
+            continue
+        if len(dims) == 1:
+            computed = is_frequencies(v)
+        else:
+            computed = (dims[-1] == dims[-2] and is_mask(v)) or is_position_table(v)
+        if computed:
+            found.add(t.name)
+    return frozenset(found)
+
+
+def may_be_mask(tensor: Tensor) -> bool:
+    """A float tensor shaped like an attention mask: [1, ..., 1, n, n], n ≥ 2."""
+    dims = tensor.dims
+    return (tensor.elem_type in FLOAT_TYPES and len(dims) >= 2 and dims[-1] == dims[-2] >= 2
+            and all(d == 1 for d in dims[:-2]))
+
+
+def is_mask(v: np.ndarray) -> bool:
+    """A causal mask: zeros where a position may attend and large negatives (-inf, the type's
+    lowest, -1e4 and below) where not, to add to scores; or ones and zeros to multiply them by.
+
+    Causal means every position sees itself and the one before it, and nothing on one side
+    of the diagonal (a sliding window too); an identity or a learned matrix is none of that.
+    """
+    n = v.shape[-1]
+    m = v.reshape(-1, n, n)[0]
+    zero = m == 0
+    if ((m <= -1e4) | zero).all():
+        keep = zero
+    elif ((m == 1) | zero).all():
+        keep = m == 1
+    else:
+        return False
+    if not keep.diagonal().all() or keep.all():
+        return False
+    lower = bool(keep[1, 0]) and not np.triu(keep, 1).any()
+    upper = bool(keep[0, 1]) and not np.tril(keep, -1).any()
+    return lower or upper
+
+
+def is_position_table(v: np.ndarray) -> bool:
+    """A [positions, width] table whose every column is sin(p·θ) or cos(p·θ) of the position p.
+
+    Row 0 tells which (sin 0 = 0, cos 0 = 1), row 1 gives θ (every encoding's frequencies
+    are at most 1 radian a position: arcsin and arccos recover them), and every row must
+    then agree. A learned table matches no such formula.
+    """
+    if v.ndim < 2 or v.shape[-2] < 3:
+        return False
+    table = v.reshape(v.shape[-2], v.shape[-1]).astype(np.float64)
+    first, second = table[0], np.clip(table[1], -1.0, 1.0)
+    sines, cosines = first == 0, first == 1
+    if not (sines | cosines).all():
+        return False
+    theta = np.where(sines, np.arcsin(second), np.arccos(second))
+    if not (theta > 0).any():  # a fill (all ones, all zeros), no encoding; yet float32 rounds the
+        return False           # cosine of the lowest frequencies to 1 at position 1, so some may read 0
+    angles = np.arange(table.shape[0])[:, None] * theta
+    return bool(np.allclose(table, np.where(sines, np.sin(angles), np.cos(angles)), rtol=0, atol=2e-3))
+
+
+def is_frequencies(v: np.ndarray) -> bool:
+    """Rotary embedding's inverse frequencies: 1, r, r², ... for some 0 < r < 1 (r = base^(-2/d))."""
+    if v.shape[0] < 3 or v[0] != 1 or not 0 < v[1] < 1:
+        return False
+    return bool(np.allclose(v, float(v[1]) ** np.arange(v.shape[0]), rtol=1e-3, atol=0))

@@ -1,0 +1,83 @@
+"""Small constants kept in external data files, read where the figures depend on their values.
+
+Exporters move tensors past a size threshold into a data file next to the model (1 KiB
+by default; some save everything there). Weights stay unread there. But a Reshape
+target, an axes list or a Gather index saved that way would leave the shapes it
+determines unknown, and a causal mask saved that way would hide the mask. So a constant
+of at most :data:`SMALL_CONSTANT_ELEMENTS` elements that the graph does not read as a
+weight, or that may be an attention mask, is read and put inline, before anything reads
+values (ONNX shape inference then sees it too). Each read is at most 32 KiB; a model's
+cost to analyse still grows with its graph, not with its weights.
+
+Only files inside the model's folder are opened (as ONNX itself requires), and a tensor
+whose bytes cannot be read as declared stays external: its values are then unknown, as
+they were before.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable, Optional
+
+import onnx
+
+from mkdocs_onnx.analysis.index import IndexedModel, Tensor
+from mkdocs_onnx.analysis.tensors import PLAIN_RAW, SMALL_CONSTANT_ELEMENTS
+
+
+def read_small_constants(index: IndexedModel, model_path: str, wanted: Callable[[Tensor], bool]) -> int:
+    """Put inline the small external constants for which ``wanted`` holds; how many were read."""
+    candidates = [t for t in index.tensors()
+                  if t.external and t.elem_type in PLAIN_RAW and math.prod(t.dims) <= SMALL_CONSTANT_ELEMENTS]
+    if not candidates:  # the common case: nothing small is stored outside the file
+        return 0
+    base = os.path.realpath(os.path.dirname(os.path.abspath(model_path)))
+    read = 0
+    for tensor in candidates:
+        if wanted(tensor):
+            data = _read(tensor, base)
+            if data is not None:
+                _put_inline(tensor, data)
+                read += 1
+    if read:
+        index.note_edit("small external constants read")
+    return read
+
+
+def _read(tensor: Tensor, base: str) -> Optional[bytes]:
+    """The tensor's bytes as its external-data entries declare them, or None."""
+    info = {e.key: e.value for e in tensor.proto.external_data}
+    path = _inside(base, info.get("location", ""))
+    size = PLAIN_RAW[tensor.elem_type].itemsize * math.prod(tensor.dims)
+    offset = _number(info.get("offset", "0"))
+    length = _number(info.get("length", str(size)))
+    if path is None or offset is None or length != size:
+        return None
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read(size)
+    except OSError:
+        return None
+    return data if len(data) == size else None
+
+
+def _inside(base: str, location: str) -> Optional[str]:
+    """The file ``location`` names, when it lies inside the folder ``base``."""
+    if not location or os.path.isabs(location):
+        return None
+    path = os.path.realpath(os.path.join(base, location))
+    return path if os.path.commonpath([base, path]) == base and os.path.isfile(path) else None
+
+
+def _number(text: str) -> Optional[int]:
+    return int(text) if text.isdigit() else None
+
+
+def _put_inline(tensor: Tensor, data: bytes) -> None:
+    proto = tensor.proto
+    del proto.external_data[:]
+    proto.data_location = onnx.TensorProto.DEFAULT
+    proto.raw_data = data
+    tensor.external = False
