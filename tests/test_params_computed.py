@@ -74,6 +74,7 @@ LOWEST = float(np.finfo(np.float32).min)
     ("Add", causal(-np.inf, np.float16)),
     ("Mul", np.tril(np.ones((S, S), np.float32))[None]),  # a multiplicative 0/1 mask
     ("Add", (np.triu(np.full((S, S), -np.inf, np.float32), 1) + np.tril(np.full((S, S), -np.inf, np.float32), -3))[None]),
+    ("Add", np.zeros((1, S, S), np.float32)),  # an encoder exported without a padding mask: hides nothing
 ])
 def test_a_causal_mask_folded_into_a_constant_is_not_a_parameter(scores_op, mask):
     r = analyze_model(attention(scores_op, mask if mask.dtype != np.float16 else mask.astype(np.float32)))
@@ -84,11 +85,21 @@ def test_a_causal_mask_folded_into_a_constant_is_not_a_parameter(scores_op, mask
 @pytest.mark.parametrize("what, mask", [
     ("a learned bias on the scores (relative positions)", np.random.default_rng(1).standard_normal((1, S, S)).astype(np.float32)),
     ("an identity: no token sees another", np.eye(S, dtype=np.float32)[None]),
-    ("all zeros: nothing masked", np.zeros((1, S, S), np.float32)),
+    ("a learned bias per head", np.random.default_rng(2).standard_normal((4, S, S)).astype(np.float32)),
 ])
 def test_a_constant_on_the_scores_that_is_no_causal_mask_stays_a_weight(what, mask):
     r = analyze_model(attention("Add", mask))
-    assert r.params.total == WEIGHTS + S * S, what
+    assert r.params.total == WEIGHTS + mask.size, what
+
+
+def test_alibi_position_bias_is_not_a_parameter():
+    """BLOOM's ALiBi, folded at a fixed length: head h adds slope_h × key position, slope_h = 2^(-8(h+1)/H)."""
+    heads = 4
+    slopes = 2.0 ** (-8.0 * np.arange(1, heads + 1) / heads)
+    bias = (slopes[:, None, None] * np.arange(S)[None, None, :]).astype(np.float32)  # [heads, 1, S]
+    r = analyze_model(attention("Add", bias))
+    assert r.params.total == WEIGHTS
+    assert r.params.constants == heads * S
 
 
 def rope_tables(base: float = 10000.0) -> tuple[np.ndarray, np.ndarray]:

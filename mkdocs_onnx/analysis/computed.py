@@ -1,9 +1,9 @@
 """Constants whose values show they were computed from positions, not learned.
 
 An exporter that fixes the sequence length folds what the model computes from token
-positions into constants: the causal mask, and the sine and cosine tables of rotary or
+positions into constants: the attention mask, the sine and cosine tables of rotary or
 sinusoidal position encodings (or, with the length left free, the frequencies they are
-computed from). They are stored and read like weights, but nobody trained
+computed from), ALiBi's position bias. They are stored and read like weights, but nobody trained
 them, and a model's published parameter count leaves them out (PyTorch holds them as
 buffers). Their values tell them apart. Only tensors small enough to decode
 (:data:`SMALL_CONSTANT_ELEMENTS`) are judged; a larger one counts as a weight.
@@ -11,12 +11,14 @@ buffers). Their values tell them apart. Only tensors small enough to decode
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
+import onnx
 
 from mkdocs_onnx.analysis.index import IndexedModel, Tensor
-from mkdocs_onnx.analysis.tensors import FLOAT_TYPES
+from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, nbytes
 from mkdocs_onnx.analysis.values import Values
 
 
@@ -31,20 +33,40 @@ def computed_constants(index: IndexedModel, values: Values, arithmetic_only: Cal
     found = set()
     for t in index.tensors():
         dims = t.dims
-        if t.elem_type not in FLOAT_TYPES or not dims or any(d != 1 for d in dims[:-2]):
+        if t.elem_type not in FLOAT_TYPES or not dims:
             continue
         if len(dims) > 1 and not arithmetic_only(t.name):
             continue
         v = values.get(t.name)  # None when too large to decode
-        if v is None:
-            continue
-        if len(dims) == 1:
-            computed = is_frequencies(v)
-        else:
-            computed = (dims[-1] == dims[-2] and is_mask(v)) or is_position_table(v)
-        if computed:
+        if v is not None and _computed(dims, v):
             found.add(t.name)
     return frozenset(found)
+
+
+def _computed(dims: tuple, v: np.ndarray) -> bool:
+    if len(dims) == 1:
+        return is_frequencies(v)
+    if all(d == 1 for d in dims[:-2]):  # one mask or table, broadcast over batch and heads
+        if (dims[-1] == dims[-2] and is_mask(v)) or is_position_table(v):
+            return True
+    return dims[-2] == 1 and is_position_bias(v)
+
+
+# A possible mask this size or smaller is kept whole (not stripped, read from external
+# data): whether the model is a decoder depends on its values (a boolean 2,048 × 2,048
+# buffer, as GPT-J keeps, is 4 MiB).
+MASK_BYTES = 4 << 20
+
+
+def kept_whole(tensor: Tensor) -> bool:
+    """A constant shaped like a mask that is kept whole: [1, ..., 1, n, n] up to :data:`MASK_BYTES`,
+    boolean or of rank 3 and more (a 2-D float square is as likely a weight)."""
+    dims = tensor.dims
+    if len(dims) < 2 or dims[-1] != dims[-2] or any(d != 1 for d in dims[:-2]):
+        return False
+    if tensor.elem_type != onnx.TensorProto.BOOL and len(dims) < 3:
+        return False
+    return math.prod(dims) * (nbytes(tensor.elem_type, 1) or 8) <= MASK_BYTES
 
 
 def may_be_mask(tensor: Tensor) -> bool:
@@ -55,11 +77,12 @@ def may_be_mask(tensor: Tensor) -> bool:
 
 
 def is_mask(v: np.ndarray) -> bool:
-    """A causal mask: zeros where a position may attend and large negatives (-inf, the type's
-    lowest, -1e4 and below) where not, to add to scores; or ones and zeros to multiply them by.
+    """A mask on attention scores: zeros where a position may attend and large negatives
+    (-inf, the type's lowest, -1e4 and below) where not, to add; or ones and zeros to multiply by.
 
-    Causal means every position sees itself and the one before it, and nothing on one side
-    of the diagonal (a sliding window too); an identity or a learned matrix is none of that.
+    Either it hides nothing (an encoder exported without a padding mask), or it is causal:
+    every position sees itself and the one before it, and nothing on one side of the
+    diagonal (a sliding window too). An identity or a learned matrix is none of that.
     """
     n = v.shape[-1]
     m = v.reshape(-1, n, n)[0]
@@ -70,7 +93,9 @@ def is_mask(v: np.ndarray) -> bool:
         keep = m == 1
     else:
         return False
-    if not keep.diagonal().all() or keep.all():
+    if keep.all():
+        return True
+    if not keep.diagonal().all():
         return False
     lower = bool(keep[1, 0]) and not np.triu(keep, 1).any()
     upper = bool(keep[0, 1]) and not np.tril(keep, -1).any()
@@ -103,3 +128,11 @@ def is_frequencies(v: np.ndarray) -> bool:
     if v.shape[0] < 3 or v[0] != 1 or not 0 < v[1] < 1:
         return False
     return bool(np.allclose(v, float(v[1]) ** np.arange(v.shape[0]), rtol=1e-3, atol=0))
+
+
+def is_position_bias(v: np.ndarray) -> bool:
+    """ALiBi's bias: per head, slope × position (0, s, 2s, ...) along the last axis, s ≠ 0."""
+    rows = v.reshape(-1, v.shape[-1]).astype(np.float64)
+    if rows.shape[1] < 3 or (rows[:, 0] != 0).any() or (rows[:, 1] == 0).any():
+        return False
+    return bool(np.allclose(rows, rows[:, 1:2] * np.arange(rows.shape[1]), rtol=1e-4, atol=0))

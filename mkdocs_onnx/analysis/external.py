@@ -5,9 +5,9 @@ by default; some save everything there). Weights stay unread there. But a Reshap
 target, an axes list or a Gather index saved that way would leave the shapes it
 determines unknown, and a causal mask saved that way would hide the mask. So a constant
 of at most :data:`SMALL_CONSTANT_ELEMENTS` elements that the graph does not read as a
-weight, or that may be an attention mask, is read and put inline, before anything reads
-values (ONNX shape inference then sees it too). Each read is at most 32 KiB; a model's
-cost to analyse still grows with its graph, not with its weights.
+weight, or that may be an attention mask (``computed.kept_whole``), is read and put inline,
+before anything reads values (ONNX shape inference then sees it too). A model's cost to
+analyse still grows with its graph, not with its weights.
 
 Only files inside the model's folder are opened (as ONNX itself requires), and a tensor
 whose bytes cannot be read as declared stays external: its values are then unknown, as
@@ -22,14 +22,14 @@ from typing import Callable, Optional
 
 import onnx
 
+from mkdocs_onnx.analysis.computed import kept_whole
 from mkdocs_onnx.analysis.index import IndexedModel, Tensor
 from mkdocs_onnx.analysis.tensors import PLAIN_RAW, SMALL_CONSTANT_ELEMENTS
 
 
 def read_small_constants(index: IndexedModel, model_path: str, wanted: Callable[[Tensor], bool]) -> int:
     """Put inline the small external constants for which ``wanted`` holds; how many were read."""
-    candidates = [t for t in index.tensors()
-                  if t.external and t.elem_type in PLAIN_RAW and math.prod(t.dims) <= SMALL_CONSTANT_ELEMENTS]
+    candidates = [t for t in index.tensors() if t.external and t.elem_type in PLAIN_RAW and _small(t)]
     if not candidates:  # the common case: nothing small is stored outside the file
         return 0
     base = os.path.realpath(os.path.dirname(os.path.abspath(model_path)))
@@ -43,6 +43,10 @@ def read_small_constants(index: IndexedModel, model_path: str, wanted: Callable[
     if read:
         index.note_edit("small external constants read")
     return read
+
+
+def _small(tensor: Tensor) -> bool:
+    return math.prod(tensor.dims) <= SMALL_CONSTANT_ELEMENTS or kept_whole(tensor)
 
 
 def _read(tensor: Tensor, base: str) -> Optional[bytes]:

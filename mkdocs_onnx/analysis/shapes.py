@@ -24,6 +24,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from onnx import helper, numpy_helper, shape_inference
 from onnx.onnx_cpp2py_export.shape_inference import infer_shapes as _infer_shapes
 
+from mkdocs_onnx.analysis.computed import kept_whole
 from mkdocs_onnx.analysis.costs import NodeContext, shape_function, subgraph_inputs_function
 from mkdocs_onnx.analysis.graphs import node_label, qualified_op, topological_order
 from mkdocs_onnx.analysis.index import DEFAULT_DOMAINS, Graph, IndexedModel, Node
@@ -148,11 +149,12 @@ def strip_weight_data(index: IndexedModel) -> None:
     """Drop the data of large tensors: shape inference needs only their dims and type.
 
     Everything that reads weight values has run by now; small tensors (shapes, axes)
-    keep their data so that data propagation still works. Stripping twice changes
-    nothing more.
+    keep their data so that data propagation still works, and so do possible attention
+    masks, which architecture detection reads. Stripping twice changes nothing more.
     """
     for t in index.tensors():
-        if math.prod(t.dims) > SMALL_CONSTANT_ELEMENTS and not t.external:  # t.numel, without a property call
+        # math.prod(t.dims): t.numel, without a property call
+        if math.prod(t.dims) > SMALL_CONSTANT_ELEMENTS and not t.external and not kept_whole(t):
             proto = t.proto
             for name in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data"):
                 proto.ClearField(name)
