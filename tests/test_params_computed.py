@@ -230,3 +230,27 @@ def test_an_external_location_outside_the_model_folder_is_not_opened(tmp_path):
     assert external._inside(str(inside), "../secret.bin") is None
     assert r.params.total == WEIGHTS  # analysed all the same: only the Reshape's output size is unknown
     assert any(u.node for u in r.flops.uncounted) or r.memory.activations_unknown
+
+
+@pytest.mark.parametrize("keep, family", [
+    (np.ones((96, 96), bool), "transformer-encoder"),  # wav2vec2's: every frame sees every frame
+    (np.tril(np.ones((96, 96), bool)), "transformer-decoder"),  # GPT-2's 'bias' buffer
+])
+def test_a_boolean_mask_larger_than_a_small_constant_is_read_whole(tmp_path, keep, family):
+    """9,216 elements: past what is decoded as a small constant, yet its values decide causality,
+    inline or in external data alike."""
+    n = keep.shape[0]
+    inits = [numpy_helper.from_array(np.full((D, D), 0.01, np.float32), w) for w in ("Wq", "Wk", "Wv")]
+    inits += [numpy_helper.from_array(keep[None, None], "keep"), numpy_helper.from_array(np.array(-np.inf, np.float32), "ninf")]
+    nodes = [helper.make_node("MatMul", ["X", w], [o]) for w, o in (("Wq", "q"), ("Wk", "k"), ("Wv", "v"))]
+    nodes += [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+              helper.make_node("MatMul", ["q", "kt"], ["scores"]),
+              helper.make_node("Where", ["keep", "scores", "ninf"], ["masked"]),
+              helper.make_node("Softmax", ["masked"], ["p"], axis=-1), helper.make_node("MatMul", ["p", "v"], ["y"])]
+    m = model(nodes, [value("X", [1, 1, n, D])], [value("y", [1, 1, n, D])], inits)
+    inline = analyze_model(m)
+    path = tmp_path / "model.onnx"
+    onnx.save_model(m, path, save_as_external_data=True, location="model.data", size_threshold=1024)
+    for report in (inline, analyze(path)):
+        assert report.architecture.family == family, report.architecture.evidence
+        assert report.params.total == WEIGHTS
