@@ -71,7 +71,8 @@ def test_clip_counts_bounds():
 
 def test_gelu_exact_and_tanh():
     assert flops("Gelu", [("X", (4, 8))]) == 5 * 32  # x/√2, erf, +1, *x, *0.5
-    assert flops("Gelu", [("X", (4, 8))], approximate="tanh") == 9 * 32
+    # x³ (one Pow), ×0.044715, +x, ×√(2/π), tanh, +1, ×x, ×0.5: ONNX's function body
+    assert flops("Gelu", [("X", (4, 8))], approximate="tanh") == 8 * 32
 
 
 def test_swiglu():
@@ -296,3 +297,18 @@ def test_scatter_with_reduction_counts_updates():
     inputs = [("data", (10, 3)), ("idx", (4, 1)), ("updates", (4, 3))]
     assert flops("ScatterND", inputs) == 0
     assert flops("ScatterND", inputs, reduction="add") == 4 * 3
+
+
+@pytest.mark.parametrize("case", ["test_gelu_tanh_1", "test_gelu_tanh_2", "test_gelu_default_1", "test_gelu_default_2"])
+def test_gelu_costs_what_onnx_own_function_body_for_it_costs(case):
+    """ONNX ships each Gelu test case also expanded into its function body; counted node by
+    node, that body must cost what the Gelu formula says, plus the one square root it takes of
+    a constant (√(2/π) or √2) on a single element."""
+    from onnx.backend.test.case.node import collect_testcases
+
+    from mkdocs_onnx.analysis import analyze_model
+
+    models = {c.name: c.model for c in collect_testcases() if c.name in (case, case + "_expanded")}
+    fused, expanded = analyze_model(models[case]), analyze_model(models[case + "_expanded"])
+    assert set(fused.flops.by_op_type) == {"Gelu"}
+    assert expanded.flops.total == fused.flops.total + 1

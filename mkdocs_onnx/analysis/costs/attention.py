@@ -517,7 +517,7 @@ def q_embed_layer_norm_shape(ctx: NodeContext) -> list[TypeInfo]:
 
 @cost("FastGelu", domain=MS)
 def fast_gelu(ctx: NodeContext) -> int:
-    """FastGelu: 9 × elements (tanh-approximated Gelu) + 1 × elements if bias."""
+    """FastGelu: 8 × elements (tanh-approximated Gelu) + 1 × elements if bias."""
     return (GELU_TANH_PER_ELEMENT + (1 if ctx.has_input(1) else 0)) * broadcast_numel(ctx)
 
 

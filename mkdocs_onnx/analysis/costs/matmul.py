@@ -128,7 +128,7 @@ def fused_gemm_shape(ctx: NodeContext) -> list[TypeInfo]:
 
 @cost("GemmFastGelu", domain=MS)
 def gemm_fast_gelu(ctx: NodeContext) -> int:
-    """GemmFastGelu: 2·batch·M·N·K (MatMul of X and W) + batch·M·N × (9 for FastGelu's tanh Gelu + 1 if bias)."""
+    """GemmFastGelu: 2·batch·M·N·K (MatMul of X and W) + batch·M·N × (8 for FastGelu's tanh Gelu + 1 if bias)."""
     batch, m, n, k = matmul_dims(ctx.input_shape(0), ctx.input_shape(1))
     outputs = numel(batch) * m * n
     return 2 * outputs * k + (GELU_TANH_PER_ELEMENT + (1 if ctx.has_input(2) else 0)) * outputs
