@@ -295,7 +295,8 @@ def cnn(convs: int = 6, silu: bool = False, residual: bool = True) -> onnx.Model
                    [helper.make_tensor_value_info("logits", F, ["batch", 10])])
 
 
-def vit(layers: int = 2, heads: int = 4, hidden: int = 32, patch: int = 8) -> onnx.ModelProto:
+def vit(layers: int = 2, heads: int = 4, hidden: int = 32, patch: int = 8, head: bool = True) -> onnx.ModelProto:
+    """A ViT on 32 × 32 images; without ``head``, the backbone: every patch token's hidden state."""
     b = Builder(5)
     d = hidden // heads
     p = b.op("Conv", ["pixel_values", b.weight((hidden, 3, patch, patch)), b.const(np.zeros(hidden, np.float32))],
@@ -311,6 +312,11 @@ def vit(layers: int = 2, heads: int = 4, hidden: int = 32, patch: int = 8) -> on
         x = b.op("Add", [x, b.linear(b.merge(ctx, hidden), hidden, hidden)])
         x = b.op("Add", [x, b.linear(b.gelu(b.linear(b.layer_norm(x, hidden, fused=True), hidden, 4 * hidden)),
                                      4 * hidden, hidden)])
+    if not head:
+        b.nodes.append(helper.make_node("LayerNormalization", [x, b.const(np.ones(hidden, np.float32)),
+                                                               b.const(np.zeros(hidden, np.float32))], ["last_hidden"]))
+        return b.model([helper.make_tensor_value_info("pixel_values", F, ["batch", 3, 32, 32])],
+                       [helper.make_tensor_value_info("last_hidden", F, ["batch", (32 // patch) ** 2, hidden])])
     pooled = b.op("ReduceMean", [x], axes=[1], keepdims=0)
     b.nodes.append(helper.make_node("Gemm", [pooled, b.weight((hidden, 10)), b.const(np.zeros(10, np.float32))], ["logits"]))
     return b.model([helper.make_tensor_value_info("pixel_values", F, ["batch", 3, 32, 32])],
@@ -553,6 +559,14 @@ def test_vision_transformer_from_patch_embedding():
     assert any("patch embedding" in e for e in a.evidence)
     assert a.transformer.layers == 2 and a.transformer.heads == 4
     assert a.task_guess == "image-classification"
+
+
+def test_a_vision_transformer_backbone_outputs_embeddings_not_boxes():
+    """[batch, 256 patches, 128]: the width is the transformer's hidden size, so these are the
+    patch tokens' hidden states (as a ViT or DINO backbone gives them), not 256 candidate boxes."""
+    a = _arch(vit(hidden=128, patch=2, head=False))
+    assert a.family == "vision-transformer"
+    assert a.task_guess == "embedding", a.evidence
 
 
 def test_plain_mlp_is_an_mlp_not_a_transformer():

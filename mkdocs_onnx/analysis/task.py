@@ -38,7 +38,7 @@ def guess_task(family: str, inputs: list[TensorInfo], outputs: list[TensorInfo],
 
     image = next((t for t in inputs if _is_image(t)), None)
     if image is not None:
-        return _image_task(image, outputs, detection_ops)
+        return _image_task(image, outputs, detection_ops, hidden_size)
 
     audio = next((t for t in inputs if _AUDIO.search(t.name) and t.dtype.startswith("float")), None)
     if audio is not None:
@@ -86,7 +86,8 @@ def _hw(t: TensorInfo):
     return tuple(t.shape[2:]) if _channels(t.shape[1]) or not _channels(t.shape[3]) else tuple(t.shape[1:3])
 
 
-def _image_task(image: TensorInfo, outputs: list[TensorInfo], detection_ops: bool) -> tuple[Optional[str], str]:
+def _image_task(image: TensorInfo, outputs: list[TensorInfo], detection_ops: bool,
+                hidden_size: Optional[int]) -> tuple[Optional[str], str]:
     hw = _hw(image)
     where = f"image input '{image.name}' {_fmt(image.shape)}"
     boxes = [o for o in outputs if _BOXES.search(o.name)]
@@ -102,6 +103,9 @@ def _image_task(image: TensorInfo, outputs: list[TensorInfo], detection_ops: boo
             return "super-resolution", f"{where}; output '{o.name}' {_fmt(o.shape)} is {ohw[0] // hw[0]}× larger"
         if ohw == hw or _MASK.search(o.name):
             return "segmentation", f"{where}; output '{o.name}' {_fmt(o.shape)} is a per-pixel map of the same size"
+    for o in outputs:  # a vision transformer's backbone: its width, for every patch token (ViT, DINO)
+        if o.shape is not None and len(o.shape) == 3 and hidden_size and o.shape[-1] == hidden_size:
+            return "embedding", f"{where}; output '{o.name}' {_fmt(o.shape)} is the hidden state of every patch token"
     dense = [o for o in outputs if o.shape is not None and len(o.shape) == 3 and isinstance(o.shape[1], int)
              and o.shape[1] >= 100 and isinstance(o.shape[2], int) and o.shape[2] >= 5]
     if dense:
