@@ -254,3 +254,17 @@ def test_a_boolean_mask_larger_than_a_small_constant_is_read_whole(tmp_path, kee
     for report in (inline, analyze(path)):
         assert report.architecture.family == family, report.architecture.evidence
         assert report.params.total == WEIGHTS
+
+
+def test_a_data_file_linked_into_the_model_folder_is_read(tmp_path):
+    """git-annex and DVC keep a model's files as links into a store elsewhere: the name is inside."""
+    store, zoo = tmp_path / "store", tmp_path / "zoo"
+    store.mkdir()
+    zoo.mkdir()
+    onnx.save_model(reshaped_attention(), store / "model.onnx", save_as_external_data=True, location="model.data",
+                    size_threshold=0)
+    (zoo / "model.onnx").symlink_to(store / "model.onnx")
+    (zoo / "model.data").symlink_to(store / "model.data")
+    r = analyze(zoo / "model.onnx")
+    assert not r.flops.uncounted and r.architecture.family == "transformer-decoder"
+    assert r.params.total == WEIGHTS

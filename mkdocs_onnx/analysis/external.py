@@ -9,7 +9,7 @@ weight, or that may be an attention mask (``computed.kept_whole``), is read and 
 before anything reads values (ONNX shape inference then sees it too). A model's cost to
 analyse still grows with its graph, not with its weights.
 
-Only files inside the model's folder are opened (as ONNX itself requires), and a tensor
+Only files named inside the model's folder are opened (as ONNX itself requires), and a tensor
 whose bytes cannot be read as declared stays external: its values are then unknown, as
 they were before.
 """
@@ -32,7 +32,7 @@ def read_small_constants(index: IndexedModel, model_path: str, wanted: Callable[
     candidates = [t for t in index.tensors() if t.external and t.elem_type in PLAIN_RAW and _small(t)]
     if not candidates:  # the common case: nothing small is stored outside the file
         return 0
-    base = os.path.realpath(os.path.dirname(os.path.abspath(model_path)))
+    base = os.path.dirname(os.path.abspath(model_path))
     read = 0
     for tensor in candidates:
         if wanted(tensor):
@@ -68,10 +68,14 @@ def _read(tensor: Tensor, base: str) -> Optional[bytes]:
 
 
 def _inside(base: str, location: str) -> Optional[str]:
-    """The file ``location`` names, when it lies inside the folder ``base``."""
+    """The file ``location`` names, when the name keeps inside the folder ``base``.
+
+    The name is checked, not where links lead: a data file linked into the folder (as
+    git-annex and DVC keep files) is the folder's own.
+    """
     if not location or os.path.isabs(location):
         return None
-    path = os.path.realpath(os.path.join(base, location))
+    path = os.path.normpath(os.path.join(base, location))
     return path if os.path.commonpath([base, path]) == base and os.path.isfile(path) else None
 
 
