@@ -201,7 +201,7 @@ def test_lower_bound_dims_external_data_and_risks():
     assert f"<tr><td><code>sequence</code></td>{right}<span title=\"128 exactly\">128</span></td><td>models.yml</td></tr>" in md
     assert f"<tr><td><code>batch</code></td>{right}<span title=\"1 exactly\">1</span></td><td>batch size</td></tr>" in md
     assert f"<tr><td><code>past</code></td>{right}unbound</td><td>left unbound</td></tr>" in md
-    assert "external data" in md
+    assert "+ external data <span title=\"97000000 bytes exactly\">92.5 MiB</span> in 1 file</td>" in md
     assert "unknown rank" in md  # the mask input
     # risks sorted by severity, error first
     notes = md.split("## Deployment Notes", 1)[1]
