@@ -268,3 +268,15 @@ def test_a_data_file_linked_into_the_model_folder_is_read(tmp_path):
     r = analyze(zoo / "model.onnx")
     assert not r.flops.uncounted and r.architecture.family == "transformer-decoder"
     assert r.params.total == WEIGHTS
+
+
+def test_position_tables_saved_externally_are_read_to_tell_and_projections_are_not(tmp_path, monkeypatch):
+    path = tmp_path / "model.onnx"
+    onnx.save_model(attention(cos_sin=rope_tables()), path, save_as_external_data=True, location="model.data",
+                    size_threshold=0)
+    read = []
+    original = external._read
+    monkeypatch.setattr(external, "_read", lambda t, base: read.append(t.name) or original(t, base))
+    r = analyze(path)
+    assert sorted(read) == ["cos", "sin"]  # read by Mul only; Wq, Wk and Wv are read by MatMul
+    assert r.params.total == WEIGHTS

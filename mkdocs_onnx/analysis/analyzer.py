@@ -11,7 +11,7 @@ import onnx
 # The package sets its version before it imports this module: read once here, not per analysis.
 from mkdocs_onnx import __version__
 from mkdocs_onnx.analysis import architecture, risks
-from mkdocs_onnx.analysis.computed import may_be_mask
+from mkdocs_onnx.analysis.computed import may_be_computed
 from mkdocs_onnx.analysis.external import read_small_constants
 from mkdocs_onnx.analysis.flops import FlopsResult, count_flops
 from mkdocs_onnx.analysis.folding import Folding, find_folding
@@ -94,7 +94,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     order = _sort_in_place(index, loaded.path)
     uses = find_uses(order)
     read_small_constants(index, loaded.path, lambda t: not reads_as_weight(t.name, t.elem_type, uses)
-                         or (may_be_mask(t) and only_arithmetic_reads(t.name, uses)))
+                         or (may_be_computed(t) and only_arithmetic_reads(t.name, uses)))
     values = constant_values(index)
     params = count_params(index, values, uses)
     facts = risks.Facts.from_index(index, params, inlined_functions=loaded.inlined_functions)

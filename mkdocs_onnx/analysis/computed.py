@@ -69,11 +69,12 @@ def kept_whole(tensor: Tensor) -> bool:
     return math.prod(dims) * (nbytes(tensor.elem_type, 1) or 8) <= MASK_BYTES
 
 
-def may_be_mask(tensor: Tensor) -> bool:
-    """A float tensor shaped like an attention mask: [1, ..., 1, n, n], n ≥ 2."""
+def may_be_computed(tensor: Tensor) -> bool:
+    """A float tensor of 2 dims or more that :func:`computed_constants` would judge (if only
+    elementwise arithmetic reads it): a mask, a position table or bias. Read from external
+    data to tell; a bias, a norm's scale, a projection is 1-D or read by a MatMul instead."""
     dims = tensor.dims
-    return (tensor.elem_type in FLOAT_TYPES and len(dims) >= 2 and dims[-1] == dims[-2] >= 2
-            and all(d == 1 for d in dims[:-2]))
+    return tensor.elem_type in FLOAT_TYPES and len(dims) >= 2 and dims[-1] >= 2
 
 
 def is_mask(v: np.ndarray) -> bool:
