@@ -10,8 +10,10 @@ few is noise).
     python benchmarks/analysis_speed.py [MODEL.onnx ...]
 
 Without arguments: the onnx package's light_* models, the demo zoo's models and, when
-present, the real-model corpus next to the repository. Last, the fixed cost of a call:
-each of the three on a model of one Relu, generated here.
+present, the real-model corpus next to the repository; then four of the light models
+written with their weights in the file, as a zoo publishes them (the light models hold
+placeholders instead, which keeps their files, and the floor, small). Last, the fixed
+cost of a call: each of the three on a model of one Relu, generated here.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sys
 import time
 import warnings
 
+import numpy as np
 import onnx
 
 from mkdocs_onnx import analyze
@@ -75,7 +78,8 @@ def geomean(xs: list[float]) -> float:
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
 
 
-def main(paths: list[str]) -> int:
+def main(paths: list[str], weights: bool = False) -> int:
+    """``weights``: also time light models written with their weights (see :func:`with_weights`)."""
     try:
         import onnx_tool  # noqa: F401
         have_tool = True
@@ -83,9 +87,18 @@ def main(paths: list[str]) -> int:
         have_tool = False
         print("onnx-tool is not installed: its column is skipped (pip install onnx-tool)")
     warnings.simplefilter("ignore")
-    rows = []  # (floor s, ours s, onnx-tool s or None)
+    summarise(compare(labels(paths), have_tool))
+    if weights:
+        with_weights(have_tool)
+    fixed_cost(have_tool)
+    return 0
+
+
+def compare(models: dict[str, str], have_tool: bool) -> list[tuple[float, float, float | None]]:
+    """Time every model (path -> label) three ways, print a line each; (floor s, ours s, onnx-tool s or None)."""
+    rows = []
     print(f"{'model':40s} {'floor ms':>9s} {'ours ms':>9s} {'ours/floor':>10s} {'onnx-tool ms':>12s} {'ours/tool':>9s}")
-    for path, label in labels(paths).items():
+    for path, label in models.items():
         try:
             base = best_of(lambda: floor(path), 5)
         except Exception as e:  # a model the floor itself cannot handle is no comparison
@@ -102,9 +115,47 @@ def main(paths: list[str]) -> int:
                 line += f" {'failed':>12s} ({type(e).__name__})"
         rows.append((base, ours, tool))
         print(line)
-    summarise(rows)
-    fixed_cost(have_tool)
-    return 0
+    return rows
+
+
+WITH_WEIGHTS = ("light_squeezenet.onnx", "light_densenet121.onnx", "light_inception_v2.onnx", "light_resnet50.onnx")
+
+
+def with_weights(have_tool: bool) -> None:
+    """The light models stand for real ones without their weights, which makes their files
+    small and the floor cheap. A published model holds its weights: here a few of them are
+    written with their weights in the file (random values of the real shapes, 5-100 MB)."""
+    import tempfile
+
+    light = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
+    print("\nThe same architectures with their weights in the file, as a zoo publishes them:")
+    with tempfile.TemporaryDirectory() as tmp:
+        models = {}
+        for name in WITH_WEIGHTS:
+            path = os.path.join(tmp, name.replace("light_", ""))
+            onnx.save(materialized(onnx.load(os.path.join(light, name))), path)
+            models[path] = f"{os.path.basename(path)} ({os.path.getsize(path) / 2**20:.0f} MiB)"
+        summarise(compare(models, have_tool))
+
+
+def materialized(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` with each ConstantOfShape placeholder (fed by a constant shape) replaced by an
+    initializer of random float32 values of that shape."""
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(0)
+    shapes = {t.name: tuple(numpy_helper.to_array(t)) for t in model.graph.initializer
+              if t.data_type == onnx.TensorProto.INT64 and len(t.dims) == 1}
+    kept = []
+    for node in model.graph.node:
+        if node.op_type == "ConstantOfShape" and node.input and node.input[0] in shapes:
+            weight = (rng.standard_normal(shapes[node.input[0]]) * 0.02).astype(np.float32)
+            model.graph.initializer.append(numpy_helper.from_array(weight, node.output[0]))
+        else:
+            kept.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    return model
 
 
 def fixed_cost(have_tool: bool) -> None:
@@ -152,4 +203,4 @@ def summarise(rows: list[tuple[float, float, float | None]]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or default_models()))
+    sys.exit(main(sys.argv[1:] or default_models(), weights=len(sys.argv) == 1))
