@@ -280,3 +280,18 @@ def test_position_tables_saved_externally_are_read_to_tell_and_projections_are_n
     r = analyze(path)
     assert sorted(read) == ["cos", "sin"]  # read by Mul only; Wq, Wk and Wv are read by MatMul
     assert r.params.total == WEIGHTS
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("base", [10000.0, 500000.0])  # Llama 2's and Llama 3's rotary bases
+def test_long_rotary_tables_are_recognised_at_any_precision(dtype, base):
+    """2,048 positions × 128: a float16 table's rounding must not add up over the positions."""
+    from mkdocs_onnx.analysis.computed import is_position_table
+
+    inv_freq = base ** (-np.arange(0, 128, 2) / 128)
+    emb = np.concatenate([np.outer(np.arange(2048), inv_freq)] * 2, axis=-1)
+    assert is_position_table(np.cos(emb).astype(dtype)[None, None])
+    assert is_position_table(np.sin(emb).astype(dtype)[None, None])
+    learned = np.random.default_rng(4).standard_normal((2048, 128)).astype(dtype) * 0.02
+    learned[0] = 1  # even with a first row like a cosine's
+    assert not is_position_table(learned)

@@ -106,22 +106,30 @@ def is_mask(v: np.ndarray) -> bool:
 def is_position_table(v: np.ndarray) -> bool:
     """A [positions, width] table whose every column is sin(p·θ) or cos(p·θ) of the position p.
 
-    Row 0 tells which (sin 0 = 0, cos 0 = 1), row 1 gives θ (every encoding's frequencies
-    are at most 1 radian a position: arcsin and arccos recover them), and every row must
-    then agree. A learned table matches no such formula.
+    Row 0 tells which (sin 0 = 0, cos 0 = 1). Each such column x obeys the recurrence
+    x[p+1] = 2·cos θ·x[p] − x[p−1], with cos θ read from rows 1 and 2; checking it row by
+    row keeps a float16 table's rounding from adding up over the positions, as a closed
+    form sin(p·θ) would. A learned table obeys no such recurrence.
     """
     if v.ndim < 2 or v.shape[-2] < 3:
         return False
     table = v.reshape(v.shape[-2], v.shape[-1]).astype(np.float64)
-    first, second = table[0], np.clip(table[1], -1.0, 1.0)
+    first, second, third = table[0], table[1], table[2]
     sines, cosines = first == 0, first == 1
     if not (sines | cosines).all():
         return False
-    theta = np.where(sines, np.arcsin(second), np.arccos(second))
-    if not (theta > 0).any():  # a fill (all ones, all zeros), no encoding; yet float32 rounds the
-        return False           # cosine of the lowest frequencies to 1 at position 1, so some may read 0
-    angles = np.arange(table.shape[0])[:, None] * theta
-    return bool(np.allclose(table, np.where(sines, np.sin(angles), np.cos(angles)), rtol=0, atol=2e-3))
+    # cos θ: row 1 of a cosine; sin 2θ / (2 sin θ) of a sine (a sine column at θ = 0 is all zeros: no encoding)
+    half = np.where(sines, 2 * second, 1.0)
+    if (half == 0).any():
+        return False
+    turn = np.where(cosines, second, third / half)
+    if (np.abs(turn) > 1.01).any() or (turn >= 1).all():  # beyond a cosine, or a fill (all ones) that never turns
+        return False
+    tolerance = 1e-2 if v.dtype.itemsize <= 2 else 1e-4  # float16 and bfloat16 round at 1e-3 and 4e-3
+    if (sines & (np.abs(second ** 2 + turn ** 2 - 1) > 10 * tolerance)).any():  # a sine of amplitude 1
+        return False
+    residual = table[2:] - 2 * turn * table[1:-1] + table[:-2]
+    return bool((np.abs(residual) <= tolerance).all())
 
 
 def is_frequencies(v: np.ndarray) -> bool:
