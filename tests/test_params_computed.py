@@ -295,3 +295,27 @@ def test_long_rotary_tables_are_recognised_at_any_precision(dtype, base):
     learned = np.random.default_rng(4).standard_normal((2048, 128)).astype(dtype) * 0.02
     learned[0] = 1  # even with a first row like a cosine's
     assert not is_position_table(learned)
+
+
+@pytest.mark.parametrize("external_data", [False, True])
+def test_rotary_tables_past_the_small_constant_size_are_judged_whole(tmp_path, external_data):
+    """A static export at 256 positions × 64: 16,384 elements a table, inline or saved apart."""
+    positions, width = 256, 64
+    inv_freq = 10000.0 ** (-np.arange(0, width, 2) / width)
+    emb = np.concatenate([np.outer(np.arange(positions), inv_freq)] * 2, axis=-1)[None]
+    inits = [numpy_helper.from_array(np.full((width, width), 0.01, np.float32), "W"),
+             numpy_helper.from_array(np.cos(emb).astype(np.float32), "cos"),
+             numpy_helper.from_array(np.sin(emb).astype(np.float32), "sin")]
+    nodes = [helper.make_node("MatMul", ["X", "W"], ["q"]),
+             helper.make_node("Mul", ["q", "cos"], ["qc"]), helper.make_node("Mul", ["q", "sin"], ["qs"]),
+             helper.make_node("Add", ["qc", "qs"], ["qr"]), helper.make_node("Transpose", ["qr"], ["qt"], perm=[0, 2, 1]),
+             helper.make_node("MatMul", ["qr", "qt"], ["scores"]), helper.make_node("Softmax", ["scores"], ["p"], axis=-1)]
+    m = model(nodes, [value("X", [1, positions, width])], [value("p", [1, positions, positions])], inits)
+    if external_data:
+        path = tmp_path / "model.onnx"
+        onnx.save_model(m, path, save_as_external_data=True, location="model.data")
+        r = analyze(path)
+    else:
+        r = analyze_model(m)
+    assert r.params.total == width * width
+    assert r.params.constants == 2 * positions * width

@@ -11,7 +11,6 @@ import onnx
 # The package sets its version before it imports this module: read once here, not per analysis.
 from mkdocs_onnx import __version__
 from mkdocs_onnx.analysis import architecture, risks
-from mkdocs_onnx.analysis.computed import may_be_computed
 from mkdocs_onnx.analysis.external import read_small_constants
 from mkdocs_onnx.analysis.flops import FlopsResult, count_flops
 from mkdocs_onnx.analysis.folding import Folding, find_folding
@@ -19,7 +18,7 @@ from mkdocs_onnx.analysis.graphs import execution_order, node_label, qualified_n
 from mkdocs_onnx.analysis.index import IndexedModel, Node
 from mkdocs_onnx.analysis.loading import LoadedModel, inline_functions, load_bytes, load_model, measure_external_data
 from mkdocs_onnx.analysis.memory import TensorSizes, peak_activation
-from mkdocs_onnx.analysis.params import ParamsResult, count_params, find_uses, only_arithmetic_reads, reads_as_weight
+from mkdocs_onnx.analysis.params import ParamsResult, count_params, find_uses
 from mkdocs_onnx.analysis.report import (
     GraphSummary, Memory, Metadata, ModelInfo, NodeCost, Report, TensorInfo,
 )
@@ -93,8 +92,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     warnings.extend(_structural_warnings(opsets, index, unproduced))
     order = _sort_in_place(index, loaded.path)
     uses = find_uses(order)
-    read_small_constants(index, loaded.path, lambda t: not reads_as_weight(t.name, t.elem_type, uses)
-                         or (may_be_computed(t) and only_arithmetic_reads(t.name, uses)))
+    read_small_constants(index, loaded.path, uses)
     values = constant_values(index)
     params = count_params(index, values, uses)
     facts = risks.Facts.from_index(index, params, inlined_functions=loaded.inlined_functions)

@@ -5,8 +5,8 @@ positions into constants: the attention mask, the sine and cosine tables of rota
 sinusoidal position encodings (or, with the length left free, the frequencies they are
 computed from), ALiBi's position bias. They are stored and read like weights, but nobody trained
 them, and a model's published parameter count leaves them out (PyTorch holds them as
-buffers). Their values tell them apart. Only tensors small enough to decode
-(:data:`SMALL_CONSTANT_ELEMENTS`) are judged; a larger one counts as a weight.
+buffers). Their values tell them apart: tensors up to :data:`WHOLE_BYTES` are judged; a
+larger one counts as a weight.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 
 from mkdocs_onnx.analysis.index import IndexedModel, Tensor
-from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, nbytes
+from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, nbytes, to_array
 from mkdocs_onnx.analysis.values import Values
 
 
@@ -35,9 +35,11 @@ def computed_constants(index: IndexedModel, values: Values, arithmetic_only: Cal
         dims = t.dims
         if t.elem_type not in FLOAT_TYPES or not dims:
             continue
-        if len(dims) > 1 and not arithmetic_only(t.name):
+        if len(dims) > 1 and not (may_be_computed(t) and arithmetic_only(t.name)):
             continue
-        v = values.get(t.name)  # None when too large to decode
+        v = values.get(t.name)  # None when too large to be a small constant: decoded here
+        if v is None and len(dims) > 1 and not t.external:
+            v = to_array(t.proto)
         if v is not None and _computed(dims, v):
             found.add(t.name)
     return frozenset(found)
@@ -52,29 +54,34 @@ def _computed(dims: tuple, v: np.ndarray) -> bool:
     return dims[-2] == 1 and is_position_bias(v)
 
 
-# A possible mask this size or smaller is kept whole (not stripped, read from external
-# data): whether the model is a decoder depends on its values (a boolean 2,048 × 2,048
-# buffer, as GPT-J keeps, is 4 MiB).
-MASK_BYTES = 4 << 20
+# A possible mask or position table this size or smaller is read whole (decoded, read from
+# external data, a mask not stripped): whether the model is a decoder, and what its
+# parameters are, depend on its values. A boolean 2,048 × 2,048 mask buffer, as GPT-J
+# keeps, is 4 MiB; so are float32 rotary tables of 4,096 positions × 128.
+WHOLE_BYTES = 4 << 20
+
+
+def _bytes(tensor: Tensor) -> int:
+    return math.prod(tensor.dims) * (nbytes(tensor.elem_type, 1) or 8)
 
 
 def kept_whole(tensor: Tensor) -> bool:
-    """A constant shaped like a mask that is kept whole: [1, ..., 1, n, n] up to :data:`MASK_BYTES`,
+    """A constant shaped like a mask that is kept whole: [1, ..., 1, n, n] up to :data:`WHOLE_BYTES`,
     boolean or of rank 3 and more (a 2-D float square is as likely a weight)."""
     dims = tensor.dims
     if len(dims) < 2 or dims[-1] != dims[-2] or any(d != 1 for d in dims[:-2]):
         return False
     if tensor.elem_type != onnx.TensorProto.BOOL and len(dims) < 3:
         return False
-    return math.prod(dims) * (nbytes(tensor.elem_type, 1) or 8) <= MASK_BYTES
+    return _bytes(tensor) <= WHOLE_BYTES
 
 
 def may_be_computed(tensor: Tensor) -> bool:
-    """A float tensor of 2 dims or more that :func:`computed_constants` would judge (if only
-    elementwise arithmetic reads it): a mask, a position table or bias. Read from external
-    data to tell; a bias, a norm's scale, a projection is 1-D or read by a MatMul instead."""
+    """A float tensor of 2 dims or more, up to :data:`WHOLE_BYTES`, that :func:`computed_constants`
+    judges when only elementwise arithmetic reads it: a mask, a position table or bias.
+    (A bias, a norm's scale, a projection is 1-D or read by a MatMul instead.)"""
     dims = tensor.dims
-    return tensor.elem_type in FLOAT_TYPES and len(dims) >= 2 and dims[-1] >= 2
+    return tensor.elem_type in FLOAT_TYPES and len(dims) >= 2 and dims[-1] >= 2 and _bytes(tensor) <= WHOLE_BYTES
 
 
 def is_mask(v: np.ndarray) -> bool:

@@ -3,11 +3,12 @@
 Exporters move tensors past a size threshold into a data file next to the model (1 KiB
 by default; some save everything there). Weights stay unread there. But a Reshape
 target, an axes list or a Gather index saved that way would leave the shapes it
-determines unknown, and a causal mask saved that way would hide the mask. So a constant
-of at most :data:`SMALL_CONSTANT_ELEMENTS` elements that the graph does not read as a
-weight, or that may be an attention mask (``computed.kept_whole``), is read and put inline,
-before anything reads values (ONNX shape inference then sees it too). A model's cost to
-analyse still grows with its graph, not with its weights.
+determines unknown, and a causal mask or a rotary table saved that way could not be told
+from a weight. So what the graph does not read as a weight (up to
+:data:`SMALL_CONSTANT_ELEMENTS` elements), a boolean mask, and a float table that only
+elementwise arithmetic reads (up to ``computed.WHOLE_BYTES``) are read and put inline,
+before anything reads values (ONNX shape inference then sees them too). A model's cost
+to analyse still grows with its graph, not with its weights.
 
 Only files named inside the model's folder are opened (as ONNX itself requires), and a tensor
 whose bytes cannot be read as declared stays external: its values are then unknown, as
@@ -18,35 +19,40 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Callable, Optional
+from typing import Optional
 
 import onnx
 
-from mkdocs_onnx.analysis.computed import kept_whole
+from mkdocs_onnx.analysis.computed import kept_whole, may_be_computed
 from mkdocs_onnx.analysis.index import IndexedModel, Tensor
+from mkdocs_onnx.analysis.params import Use, only_arithmetic_reads, reads_as_weight
 from mkdocs_onnx.analysis.tensors import PLAIN_RAW, SMALL_CONSTANT_ELEMENTS
 
 
-def read_small_constants(index: IndexedModel, model_path: str, wanted: Callable[[Tensor], bool]) -> int:
-    """Put inline the small external constants for which ``wanted`` holds; how many were read."""
-    candidates = [t for t in index.tensors() if t.external and t.elem_type in PLAIN_RAW and _small(t)]
-    if not candidates:  # the common case: nothing small is stored outside the file
+def read_small_constants(index: IndexedModel, model_path: str, uses: dict[str, list[Use]]) -> int:
+    """Put inline the external constants worth reading (see the module); how many were read.
+    ``uses``: who reads each tensor (:func:`.params.find_uses`)."""
+    candidates = [t for t in index.tensors() if t.external and t.elem_type in PLAIN_RAW and _worth_reading(t, uses)]
+    if not candidates:  # the common case: nothing of the kind is stored outside the file
         return 0
     base = os.path.dirname(os.path.abspath(model_path))
     read = 0
     for tensor in candidates:
-        if wanted(tensor):
-            data = _read(tensor, base)
-            if data is not None:
-                _put_inline(tensor, data)
-                read += 1
+        data = _read(tensor, base)
+        if data is not None:
+            _put_inline(tensor, data)
+            read += 1
     if read:
         index.note_edit("small external constants read")
     return read
 
 
-def _small(tensor: Tensor) -> bool:
-    return math.prod(tensor.dims) <= SMALL_CONSTANT_ELEMENTS or kept_whole(tensor)
+def _worth_reading(tensor: Tensor, uses: dict[str, list[Use]]) -> bool:
+    if math.prod(tensor.dims) <= SMALL_CONSTANT_ELEMENTS and not reads_as_weight(tensor.name, tensor.elem_type, uses):
+        return True  # a shape, axes, indices, a bound
+    if tensor.elem_type == onnx.TensorProto.BOOL:
+        return kept_whole(tensor)  # a boolean mask
+    return may_be_computed(tensor) and only_arithmetic_reads(tensor.name, uses)  # a float mask or position table
 
 
 def _read(tensor: Tensor, base: str) -> Optional[bytes]:
