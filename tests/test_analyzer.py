@@ -314,6 +314,39 @@ def test_if_costs_its_costlier_branch_and_says_so():
     assert any("branch" in n for n in r.flops.notes)
 
 
+def test_branches_that_define_the_same_names_are_counted_each_with_its_own_values():
+    """Optimum's merged decoders: both branches of the If define '/decoder/Constant_4_output_0'
+    (and hundreds more) with different values. Here each reshapes X[1, 4] by its own 'target':
+    then [1, 4] and X·A[4, 8]; else [4, 1] and X·B[1, 16]."""
+    def branch(name, target, weight):
+        nodes = [helper.make_node("Constant", [], ["target"], value=numpy_helper.from_array(np.array(target, np.int64))),
+                 helper.make_node("Reshape", ["X", "target"], ["h"]), helper.make_node("MatMul", ["h", weight.name], ["Y"])]
+        return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+                                 initializer=[weight])
+
+    node = helper.make_node("If", ["cond"], ["Y"], then_branch=branch("then", [1, 4], tensor("A", (4, 8))),
+                            else_branch=branch("else", [4, 1], tensor("B", (1, 16))))
+    r = analyze_model(model([node], [value("X", [1, 4]), value("cond", [], TensorProto.BOOL)], [value("Y", None)]))
+    then_flops, else_flops = 2 * 1 * 4 * 8, 2 * 4 * 1 * 16
+    assert r.flops.total == else_flops and not r.flops.uncounted
+    assert f"then {then_flops}, else {else_flops}" in r.flops.notes[0]
+
+
+def test_a_slice_from_the_end_by_the_sequence_length_is_shaped():
+    """T5's position_bias[:, :, -seq_length:]: the start is Neg of a length read from a shape."""
+    nodes = [helper.make_node("Shape", ["X"], ["shape"]),
+             helper.make_node("Gather", ["shape", "one"], ["seq"], axis=0),  # a scalar, as torch exports it
+             helper.make_node("Neg", ["seq"], ["negated"]),
+             helper.make_node("Unsqueeze", ["negated", "zero"], ["start"]),
+             helper.make_node("Slice", ["bias", "start", "end", "axis"], ["tail"]),
+             helper.make_node("Add", ["X", "tail"], ["Y"])]
+    inits = [tensor("bias", (1, 32, 8)), numpy_helper.from_array(np.array(1, np.int64), "one"),
+             numpy_helper.from_array(np.array([0], np.int64), "zero"),
+             numpy_helper.from_array(np.array([2**62], np.int64), "end"), numpy_helper.from_array(np.array([1], np.int64), "axis")]
+    r = analyze_model(model(nodes, [value("X", [1, "sequence", 8])], [value("Y", None)], inits), dims={"sequence": 16})
+    assert r.flops.total == 16 * 8 + 1 and not r.flops.uncounted  # the Add, and Neg on one element
+
+
 def test_if_with_a_constant_condition_costs_the_branch_taken():
     cond = numpy_helper.from_array(np.array(True), "cond")
     node = helper.make_node("If", ["cond"], ["Y"], then_branch=_branch("t", "Add", 1), else_branch=_branch("e", "Mul", 3))

@@ -22,6 +22,7 @@ from mkdocs_onnx.analysis.params import ParamsResult, count_params, find_uses
 from mkdocs_onnx.analysis.report import (
     GraphSummary, Memory, Metadata, ModelInfo, NodeCost, Report, TensorInfo,
 )
+from mkdocs_onnx.analysis.scopes import separate_subgraph_names
 from mkdocs_onnx.analysis.shapes import bind_dims, constant_values, infer_types, refine, tensor_info
 from mkdocs_onnx.analysis.tensors import dtype_name
 from mkdocs_onnx.errors import AnalysisError
@@ -82,6 +83,8 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     inline_functions(loaded, warnings)
     model = loaded.model
     index = IndexedModel(model)  # every node read once (untyped IR-1 attributes typed on the way)
+    if len(index.graphs) > 2 and separate_subgraph_names(loaded):  # two subgraphs may both define a name
+        index = IndexedModel(model)
     inputs = [tensor_info(v) for v in index.main.real_input_protos()]  # before binding: keep symbolic names
     declared_outputs = [tensor_info(v) for v in model.graph.output]  # likewise
     measure_external_data(loaded, index.tensors())

@@ -271,6 +271,14 @@ def _binary(node, inputs, types):
     return [_BINARY[node.op_type](inputs[0], inputs[1])]
 
 
+_UNARY = {"Neg": np.negative, "Abs": np.abs}  # T5's position_bias[:, :, -seq_length:], relative distances
+
+
+@evaluator(*_UNARY)
+def _unary(node, inputs, types):
+    return [_UNARY[node.op_type](inputs[0])] if _needs(inputs, 1) else []
+
+
 @evaluator("Div")
 def _div(node, inputs, types):
     if not _needs(inputs, 2):
