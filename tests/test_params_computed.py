@@ -145,7 +145,8 @@ def test_rotary_inverse_frequencies_are_not_parameters():
     positions = numpy_helper.from_array(np.arange(S, dtype=np.float32).reshape(S, 1), "positions")
     nodes = [helper.make_node("Mul", ["positions", "inv_freq"], ["freqs"]),  # [S, D/2]
              helper.make_node("Concat", ["freqs", "freqs"], ["emb"], axis=-1),
-             helper.make_node("Cos", ["emb"], ["cos_t"]), helper.make_node("Mul", ["ctx", "cos_t"], ["out"])]
+             helper.make_node("Cos", ["emb"], ["cos_t"]), helper.make_node("Sin", ["emb"], ["sin_t"]),
+             helper.make_node("Mul", ["ctx", "cos_t"], ["rotated"]), helper.make_node("Mul", ["rotated", "sin_t"], ["out"])]
     r = analyze_model(attention(extra_nodes=nodes, extra_inits=[inv_freq, positions]))
     assert r.params.total == WEIGHTS + S  # the positions 0..S-1 are an arange, not a frequency ladder
     assert r.params.constants == half

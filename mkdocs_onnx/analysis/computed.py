@@ -30,28 +30,37 @@ def computed_constants(index: IndexedModel, values: Values, arithmetic_only: Cal
     """
     if not any(op == "Softmax" or op.endswith("Attention") for _, op in index.op_counts()):
         return frozenset()  # what masks or encodes positions feeds attention
+    ops = index.op_counts()
+    rotary_in_graph = ("", "Cos") in ops and ("", "Sin") in ops  # frequencies alone say nothing without them
     found = set()
     for t in index.tensors():
         dims = t.dims
         if t.elem_type not in FLOAT_TYPES or not dims:
             continue
-        if len(dims) > 1 and not (may_be_computed(t) and arithmetic_only(t.name)):
+        checks = _checks(dims, rotary_in_graph)
+        if not checks or (len(dims) > 1 and not (may_be_computed(t) and arithmetic_only(t.name))):
             continue
         v = values.get(t.name)  # None when too large to be a small constant: decoded here
         if v is None and len(dims) > 1 and not t.external:
             v = to_array(t.proto)
-        if v is not None and _computed(dims, v):
+        if v is not None and any(check(v) for check in checks):
             found.add(t.name)
     return frozenset(found)
 
 
-def _computed(dims: tuple, v: np.ndarray) -> bool:
+def _checks(dims: tuple, rotary_in_graph: bool) -> list[Callable[[np.ndarray], bool]]:
+    """What a tensor of ``dims`` may be, judged by its shape before its values are decoded."""
     if len(dims) == 1:
-        return is_frequencies(v)
+        return [is_frequencies] if rotary_in_graph else []
+    checks = []
     if all(d == 1 for d in dims[:-2]):  # one mask or table, broadcast over batch and heads
-        if (dims[-1] == dims[-2] and is_mask(v)) or is_position_table(v):
-            return True
-    return dims[-2] == 1 and is_position_bias(v)
+        if dims[-1] == dims[-2]:
+            checks.append(is_mask)
+        if dims[-2] >= 3:
+            checks.append(is_position_table)
+    if len(dims) >= 3 and dims[-2] == 1 and dims[-1] >= 3:  # [heads, 1, keys]
+        checks.append(is_position_bias)
+    return checks
 
 
 # A possible mask or position table this size or smaller is read whole (decoded, read from

@@ -466,13 +466,21 @@ def _is_literal(name: str, elem_type: int, uses: dict[str, list[Use]]) -> bool:
     return elem_type in _WEIGHT_TYPES and only_arithmetic_reads(name, uses)
 
 
-def only_arithmetic_reads(name: str, uses: dict[str, list[Use]]) -> bool:
-    """Every final read (at least one) of ``name`` is elementwise arithmetic (see _ARITHMETIC)."""
-    final = _final_uses(name, uses)
-    for node, _, _ in final:
-        if node.op_type not in _ARITHMETIC:
+def only_arithmetic_reads(name: str, uses: dict[str, list[Use]], depth: int = 0) -> bool:
+    """Every final read (at least one) of ``name`` is elementwise arithmetic (see _ARITHMETIC).
+    (What :func:`_final_uses` reads, without building the list: most tensors asked about are
+    weights, whose first reader already says no.)"""
+    tensor_uses = uses.get(name)
+    if not tensor_uses:
+        return False
+    for node, slot, _ in tensor_uses:
+        op = node.op_type
+        if op in _ARITHMETIC:
+            continue
+        if not (slot == 0 and op in _ROLE_THROUGH and node.output and depth < 16
+                and only_arithmetic_reads(node.output[0], uses, depth + 1)):
             return False
-    return bool(final)
+    return True
 
 
 def _final_uses(name: str, uses: dict[str, list[Use]], depth: int = 0) -> list[Use]:
