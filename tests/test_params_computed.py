@@ -320,3 +320,33 @@ def test_rotary_tables_past_the_small_constant_size_are_judged_whole(tmp_path, e
         r = analyze_model(m)
     assert r.params.total == width * width
     assert r.params.constants == 2 * positions * width
+
+
+def test_torchscript_literals_of_shape_one_are_not_parameters_but_a_one_output_bias_is():
+    """TorchScript writes some literals with shape [1] (a -inf fill, 1.0 over a scale); a
+    trained bias of shape [1] holds none of the values no training leaves (0, ±1, ±inf)."""
+    literals = [numpy_helper.from_array(np.array([1.0], np.float32), "one"),
+                numpy_helper.from_array(np.array([-np.inf], np.float32), "fill")]
+    learned = [numpy_helper.from_array(np.ones((D, 1), np.float32), "w_out"),
+               numpy_helper.from_array(np.array([0.1], np.float32), "b_out")]
+    nodes = [helper.make_node("Div", ["one", "ctx"], ["inverse"]), helper.make_node("Max", ["inverse", "fill"], ["kept"]),
+             helper.make_node("MatMul", ["kept", "w_out"], ["o"]), helper.make_node("Add", ["o", "b_out"], ["y"])]
+    r = analyze_model(attention(extra_nodes=nodes, extra_inits=literals + learned))
+    assert r.params.total == WEIGHTS + D + 1
+    assert r.params.constants == 2
+
+
+def test_constant_nodes_holding_rotary_frequencies_and_tables_are_not_parameters():
+    """TorchScript keeps constants in Constant nodes: the frequencies as [1, D/2, 1], expanded
+    and multiplied by the positions, and a folded cos table."""
+    inv_freq = (10000.0 ** (-np.arange(0, D, 2) / D)).astype(np.float32).reshape(1, D // 2, 1)
+    cos, _ = rope_tables()
+    positions = numpy_helper.from_array(np.arange(S, dtype=np.float32).reshape(1, 1, S), "positions")
+    nodes = [helper.make_node("Constant", [], ["inv_freq"], value=numpy_helper.from_array(inv_freq)),
+             helper.make_node("Constant", [], ["cos_table"], value=numpy_helper.from_array(cos.astype(np.float32))),
+             helper.make_node("MatMul", ["inv_freq", "positions"], ["freqs"]),  # [1, D/2, S]
+             helper.make_node("Cos", ["freqs"], ["c"]), helper.make_node("Sin", ["freqs"], ["s"]),
+             helper.make_node("Mul", ["ctx", "cos_table"], ["y"])]
+    r = analyze_model(attention(extra_nodes=nodes, extra_inits=[positions]))
+    assert r.params.total == WEIGHTS + S  # the positions 0..S-1 are read by a MatMul, as a weight would be
+    assert r.params.constants == D // 2 + S * D

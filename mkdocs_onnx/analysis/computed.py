@@ -12,7 +12,7 @@ larger one counts as a weight.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import onnx
@@ -28,30 +28,48 @@ def computed_constants(index: IndexedModel, values: Values, arithmetic_only: Cal
     ``arithmetic_only(name)``: whether only elementwise arithmetic reads the tensor, as it
     reads masks and tables (weights are read by MatMul, Conv, Gather: not decoded here).
     """
-    if not any(op == "Softmax" or op.endswith("Attention") for _, op in index.op_counts()):
-        return frozenset()  # what masks or encodes positions feeds attention
     ops = index.op_counts()
+    attention = (("", "Softmax") in ops and ("", "MatMul") in ops) or any(op.endswith("Attention") for _, op in ops)
+    if not attention:  # what masks or encodes positions feeds attention (scores: a MatMul, then a Softmax)
+        return frozenset()
     rotary_in_graph = ("", "Cos") in ops and ("", "Sin") in ops  # frequencies alone say nothing without them
     found = set()
-    for t in index.tensors():
+    for name, t in _named_constants(index):
         dims = t.dims
         if t.elem_type not in FLOAT_TYPES or not dims:
             continue
         checks = _checks(dims, rotary_in_graph)
-        if not checks or (len(dims) > 1 and not (may_be_computed(t) and arithmetic_only(t.name))):
+        vector = len(dims) - dims.count(1) == 1  # rotary frequencies: expanded and multiplied by positions
+        if not checks or (not vector and not (may_be_computed(t) and arithmetic_only(name))):
             continue
-        v = values.get(t.name)  # None when too large to be a small constant: decoded here
-        if v is None and len(dims) > 1 and not t.external:
+        v = values.get(name)  # None when too large to be a small constant: decoded here
+        if v is None and not vector and not t.external:
             v = to_array(t.proto)
         if v is not None and any(check(v) for check in checks):
-            found.add(t.name)
+            found.add(name)
     return frozenset(found)
+
+
+def _named_constants(index: IndexedModel) -> Iterator[tuple[str, Tensor]]:
+    """Initializers, and the values of Constant nodes (TorchScript's way), by the names graphs read."""
+    with_constants = ("", "Constant") in index.op_counts()
+    for graph in index.graphs:
+        for t in graph.initializers:
+            yield t.name, t
+        if with_constants:
+            for node in graph.nodes:
+                if node.op_type == "Constant" and node.output and node.domain in ("", "ai.onnx"):
+                    value = node.tensor("value")
+                    if value is not None:
+                        yield node.output[0], value
 
 
 def _checks(dims: tuple, rotary_in_graph: bool) -> list[Callable[[np.ndarray], bool]]:
     """What a tensor of ``dims`` may be, judged by its shape before its values are decoded."""
-    if len(dims) == 1:
+    if len(dims) - dims.count(1) == 1:  # a vector, in whatever rank: [n], [1, n, 1]
         return [is_frequencies] if rotary_in_graph else []
+    if len(dims) < 2:
+        return []
     checks = []
     if all(d == 1 for d in dims[:-2]):  # one mask or table, broadcast over batch and heads
         if dims[-1] == dims[-2]:
@@ -129,11 +147,12 @@ def is_position_table(v: np.ndarray) -> bool:
     """
     if v.ndim < 2 or v.shape[-2] < 3:
         return False
+    first = v.reshape(-1, v.shape[-1])[0]
+    if not ((first == 0) | (first == 1)).all():  # most tables that are not one end here, unconverted
+        return False
     table = v.reshape(v.shape[-2], v.shape[-1]).astype(np.float64)
     first, second, third = table[0], table[1], table[2]
     sines, cosines = first == 0, first == 1
-    if not (sines | cosines).all():
-        return False
     # cos θ: row 1 of a cosine; sin 2θ / (2 sin θ) of a sine (a sine column at θ = 0 is all zeros: no encoding)
     half = np.where(sines, 2 * second, 1.0)
     if (half == 0).any():
@@ -150,6 +169,7 @@ def is_position_table(v: np.ndarray) -> bool:
 
 def is_frequencies(v: np.ndarray) -> bool:
     """Rotary embedding's inverse frequencies: 1, r, r², ... for some 0 < r < 1 (r = base^(-2/d))."""
+    v = v.reshape(-1)
     if v.shape[0] < 3 or v[0] != 1 or not 0 < v[1] < 1:
         return False
     return bool(np.allclose(v, float(v[1]) ** np.arange(v.shape[0]), rtol=1e-3, atol=0))
@@ -157,7 +177,8 @@ def is_frequencies(v: np.ndarray) -> bool:
 
 def is_position_bias(v: np.ndarray) -> bool:
     """ALiBi's bias: per head, slope × position (0, s, 2s, ...) along the last axis, s ≠ 0."""
-    rows = v.reshape(-1, v.shape[-1]).astype(np.float64)
+    rows = v.reshape(-1, v.shape[-1])
     if rows.shape[1] < 3 or (rows[:, 0] != 0).any() or (rows[:, 1] == 0).any():
         return False
+    rows = rows.astype(np.float64)
     return bool(np.allclose(rows, rows[:, 1:2] * np.arange(rows.shape[1]), rtol=1e-4, atol=0))

@@ -25,34 +25,44 @@ import onnx
 
 from mkdocs_onnx.analysis.computed import kept_whole, may_be_computed
 from mkdocs_onnx.analysis.index import IndexedModel, Tensor
-from mkdocs_onnx.analysis.params import Use, only_arithmetic_reads, reads_as_weight
+from mkdocs_onnx.analysis.params import Use, configures, only_arithmetic_reads, reads_as_weight
 from mkdocs_onnx.analysis.tensors import PLAIN_RAW, SMALL_CONSTANT_ELEMENTS
 
 
 def read_small_constants(index: IndexedModel, model_path: str, uses: dict[str, list[Use]]) -> int:
     """Put inline the external constants worth reading (see the module); how many were read.
     ``uses``: who reads each tensor (:func:`.params.find_uses`)."""
-    candidates = [t for t in index.tensors() if t.external and t.elem_type in PLAIN_RAW and _worth_reading(t, uses)]
-    if not candidates:  # the common case: nothing of the kind is stored outside the file
+    wanted = [(t, why) for t in index.tensors() if t.external and t.elem_type in PLAIN_RAW
+              for why in (_why_read(t, uses),) if why]
+    if not wanted:  # the common case: nothing of the kind is stored outside the file
         return 0
     base = os.path.dirname(os.path.abspath(model_path))
-    read = 0
-    for tensor in candidates:
+    read, shapes_read = 0, False
+    for tensor, why in wanted:
         data = _read(tensor, base)
         if data is not None:
             _put_inline(tensor, data)
             read += 1
-    if read:
+            shapes_read = shapes_read or why == _SHAPES
+    if shapes_read:  # ONNX shape inference must see them: it may no longer read the file's own bytes
         index.note_edit("small external constants read")
     return read
 
 
-def _worth_reading(tensor: Tensor, uses: dict[str, list[Use]]) -> bool:
-    if math.prod(tensor.dims) <= SMALL_CONSTANT_ELEMENTS and not reads_as_weight(tensor.name, tensor.elem_type, uses):
-        return True  # a shape, axes, indices, a bound
+_SHAPES, _VALUES = "shape inference reads it", "only the analysis reads it"
+
+
+def _why_read(tensor: Tensor, uses: dict[str, list[Use]]) -> Optional[str]:
+    dims = tensor.dims
     if tensor.elem_type == onnx.TensorProto.BOOL:
-        return kept_whole(tensor)  # a boolean mask
-    return may_be_computed(tensor) and only_arithmetic_reads(tensor.name, uses)  # a float mask or position table
+        if kept_whole(tensor):
+            return _VALUES  # a boolean mask
+    elif len(dims) >= 2 and may_be_computed(tensor) and only_arithmetic_reads(tensor.name, uses):
+        return _VALUES  # a float mask or position table
+    if math.prod(dims) <= SMALL_CONSTANT_ELEMENTS and not reads_as_weight(tensor.name, tensor.elem_type, uses):
+        # a Reshape target, axes, a bound decide shapes; indices, position ids only values
+        return _SHAPES if configures(tensor.name, uses) else _VALUES
+    return None
 
 
 def _read(tensor: Tensor, base: str) -> Optional[bytes]:

@@ -303,7 +303,7 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
                 quantization += packed[0] if packed else numel
                 weights_bytes += nbytes(elem_type, numel) or 0
                 continue
-            if form == SCALAR and _is_literal(name, elem_type, uses):
+            if numel == 1 and _is_literal(name, elem_type, form, uses, values):
                 constants_elements += numel
                 continue
             if elem_type in _WEIGHT_TYPES:
@@ -326,7 +326,7 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
                 quantization += packed[0] if packed else numel
                 weights_bytes += nbytes(elem_type, numel) or 0
                 continue
-            if form == SCALAR and _is_literal(name, elem_type, uses):
+            if numel == 1 and _is_literal(name, elem_type, form, uses, values):
                 constants_elements += numel
                 continue
             if not reads_as_weight(name, elem_type, uses):
@@ -461,9 +461,19 @@ def reads_as_weight(name: str, elem_type: int, uses: dict[str, list[Use]]) -> bo
     return _any_in(uses.get(name, ()), QUANTIZED_WEIGHT_SLOTS)
 
 
-def _is_literal(name: str, elem_type: int, uses: dict[str, list[Use]]) -> bool:
-    """Scalar ``name`` is a literal of a formula: only elementwise arithmetic reads it."""
-    return elem_type in _WEIGHT_TYPES and only_arithmetic_reads(name, uses)
+def _is_literal(name: str, elem_type: int, form: int, uses: dict[str, list[Use]], values: Values) -> bool:
+    """One-element ``name`` is a literal of a formula: only elementwise arithmetic reads it, and
+    it is rank 0, or (as TorchScript also writes literals, with shape [1]) a value no training
+    leaves: 0, ±1, ±inf or the type's extremes."""
+    if elem_type not in _WEIGHT_TYPES or not only_arithmetic_reads(name, uses):
+        return False
+    if form == SCALAR:
+        return True
+    value = values.get(name)
+    if value is None or value.size != 1:
+        return False
+    v = float(value.reshape(-1)[0])
+    return v in (0.0, 1.0, -1.0) or abs(v) >= 3e38
 
 
 def only_arithmetic_reads(name: str, uses: dict[str, list[Use]], depth: int = 0) -> bool:
@@ -481,6 +491,11 @@ def only_arithmetic_reads(name: str, uses: dict[str, list[Use]], depth: int = 0)
                 and only_arithmetic_reads(node.output[0], uses, depth + 1)):
             return False
     return True
+
+
+def configures(name: str, uses: dict[str, list[Use]]) -> bool:
+    """Some node reads ``name`` as its configuration (a Reshape target, Slice bounds: CONFIG_SLOTS)."""
+    return _any_in(uses.get(name, ()), CONFIG_SLOTS)
 
 
 def _final_uses(name: str, uses: dict[str, list[Use]], depth: int = 0) -> list[Use]:
