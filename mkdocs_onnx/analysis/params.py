@@ -31,6 +31,7 @@ import onnx
 
 from mkdocs_onnx.analysis.attribute_params import count_attribute_params
 from mkdocs_onnx.analysis.computed import computed_constants
+from mkdocs_onnx.analysis.copies import transposed_copies
 from mkdocs_onnx.analysis.graphs import fold_constants
 from mkdocs_onnx.analysis.index import IndexedModel, Node, walk
 from mkdocs_onnx.analysis.packing import PACKED_READERS, Unpacked, unpacked
@@ -276,6 +277,7 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
     outputs = set(index.main.outputs)
     scales = _dynamic_scales(index)
     computed = computed_constants(index, values, lambda name: only_arithmetic_reads(name, uses))
+    copies = transposed_copies(index)  # a tied embedding stored again for the output projection
     per_node: dict[int, int] = {}
     by_type: dict[int, int] = {}  # weight elements by element type
     packed_by_dtype: dict[str, int] = {}  # packed weights' values by the type they unpack to
@@ -288,6 +290,10 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
             continue
         if name in computed:  # computed from positions, not learned
             constants_elements += numel
+            continue
+        if name in copies:  # the weights of another tensor, stored again: counted once, stored twice
+            shared += 1
+            weights_bytes += nbytes(elem_type, numel) or 0
             continue
         tensor_uses = uses.get(name)
         if tensor_uses is None:
