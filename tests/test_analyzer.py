@@ -153,6 +153,20 @@ def test_a_tied_embedding_stored_again_transposed_counts_once(tied):
     assert r.memory.weights_bytes == 2 * vocab * width * 4  # stored twice either way
 
 
+def test_a_merged_decoder_counts_its_tied_embedding_once_though_its_branches_read_it():
+    """Optimum's merged decoders keep the weights in the main graph and read them in the If's
+    branches: one branch embeds with the table, the other projects with its transposed copy."""
+    rng = np.random.default_rng(1)
+    table = rng.standard_normal((500, 64)).astype(np.float32)
+    embed = helper.make_graph([helper.make_node("Gather", ["E", "ids"], ["Y"])], "embed", [], [value("Y", None)])
+    project = helper.make_graph([helper.make_node("MatMul", ["X", "P"], ["Y"])], "project", [], [value("Y", None)])
+    node = helper.make_node("If", ["cond"], ["Y"], then_branch=embed, else_branch=project)
+    inputs = [value("ids", [1, 8], TensorProto.INT64), value("X", [1, 8, 64]), value("cond", [], TensorProto.BOOL)]
+    r = analyze_model(model([node], inputs, [value("Y", None)],
+                            [numpy_helper.from_array(table, "E"), numpy_helper.from_array(table.T.copy(), "P")]))
+    assert r.params.total == 500 * 64
+
+
 def test_two_fills_of_transposed_shapes_are_no_copy_of_each_other():
     r = analyze_model(_tied_lm(np.zeros((64, 500), np.float32), np.zeros((500, 64), np.float32)))
     assert r.params.total == 2 * 500 * 64

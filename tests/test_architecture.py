@@ -803,3 +803,22 @@ def test_qlinear_attention_is_attention():
     a = _arch(m)
     assert a.family.startswith("transformer"), (a.family, a.evidence)
     assert a.transformer.heads == 2 and a.transformer.head_dim == 8
+
+
+def test_an_image_whose_channel_dim_is_named_is_still_an_image():
+    """Optimum declares pixel_values as [batch_size, num_channels, height, width]."""
+    from mkdocs_onnx.analysis.report import TensorInfo
+    from mkdocs_onnx.analysis.task import guess_task
+
+    image = TensorInfo("pixel_values", "float32", ["batch_size", "num_channels", "height", "width"])
+    task, why = guess_task("vision-transformer", [image], [TensorInfo("logits", "float32", ["batch_size", 10])])
+    assert task == "image-classification", why
+
+
+def test_start_and_end_logits_make_extractive_question_answering():
+    from mkdocs_onnx.analysis.report import TensorInfo
+    from mkdocs_onnx.analysis.task import guess_task
+
+    ids = TensorInfo("input_ids", "int64", ["batch_size", "sequence_length"])
+    outputs = [TensorInfo(n, "float32", ["batch_size", "sequence_length"]) for n in ("start_logits", "end_logits")]
+    assert guess_task("transformer-encoder", [ids], outputs)[0] == "question-answering"

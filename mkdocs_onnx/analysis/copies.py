@@ -22,14 +22,14 @@ _MIN_ELEMENTS = 4096  # smaller matrices are not worth the look: tied embeddings
 
 
 def transposed_copies(index: IndexedModel) -> dict[str, str]:
-    """Copy name -> the name of the embedding table it transposes, among the main graph's initializers."""
+    """Copy name -> the name of the embedding table it transposes, among the initializers of
+    every graph (a merged decoder keeps them in the main graph, its Gathers in the branches)."""
     ops = index.op_counts()
     if ("", "Gather") not in ops or not (("", "MatMul") in ops or ("", "Gemm") in ops):
         return {}  # no embedding, or nothing to project with it
-    main = index.main
-    tables = {node.input[0] for node in main.nodes if node.op_type == "Gather" and node.input}
+    tables = {node.input[0] for node in index.nodes() if node.op_type == "Gather" and node.input}
     by_dims: dict[tuple, list[Tensor]] = {}
-    for t in main.initializers:
+    for t in (t for graph in index.graphs for t in graph.initializers):
         dims = t.dims
         if len(dims) == 2 and dims[0] != dims[1] and t.elem_type in FLOAT_TYPES and not t.external \
                 and math.prod(dims) >= _MIN_ELEMENTS:

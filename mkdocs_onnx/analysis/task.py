@@ -72,8 +72,12 @@ def _is_image(t: TensorInfo) -> bool:
     return (_channels(c_first) and _spatial(spatial_first)) or (_channels(c_last) and _spatial(spatial_last))
 
 
+_CHANNEL_NAME = re.compile(r"channel", re.I)
+
+
 def _channels(c) -> bool:
-    return isinstance(c, int) and c in (1, 2, 3, 4)
+    """An image's channel dim: 1 to 4, or a symbolic dim named so (Optimum's 'num_channels')."""
+    return (isinstance(c, int) and c in (1, 2, 3, 4)) or (isinstance(c, str) and bool(_CHANNEL_NAME.search(c)))
 
 
 def _spatial(dims) -> bool:
@@ -122,6 +126,9 @@ def _image_task(image: TensorInfo, outputs: list[TensorInfo], detection_ops: boo
 
 def _text_task(family: str, ids: TensorInfo, outputs: list[TensorInfo], vocab_size, hidden_size) -> tuple[Optional[str], str]:
     where = f"token-id input '{ids.name}'"
+    names = {o.name.lower() for o in outputs}
+    if {"start_logits", "end_logits"} <= names:
+        return "question-answering", f"{where}; outputs 'start_logits' and 'end_logits' score where the answer starts and ends"
     for o in outputs:
         if o.shape is None or len(o.shape) != 3:
             continue
