@@ -323,17 +323,20 @@ def test_rotary_tables_past_the_small_constant_size_are_judged_whole(tmp_path, e
 
 
 def test_torchscript_literals_of_shape_one_are_not_parameters_but_a_one_output_bias_is():
-    """TorchScript writes some literals with shape [1] (a -inf fill, 1.0 over a scale); a
-    trained bias of shape [1] holds none of the values no training leaves (0, ±1, ±inf)."""
+    """Exporters write some literals with shape [1]: a -inf fill, 1.0 over a scale, attention's
+    scale shared by every layer's Mul. A trained bias of shape [1], read once, holds none of
+    the values no training leaves (0, ±1, ±inf)."""
     literals = [numpy_helper.from_array(np.array([1.0], np.float32), "one"),
-                numpy_helper.from_array(np.array([-np.inf], np.float32), "fill")]
+                numpy_helper.from_array(np.array([-np.inf], np.float32), "fill"),
+                numpy_helper.from_array(np.array([0.42], np.float32), "scale")]
     learned = [numpy_helper.from_array(np.ones((D, 1), np.float32), "w_out"),
                numpy_helper.from_array(np.array([0.1], np.float32), "b_out")]
     nodes = [helper.make_node("Div", ["one", "ctx"], ["inverse"]), helper.make_node("Max", ["inverse", "fill"], ["kept"]),
-             helper.make_node("MatMul", ["kept", "w_out"], ["o"]), helper.make_node("Add", ["o", "b_out"], ["y"])]
+             helper.make_node("Mul", ["kept", "scale"], ["once"]), helper.make_node("Mul", ["once", "scale"], ["twice"]),
+             helper.make_node("MatMul", ["twice", "w_out"], ["o"]), helper.make_node("Add", ["o", "b_out"], ["y"])]
     r = analyze_model(attention(extra_nodes=nodes, extra_inits=literals + learned))
     assert r.params.total == WEIGHTS + D + 1
-    assert r.params.constants == 2
+    assert r.params.constants == 3
 
 
 def test_constant_nodes_holding_rotary_frequencies_and_tables_are_not_parameters():

@@ -469,11 +469,12 @@ def reads_as_weight(name: str, elem_type: int, uses: dict[str, list[Use]]) -> bo
 
 def _is_literal(name: str, elem_type: int, form: int, uses: dict[str, list[Use]], values: Values) -> bool:
     """One-element ``name`` is a literal of a formula: only elementwise arithmetic reads it, and
-    it is rank 0, or (as TorchScript also writes literals, with shape [1]) a value no training
-    leaves: 0, ±1, ±inf or the type's extremes."""
+    it is rank 0, or (as exporters also write literals, with shape [1]) it is shared by several
+    nodes (attention's scale, once a layer) or holds a value no training leaves: 0, ±1, ±inf
+    or the type's extremes. A one-output Linear's bias, [1] and read once, stays a weight."""
     if elem_type not in _WEIGHT_TYPES or not only_arithmetic_reads(name, uses):
         return False
-    if form == SCALAR:
+    if form == SCALAR or _read_by_several_nodes(uses[name]):
         return True
     value = values.get(name)
     if value is None or value.size != 1:
