@@ -3,16 +3,16 @@
 An exporter that fixes the sequence length folds what the model computes from token
 positions into constants: the attention mask, the sine and cosine tables of rotary or
 sinusoidal position encodings (or, with the length left free, the frequencies they are
-computed from), ALiBi's position bias. They are stored and read like weights, but nobody trained
-them, and a model's published parameter count leaves them out (PyTorch holds them as
-buffers). Their values tell them apart: tensors up to :data:`WHOLE_BYTES` are judged; a
-larger one counts as a weight.
+computed from), ALiBi's position bias. They are stored and read like weights, but nobody
+trained them, and a model's published parameter count leaves them out (PyTorch holds them
+as buffers). Their values tell them apart: tensors up to :data:`WHOLE_BYTES` are judged;
+a larger one counts as a weight.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import onnx
@@ -20,6 +20,12 @@ import onnx
 from mkdocs_onnx.analysis.index import IndexedModel, Tensor
 from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, nbytes, to_array
 from mkdocs_onnx.analysis.values import Values
+
+# A possible mask or position table this size or smaller is read whole (decoded, read from
+# external data, a mask not stripped): whether the model is a decoder, and what its
+# parameters are, depend on its values. A boolean 2,048 × 2,048 mask buffer, as GPT-J
+# keeps, is 4 MiB; so are float32 rotary tables of 4,096 positions × 128.
+WHOLE_BYTES = 4 << 20
 
 
 def computed_constants(index: IndexedModel, values: Values, arithmetic_only: Callable[[str], bool]) -> frozenset[str]:
@@ -34,12 +40,15 @@ def computed_constants(index: IndexedModel, values: Values, arithmetic_only: Cal
         return frozenset()
     rotary_in_graph = ("", "Cos") in ops and ("", "Sin") in ops  # frequencies alone say nothing without them
     found = set()
-    for name, t in _named_constants(index):
+    for name, t in index.named_constants():
         dims = t.dims
         if t.elem_type not in FLOAT_TYPES or not dims:
             continue
-        checks = _checks(dims, rotary_in_graph)
-        vector = len(dims) - dims.count(1) == 1  # rotary frequencies: expanded and multiplied by positions
+        vector = len(dims) - dims.count(1) == 1  # [n], [1, n, 1]: rotary frequencies, expanded, times positions
+        if vector:
+            checks = [is_frequencies] if rotary_in_graph else []
+        else:
+            checks = _table_checks(dims)
         if not checks or (not vector and not (may_be_computed(t) and arithmetic_only(name))):
             continue
         v = values.get(name)  # None when too large to be a small constant: decoded here
@@ -50,24 +59,8 @@ def computed_constants(index: IndexedModel, values: Values, arithmetic_only: Cal
     return frozenset(found)
 
 
-def _named_constants(index: IndexedModel) -> Iterator[tuple[str, Tensor]]:
-    """Initializers, and the values of Constant nodes (TorchScript's way), by the names graphs read."""
-    with_constants = ("", "Constant") in index.op_counts()
-    for graph in index.graphs:
-        for t in graph.initializers:
-            yield t.name, t
-        if with_constants:
-            for node in graph.nodes:
-                if node.op_type == "Constant" and node.output and node.domain in ("", "ai.onnx"):
-                    value = node.tensor("value")
-                    if value is not None:
-                        yield node.output[0], value
-
-
-def _checks(dims: tuple, rotary_in_graph: bool) -> list[Callable[[np.ndarray], bool]]:
-    """What a tensor of ``dims`` may be, judged by its shape before its values are decoded."""
-    if len(dims) - dims.count(1) == 1:  # a vector, in whatever rank: [n], [1, n, 1]
-        return [is_frequencies] if rotary_in_graph else []
+def _table_checks(dims: tuple) -> list[Callable[[np.ndarray], bool]]:
+    """What a tensor of ``dims`` (not a vector) may be, judged by its shape before its values are decoded."""
     if len(dims) < 2:
         return []
     checks = []
@@ -79,13 +72,6 @@ def _checks(dims: tuple, rotary_in_graph: bool) -> list[Callable[[np.ndarray], b
     if len(dims) >= 3 and dims[-2] == 1 and dims[-1] >= 3:  # [heads, 1, keys]
         checks.append(is_position_bias)
     return checks
-
-
-# A possible mask or position table this size or smaller is read whole (decoded, read from
-# external data, a mask not stripped): whether the model is a decoder, and what its
-# parameters are, depend on its values. A boolean 2,048 × 2,048 mask buffer, as GPT-J
-# keeps, is 4 MiB; so are float32 rotary tables of 4,096 positions × 128.
-WHOLE_BYTES = 4 << 20
 
 
 def _bytes(tensor: Tensor) -> int:

@@ -190,6 +190,20 @@ class IndexedModel:
             self._op_counts = counts
         return self._op_counts
 
+    def named_constants(self) -> Iterator[tuple[str, Tensor]]:
+        """(name, tensor) of every constant by the name nodes read it: the initializers, then
+        the values of the Constant nodes (as TorchScript keeps constants), graph by graph."""
+        with_constants = any(op == "Constant" and domain in DEFAULT_DOMAINS for domain, op in self.op_counts())
+        for graph in self.graphs:
+            for t in graph.initializers:
+                yield t.name, t
+            if with_constants:
+                for node in graph.nodes:
+                    if node.op_type == "Constant" and node.output and node.domain in DEFAULT_DOMAINS:
+                        value = node.tensor("value")
+                        if value is not None:
+                            yield node.output[0], value
+
     def tensors(self) -> tuple[Tensor, ...]:
         """Every constant tensor: initializers and the tensors nodes hold, graph by graph.
 

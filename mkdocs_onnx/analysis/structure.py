@@ -187,18 +187,7 @@ class ModelIndex:
 
         Graph by graph, a Constant's value replaces an earlier initializer of its name.
         """
-        tensors: dict[str, Tensor] = {}
-        with_constants = "Constant" in self.by_op
-        for graph in self.graphs:
-            tensors.update((t.name, t) for t in graph.initializers)
-            if not with_constants:
-                continue
-            for node in graph.nodes:
-                if node.op_type == "Constant" and node.output and node.domain in ("", "ai.onnx"):
-                    value = node.tensor("value")
-                    if value is not None:
-                        tensors[node.output[0]] = value
-        return tensors
+        return dict(self.index.named_constants())
 
     @cached_property
     def holds_square_constant(self) -> bool:
