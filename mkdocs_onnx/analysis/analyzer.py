@@ -11,7 +11,7 @@ import onnx
 # The package sets its version before it imports this module: read once here, not per analysis.
 from mkdocs_onnx import __version__
 from mkdocs_onnx.analysis import architecture, risks
-from mkdocs_onnx.analysis.external import read_small_constants
+from mkdocs_onnx.analysis.external import read_external_constants
 from mkdocs_onnx.analysis.flops import FlopsResult, count_flops
 from mkdocs_onnx.analysis.folding import Folding, find_folding
 from mkdocs_onnx.analysis.graphs import execution_order, node_label, qualified_name, qualified_op, topological_order
@@ -95,7 +95,7 @@ def _analyze(loaded: LoadedModel, name: str, dims: dict[str, int], batch_size: i
     warnings.extend(_structural_warnings(opsets, index, unproduced))
     order = _sort_in_place(index, loaded.path)
     uses = find_uses(order)
-    read_small_constants(index, loaded.path, uses)
+    read_external_constants(index, loaded.path, uses)
     values = constant_values(index)
     params = count_params(index, values, uses)
     facts = risks.Facts.from_index(index, params, inlined_functions=loaded.inlined_functions)

@@ -14,6 +14,7 @@ unread.
 from __future__ import annotations
 
 import math
+
 from mkdocs_onnx.analysis.index import IndexedModel, Tensor
 from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, PLAIN_RAW
 

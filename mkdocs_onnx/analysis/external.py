@@ -1,4 +1,4 @@
-"""Small constants kept in external data files, read where the figures depend on their values.
+"""Constants kept in external data files, read where the figures depend on their values.
 
 Exporters move tensors past a size threshold into a data file next to the model (1 KiB
 by default; some save everything there). Weights stay unread there. But a Reshape
@@ -10,9 +10,9 @@ elementwise arithmetic reads (up to ``computed.WHOLE_BYTES``) are read and put i
 before anything reads values (ONNX shape inference then sees them too). A model's cost
 to analyse still grows with its graph, not with its weights.
 
-Only files named inside the model's folder are opened (as ONNX itself requires), and a tensor
-whose bytes cannot be read as declared stays external: its values are then unknown, as
-they were before.
+Only files named inside the model's folder are opened (as ONNX itself requires), and a
+tensor whose bytes cannot be read as declared stays external: its values are then
+unknown, as they were before.
 """
 
 from __future__ import annotations
@@ -29,11 +29,15 @@ from mkdocs_onnx.analysis.params import Use, configures, only_arithmetic_reads, 
 from mkdocs_onnx.analysis.tensors import PLAIN_RAW, SMALL_CONSTANT_ELEMENTS
 
 
-def read_small_constants(index: IndexedModel, model_path: str, uses: dict[str, list[Use]]) -> int:
+def read_external_constants(index: IndexedModel, model_path: str, uses: dict[str, list[Use]]) -> int:
     """Put inline the external constants worth reading (see the module); how many were read.
     ``uses``: who reads each tensor (:func:`.params.find_uses`)."""
-    wanted = [(t, why) for t in index.tensors() if t.external and t.elem_type in PLAIN_RAW
-              for why in (_why_read(t, uses),) if why]
+    wanted = []
+    for t in index.tensors():
+        if t.external and t.elem_type in PLAIN_RAW:
+            why = _why_read(t, uses)
+            if why:
+                wanted.append((t, why))
     if not wanted:  # the common case: nothing of the kind is stored outside the file
         return 0
     base = os.path.dirname(os.path.abspath(model_path))

@@ -9,8 +9,11 @@ What is *not* a weight is decided by how the graph uses a tensor, not by its siz
 integer tensors are shapes, indices and axes unless a quantized operator reads them as
 weights; any tensor read only as an operator's configuration (a Reshape target, Resize
 scales, Clip bounds) is a constant too, and so is a recurrent operator's initial state. A
-tensor's role is read through the ops that only move or broadcast it. Normalization
-running statistics are weights that training does not update: non-trainable.
+tensor's role is read through the ops that only move or broadcast it. Neither are weights
+the literals of formulas (ε, 1/√d) nor what an exporter computed from token positions and
+folded into constants (:mod:`.computed`); a tied embedding the exporter stored twice
+counts once (:mod:`.copies`). Normalization running statistics are weights that training
+does not update: non-trainable.
 
 Quantized models: a weight packed several values to a byte counts the values it holds
 (:mod:`.packing`), and the scales and zero points that say how values are stored are
@@ -132,9 +135,9 @@ _ROLE_THROUGH = PASS_THROUGH | {"Expand"}
 ConstTensor = tuple[int, int, int]
 STORED, SCALAR, PLACEHOLDER = 0, 1, 2
 
-# Elementwise arithmetic: a scalar constant that only these read is a literal of the
-# formula (a norm's epsilon, attention's 1/√d, GELU's 0.044715, a -inf fill), not a
-# learned weight, which exporters keep in its declared shape ([1] for a one-output bias).
+# Elementwise arithmetic: a one-element constant that only these read may be a literal of
+# a formula (a norm's epsilon, attention's 1/√d, GELU's 0.044715, a -inf fill), not a
+# learned weight (see _is_literal).
 _ARITHMETIC = frozenset({
     "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mod", "Where",
     "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "QLinearAdd", "QLinearMul",
