@@ -17,6 +17,7 @@ import onnx
 
 from mkdocs_onnx.analysis.loading import LoadedModel
 
+
 def separate_subgraph_names(loaded: LoadedModel) -> int:
     """Rename the names subgraphs define twice; how many were renamed. (Worth calling on a
     model of two subgraphs or more.)"""
