@@ -86,6 +86,13 @@ def estimate(
         chosen, how, peak = alternative, f"fallback from {chosen}", profile.peak_flops[alternative]
     elif peak is None:
         notes.append(f"{profile.name} has no throughput figures (unknown); latency is not estimated")
+    elif chosen == "fp32" and profile.peak_flops.get("tf32", 0) > peak:
+        # Runtimes compute fp32 matrix products on tensor cores in TF32 by default (PyTorch's
+        # convolutions, ONNX Runtime's CUDA provider, TensorRT): a bound must allow that
+        # fastest path, or a real run beats it (an fp32 CNN on an H200 did by 30%).
+        peak = profile.peak_flops["tf32"]
+        notes.append(f"fp32 compute bounded at {profile.name}'s TF32 tensor-core peak, which runtimes use for fp32 "
+                     "matrix products by default")
 
     weight_scale, activation_scale, weights = _scales(report, chosen, native)
     nodes, uncounted = _counted_nodes(report, weight_scale, activation_scale)
