@@ -213,6 +213,12 @@ def test_summaries_say_how_the_parameters_are_stored_and_may_quote_it():
     summary = fallback_summary(r)
     assert "Its parameters are stored quantized: 2,048 as uint4, with 128 scales and zero points." in summary.text
     assert summary.tldr.endswith(", uint4 weights.")
+    # a 4-bit LLM keeps embeddings and norms in float: 2,048 uint4, then a float32 32 × 16 head
+    m = nbits_model(k=64, n=32, block=32)
+    m.graph.node.append(helper.make_node("MatMul", ["Y", "head"], ["Z"]))
+    m.graph.initializer.append(numpy_helper.from_array(np.full((32, 16), 0.1, np.float32), "head"))
+    m.graph.output[0].CopyFrom(value("Z", [1, 16]))
+    assert fallback_summary(analyze_model(m)).tldr.endswith(", 80% of the weights uint4.")  # 2,048 / 2,560
     assert facts(r)["parameters"]["stored_as"] == {"uint4": "2,048"}
     # a language model quoting those figures is grounded; a wrong count is not
     assert check("Its 2,048 4-bit weights come with 128 parameters of scales and zero points.", r) == []

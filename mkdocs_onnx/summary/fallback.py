@@ -117,7 +117,9 @@ def fallback_summary(report: Report, entry: Optional[ModelEntry] = None, note: s
     if p.placeholder:
         tldr += ", placeholder weights"
     if quantized:
-        tldr += f", {quantized[0]} weights"
+        share = p.by_dtype[quantized[0]] / p.total if p.total else 1.0
+        # a 4-bit LLM keeps its embeddings and norms in float: say how much is quantized
+        tldr += f", {quantized[0]} weights" if share >= 0.95 else f", {share:.0%} of the weights {quantized[0]}"
     tldr += "."
     return Summary(
         tldr=truncate(tldr, TLDR_MAX_CHARS),
