@@ -822,3 +822,17 @@ def test_start_and_end_logits_make_extractive_question_answering():
     ids = TensorInfo("input_ids", "int64", ["batch_size", "sequence_length"])
     outputs = [TensorInfo(n, "float32", ["batch_size", "sequence_length"]) for n in ("start_logits", "end_logits")]
     assert guess_task("transformer-encoder", [ids], outputs)[0] == "question-answering"
+
+
+@pytest.mark.parametrize("thresholds, traversal", [(np.array(8, np.int64), False), (np.arange(16, dtype=np.int64), True)])
+def test_a_cut_off_compared_with_is_no_tree_traversal(thresholds, traversal):
+    """T5's relative-position buckets compare with one cut-off (Less than 8) and Gather a learned
+    table by the result; a tree ensemble compares with a threshold per node."""
+    b = Builder(9)
+    small = b.op("Less", ["positions", b.const(thresholds, "cut")])
+    index = b.op("Where", [small, "positions", b.const(np.array(8, np.int64))])
+    b.nodes.append(helper.make_node("Gather", [b.weight((32, 4), "bias_table"), index], ["bias"]))
+    m = b.model([helper.make_tensor_value_info("positions", TensorProto.INT64, [16])],
+                [helper.make_tensor_value_info("bias", F, [16, 4])])
+    evidence = _arch(m).evidence
+    assert any(e.startswith("tree traversal") for e in evidence) == traversal, evidence

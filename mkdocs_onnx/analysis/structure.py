@@ -1549,8 +1549,11 @@ def tree_traversal(ix: ModelIndex) -> tuple[int, set[int]]:
 
 
 def _threshold(ix: ModelIndex, name: str) -> bool:
+    """Per-node thresholds: a constant vector, or values Gathered from one by node index. (A
+    single constant compared with is a cut-off, as T5's relative-position buckets use.)"""
     if ix.is_const(name):
-        return True
+        tensor = ix.tensors.get(name)
+        return tensor is None or _numel(tensor.dims) > 1
     p = ix.producer.get(name)
     return p is not None and p.op_type in ("Gather", "GatherElements") and ix.is_const(p.input[0])
 
