@@ -326,6 +326,22 @@ def test_flops_scale_exactly_with_bound_dims(batch, sequence):
     assert r.memory.activations_unknown == 0
 
 
+@pytest.mark.parametrize("expression, expected", [
+    ("past_sequence_length + sequence_length", 12 + 4),  # Optimum's attention mask with a KV cache
+    ("encoder_sequence_length / 2", 12 // 2),  # Whisper's encoder output after its stride-2 convolution
+    ("sequence_length / 3", None),  # 4 / 3 frames: not a size, left unbound
+    ("2 * sequence_length - 1", 2 * 4 - 1),
+])
+def test_a_dim_named_by_arithmetic_on_bound_dims_takes_its_value(expression, expected):
+    inputs = [value("past", [1, "past_sequence_length"]), value("encoder", [1, "encoder_sequence_length"]),
+              value("ids", [1, "sequence_length"]), value("mask", [1, expression])]
+    nodes = [helper.make_node("Relu", ["mask"], ["Y"])]
+    dims = {"past_sequence_length": 12, "encoder_sequence_length": 12, "sequence_length": 4}
+    r = analyze_model(model(nodes, inputs, [value("Y", None)]), dims=dims)
+    assert r.dims[expression] == expected
+    assert (r.flops.total == expected) if expected else r.flops.uncounted  # Relu: one FLOP an element
+
+
 def test_unbound_dims_are_uncounted_never_zero():
     r = analyze_model(_symbolic_encoder())  # sequence left unbound
     assert r.dims == {"batch": 1, "sequence": None}

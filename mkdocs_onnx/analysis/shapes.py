@@ -9,13 +9,16 @@ contrib operators through the registry's shape functions, standard operators thr
 
 from __future__ import annotations
 
+import ast
 import functools
 import math
+import operator
 import os
 import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
@@ -83,6 +86,11 @@ def bind_dims(index: IndexedModel, dims: dict[str, int], batch_size: int) -> Dim
             else:
                 binding.values.setdefault(name, None)
     bound = {k: v for k, v in binding.values.items() if v is not None}
+    for name, value in binding.values.items():  # 'past_sequence_length + sequence_length' (Optimum)
+        if value is None and _ARITHMETIC_DIM.search(name):
+            bound_value = _evaluate_dim(name, bound)
+            if bound_value is not None:
+                binding.values[name] = bound[name] = bound_value
     # Dims asked for that no graph input has may name dims inside subgraphs (a generation
     # loop's decoder: its past length): they are bound there, and reported when they were.
     inner = {k: v for k, v in dims.items() if k not in binding.values} if len(index.graphs) > 1 else {}
@@ -97,6 +105,30 @@ def bind_dims(index: IndexedModel, dims: dict[str, int], batch_size: int) -> Dim
         if used:
             index.note_edit("dims bound")
     return binding
+
+
+_ARITHMETIC_DIM = re.compile(r"[-+*/]")
+_DIM_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+                  ast.FloorDiv: operator.floordiv}
+
+
+def _evaluate_dim(expression: str, bound: dict[str, int]) -> Optional[int]:
+    """The value of a dim named by arithmetic on other dims ('a + b', 'encoder_sequence_length / 2',
+    as Optimum names them) once those are bound; None when it is anything else or not whole."""
+    def value(node: ast.AST) -> Fraction:
+        if isinstance(node, ast.BinOp) and type(node.op) in _DIM_OPERATORS:
+            return Fraction(_DIM_OPERATORS[type(node.op)](value(node.left), value(node.right)))
+        if isinstance(node, ast.Name) and node.id in bound:
+            return Fraction(bound[node.id])
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return Fraction(node.value)
+        raise ValueError(expression)
+
+    try:
+        result = value(ast.parse(expression, mode="eval").body)
+    except (SyntaxError, ValueError, ZeroDivisionError):
+        return None
+    return int(result) if result.denominator == 1 and result >= 0 else None
 
 
 def _is_batch_like(name: str, axis: int) -> bool:
