@@ -836,3 +836,21 @@ def test_a_cut_off_compared_with_is_no_tree_traversal(thresholds, traversal):
                 [helper.make_tensor_value_info("bias", F, [16, 4])])
     evidence = _arch(m).evidence
     assert any(e.startswith("tree traversal") for e in evidence) == traversal, evidence
+
+
+def test_gpt2_fused_qkv_through_a_2d_gemm_is_multi_head_attention():
+    """GPT-2's Conv1D as TorchScript exports it: the tokens flattened to 2-D, one Gemm to 3 × width,
+    reshaped back to 3-D, then Split into Q, K and V: each is a third of the Gemm's width."""
+    b = Builder(11)
+    heads, d, width, seq = 4, 8, 32, 16
+    flat = b.op("Reshape", ["x", b.const(np.array([-1, width], np.int64))])
+    qkv = b.op("Gemm", [flat, b.weight((width, 3 * width)), b.const(np.zeros(3 * width, np.float32))])
+    back = b.op("Reshape", [qkv, b.const(np.array([1, seq, 3 * width], np.int64))])
+    q, k, v = b.op("Split", [back, b.const(np.array([width] * 3, np.int64))], n_out=3, axis=-1)
+    q, v = b.heads(q, heads, d, [0, 2, 1, 3]), b.heads(v, heads, d, [0, 2, 1, 3])
+    k = b.heads(k, heads, d, [0, 2, 3, 1])
+    ctx = b.op("MatMul", [b.op("Softmax", [b.op("MatMul", [q, k])], axis=-1), v])
+    b.nodes.append(helper.make_node("Identity", [b.merge(ctx, width)], ["y"]))
+    m = b.model([helper.make_tensor_value_info("x", F, [1, seq, width])], [helper.make_tensor_value_info("y", F, None)])
+    t = _arch(m).transformer
+    assert (t.heads, t.kv_heads, t.head_dim) == (heads, heads, d)

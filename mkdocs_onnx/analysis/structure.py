@@ -885,6 +885,9 @@ def _width_on_path(ix: ModelIndex, dense: Dense, child) -> Optional[int]:
         if nxt.op_type == "Add" and any(ix.is_const(i) for i in nxt.input):  # bias
             node = nxt
             continue
+        if nxt.op_type == "Reshape" and _last_dim(ix, name_of(nxt)) == width:  # GPT-2's Conv1D: 2-D Gemm, back to 3-D
+            node = nxt
+            continue
         if nxt.op_type in ("Split", "Slice"):
             out = child.get(id(nxt), (None, name_of(nxt)))[1]
             shape = ix.shape(out)
@@ -893,6 +896,11 @@ def _width_on_path(ix: ModelIndex, dense: Dense, child) -> Optional[int]:
             return None
         return width
     return width
+
+
+def _last_dim(ix: ModelIndex, name: str) -> Optional[int]:
+    shape = ix.shape(name)
+    return shape[-1] if shape and isinstance(shape[-1], int) else None
 
 
 def name_of(node: Node) -> str:
