@@ -854,3 +854,29 @@ def test_gpt2_fused_qkv_through_a_2d_gemm_is_multi_head_attention():
     m = b.model([helper.make_tensor_value_info("x", F, [1, seq, width])], [helper.make_tensor_value_info("y", F, None)])
     t = _arch(m).transformer
     assert (t.heads, t.kv_heads, t.head_dim) == (heads, heads, d)
+
+
+def test_the_two_branches_of_a_merged_decoder_are_one_set_of_layers():
+    """Optimum's merged decoders: an If runs the layers with the KV cache or without, never both;
+    each branch holds the whole decoder, which must count once (here one attention layer)."""
+    def branch(name: str, cached: bool) -> onnx.GraphProto:
+        b = Builder(12)
+        q = b.heads(b.op("MatMul", ["x", "Wq"]), 4, 8, [0, 2, 1, 3])
+        k_new = b.op("MatMul", ["x", "Wk"])
+        k = b.heads(b.op("Concat", ["past", k_new], axis=1) if cached else k_new, 4, 8, [0, 2, 3, 1])
+        v = b.heads(b.op("MatMul", ["x", "Wv"]), 4, 8, [0, 2, 1, 3])
+        ctx = b.op("MatMul", [b.op("Softmax", [b.op("MatMul", [q, k])], axis=-1), v])
+        b.nodes.append(helper.make_node("Identity", [b.merge(ctx, 32)], ["y"]))
+        return helper.make_graph(b.nodes, name, [], [helper.make_tensor_value_info("y", F, None)], initializer=b.inits)
+
+    rng = np.random.default_rng(13)
+    weights = [numpy_helper.from_array((rng.standard_normal((32, 32)) * 0.02).astype(np.float32), w) for w in ("Wq", "Wk", "Wv")]
+    node = helper.make_node("If", ["use_cache"], ["y"], then_branch=branch("with_past", True),
+                            else_branch=branch("without_past", False))
+    graph = helper.make_graph([node], "merged", [helper.make_tensor_value_info("x", F, [1, 4, 32]),
+                                                 helper.make_tensor_value_info("past", F, [1, 4, 32]),
+                                                 helper.make_tensor_value_info("use_cache", TensorProto.BOOL, [])],
+                              [helper.make_tensor_value_info("y", F, None)], initializer=weights)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    assert _arch(m).transformer.layers == 1

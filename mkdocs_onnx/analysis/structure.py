@@ -108,7 +108,7 @@ class ModelIndex:
         self.values = values if values is not None else {}  # the analyzer's: read, never written
         self._decoded: dict[str, np.ndarray] = {}  # constants decoded here
         self._int_lists: dict[str, Optional[list[int]]] = {}  # int_list(name): every layer asks for the same
-        self.graphs: list[Graph] = index.graphs
+        self.graphs: list[Graph] = _run_together(index)
         self.main: Graph = index.main
         self.dense_cache: dict[int, Optional[Dense]] = {}  # id(node) -> dense_layer(node)
         known = {t.name for t in self.main.initializers}
@@ -896,6 +896,28 @@ def _width_on_path(ix: ModelIndex, dense: Dense, child) -> Optional[int]:
             return None
         return width
     return width
+
+
+def _run_together(index: IndexedModel) -> list[Graph]:
+    """The graphs one inference runs: of an If's two branches only the larger, so that a layer
+    both hold is one layer (Optimum's merged decoders hold every layer twice: with the KV
+    cache and without)."""
+    if len(index.graphs) < 3:  # at most one subgraph: nothing to choose between
+        return index.graphs
+    skipped: set[int] = set()
+    for graph in index.graphs:
+        if id(graph) in skipped:
+            continue
+        for node in graph.nodes:
+            if node.op_type == "If" and len(node.subgraphs) == 2:
+                first, second = node.subgraphs
+                smaller = first if _size(first) < _size(second) else second
+                skipped.update(id(g) for g in walk(smaller))
+    return [g for g in index.graphs if id(g) not in skipped]
+
+
+def _size(graph: Graph) -> int:
+    return sum(len(g.nodes) for g in walk(graph))
 
 
 def _last_dim(ix: ModelIndex, name: str) -> Optional[int]:
