@@ -880,3 +880,20 @@ def test_the_two_branches_of_a_merged_decoder_are_one_set_of_layers():
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     assert _arch(m).transformer.layers == 1
+
+
+def test_gelu_tanh_after_a_flattened_projection_is_no_residual():
+    """h + 0.044715·h³ adds two things computed from one projection, h: no shortcut, even where
+    the exporter computes h's Reshape target from the shape of the layer's input (TorchScript)."""
+    b = Builder(14)
+    width = 32
+    flat = b.op("Reshape", ["x", b.const(np.array([-1, width], np.int64))])
+    projected = b.op("Gemm", [flat, b.weight((width, 4 * width)), b.const(np.zeros(4 * width, np.float32))])
+    target = b.op("Concat", [b.op("Slice", [b.op("Shape", ["x"]), b.const(np.array([0], np.int64)),
+                                            b.const(np.array([2], np.int64))]),
+                             b.const(np.array([4 * width], np.int64))], axis=0)
+    h = b.op("Reshape", [projected, target])
+    cubed = b.op("Mul", [b.op("Pow", [h, b.const(np.array(3.0, np.float32))]), b.const(np.array(0.044715, np.float32))])
+    b.nodes.append(helper.make_node("Add", [h, cubed], ["y"]))
+    m = b.model([helper.make_tensor_value_info("x", F, [1, 16, width])], [helper.make_tensor_value_info("y", F, None)])
+    assert not any("residual" in block for block in _arch(m).blocks)

@@ -1313,21 +1313,26 @@ def _residual(ix: ModelIndex, node: Node, ins: list[str]) -> Optional[Residual]:
             weighted = weighted or p.op_type == "Conv" or dense_layer(ix, p) is not None
             name = p.input[0]
             chain.append((name, weighted))
-        for fork, projection in chain:
+        for depth, (fork, projection) in enumerate(chain):
             if not ix.several_users(fork) or ix.is_const(fork):
                 continue
-            if _reaches_through_weights(ix, other, fork):
+            # the other side reaches the fork by its own path, not through the shortcut's: in
+            # x + 0.044715·x³ (GELU) both sides come out of the same projection
+            own_path = {name for name, _ in chain[:depth]}
+            if _reaches_through_weights(ix, other, fork, avoid=own_path):
                 return Residual(node, fork, projection)
     return None
 
 
-def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int = 300) -> bool:
-    """``start`` computes from ``fork`` along a path with a weight op (bounded walk).
+def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int = 300,
+                             avoid: frozenset[str] | set[str] = frozenset()) -> bool:
+    """``start`` computes from ``fork`` along a path with a weight op (bounded walk) that
+    passes none of the tensors in ``avoid``.
 
     ``fork`` is not a constant, so constants (the weights of every op on the way) are
     not queued at all: the walk goes from ``start``, itself no constant, through producers.
     """
-    if start == fork or ix.is_const(start):
+    if start == fork or ix.is_const(start) or start in avoid:
         return False
     constants, producer = ix.constants, ix.producer
     seen: set[tuple[int, bool]] = set()  # (id of a producer, whether a weight op came on the way)
@@ -1352,7 +1357,7 @@ def _reaches_through_weights(ix: ModelIndex, start: str, fork: str, limit: int =
             weighted = op in _WEIGHT_OPS or (op in DENSE_WEIGHT_SLOTS and dense_layer(ix, p) is not None)
         steps += 1
         for i in p.input:
-            if i and i not in constants:
+            if i and i not in constants and i not in avoid:
                 queue.append((i, weighted))
     return False
 
