@@ -165,6 +165,16 @@ def test_group_query_attention_symbolic_past():
         flops("GroupQueryAttention", inputs, domain=MS, num_heads=8, kv_num_heads=2)
 
 
+def test_group_query_attention_past_whose_head_size_is_named():
+    """ONNX Runtime GenAI's models name the cache's head size 'kv_cache_dim': only the past's
+    length matters, and the query gives the head size (64 = 8 heads × 8)."""
+    b, s, n, kv_n, d, past = 1, 1, 8, 2, 8, 15
+    inputs = [("q", (b, s, n * d)), ("k", (b, s, kv_n * d)), ("v", (b, s, kv_n * d)), ("pk", (b, kv_n, past, "kv_cache_dim"))]
+    t = past + s
+    assert flops("GroupQueryAttention", inputs, domain=MS, num_heads=n, kv_num_heads=kv_n) == \
+        2 * b * n * s * t * d + 5 * b * n * s * t + 2 * b * n * s * t * d
+
+
 def test_onnx_attention_4d():
     b, n, s, kv_n, kv, past, d, d_v = 1, 8, 4, 2, 10, 6, 16, 32
     inputs = [("Q", (b, n, s, d)), ("K", (b, kv_n, kv, d)), ("V", (b, kv_n, kv, d_v)), ("", None),

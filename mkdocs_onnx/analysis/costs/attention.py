@@ -303,6 +303,20 @@ def gated_relative_position_bias_shape(ctx: NodeContext) -> list[TypeInfo]:
 # --- com.microsoft GroupQueryAttention --------------------------------------------
 
 
+def _gqa_static_getter(ctx: NodeContext) -> GetShape:
+    """Static shapes, but of the past KV cache (input 3) only its length need be: the query gives
+    the head size, which ONNX Runtime GenAI's models name 'kv_cache_dim' in the cache."""
+    static = _static_getter(ctx)
+
+    def get(i: int):
+        if i == 3 and ctx.has_input(3):
+            past = ctx.input_type(3)[1]
+            if past is not None and len(past) == 4 and all(isinstance(d, int) for d in past[:3]):
+                return past
+        return static(i)  # raises, naming the first dim that is not static
+    return get
+
+
 def _gqa_dims(ctx: NodeContext, get: GetShape) -> dict:
     b, s, hidden = get(0)
     n, kv_n = ctx.attr("num_heads"), ctx.attr("kv_num_heads")
@@ -330,7 +344,7 @@ def group_query_attention(ctx: NodeContext) -> int:
     hold exactly its length). With q_norm_weight/k_norm_weight, the per-head RMS norms of
     Q and K (4E + 3G each) are added.
     """
-    g = _gqa_dims(ctx, _static_getter(ctx))
+    g = _gqa_dims(ctx, _gqa_static_getter(ctx))
     _require(g["n"], g["kv_n"], g["d"], g["t"], what="GroupQueryAttention heads, head size or total length")
     b, s, n, kv_n, d, t = g["b"], g["s"], g["n"], g["kv_n"], g["d"], g["t"]
     flops = sdpa_flops(b, n, s, t, d, d)
