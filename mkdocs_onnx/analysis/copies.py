@@ -7,8 +7,8 @@ twice, and a count of its tensors would hold it twice too (GPT-2: 163 M instead 
 124 M). Shapes alone cannot tell a copy from an untied projection of the same shape, so
 values decide: 64 elements spread over the matrix, and its whole first row, must equal
 the other's transposed elements bit for bit, and must not be all alike (a fill matches
-any fill). Only weights stored in the file are compared; data in external files stays
-unread.
+any fill). Only weights stored in the file are compared, up to 512 MiB each; data in
+external files stays unread.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from mkdocs_onnx.analysis.tensors import FLOAT_TYPES, PLAIN_RAW
 
 _SAMPLES = 64
 _MIN_ELEMENTS = 4096  # smaller matrices are not worth the look: tied embeddings are large
+# Reading a tensor's raw data from protobuf copies it: past this size a pair stays uncompared
+# (and counts twice) rather than briefly doubling a large model's memory.
+_MAX_BYTES = 512 << 20
 
 
 def transposed_copies(index: IndexedModel) -> dict[str, str]:
@@ -48,9 +51,11 @@ def _is_transpose(a: Tensor, b: Tensor) -> bool:
     """Whether ``b`` holds ``a`` transposed, on the elements sampled (see the module)."""
     if a.elem_type != b.elem_type or a.elem_type not in PLAIN_RAW:
         return False
-    raw_a, raw_b = a.proto.raw_data, b.proto.raw_data  # exporters write large tensors as raw data
     size = PLAIN_RAW[a.elem_type].itemsize
     rows, columns = a.dims
+    if rows * columns * size > _MAX_BYTES:
+        return False
+    raw_a, raw_b = a.proto.raw_data, b.proto.raw_data  # exporters write large tensors as raw data
     if len(raw_a) != rows * columns * size or len(raw_b) != len(raw_a):
         return False
     last = rows * columns - 1
