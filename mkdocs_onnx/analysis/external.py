@@ -25,6 +25,7 @@ import onnx
 
 from mkdocs_onnx.analysis.computed import kept_whole, may_be_computed
 from mkdocs_onnx.analysis.index import IndexedModel, Tensor
+from mkdocs_onnx.analysis.loading import inside_folder
 from mkdocs_onnx.analysis.params import Use, configures, only_arithmetic_reads, reads_as_weight
 from mkdocs_onnx.analysis.tensors import PLAIN_RAW, SMALL_CONSTANT_ELEMENTS
 
@@ -72,7 +73,7 @@ def _why_read(tensor: Tensor, uses: dict[str, list[Use]]) -> Optional[str]:
 def _read(tensor: Tensor, base: str) -> Optional[bytes]:
     """The tensor's bytes as its external-data entries declare them, or None."""
     info = {e.key: e.value for e in tensor.proto.external_data}
-    path = _inside(base, info.get("location", ""))
+    path = inside_folder(base, info.get("location", ""))
     size = PLAIN_RAW[tensor.elem_type].itemsize * math.prod(tensor.dims)
     offset = _number(info.get("offset", "0"))
     length = _number(info.get("length", str(size)))
@@ -85,18 +86,6 @@ def _read(tensor: Tensor, base: str) -> Optional[bytes]:
     except OSError:
         return None
     return data if len(data) == size else None
-
-
-def _inside(base: str, location: str) -> Optional[str]:
-    """The file ``location`` names, when the name keeps inside the folder ``base``.
-
-    The name is checked, not where links lead: a data file linked into the folder (as
-    git-annex and DVC keep files) is the folder's own.
-    """
-    if not location or os.path.isabs(location):
-        return None
-    path = os.path.normpath(os.path.join(base, location))
-    return path if os.path.commonpath([base, path]) == base and os.path.isfile(path) else None
 
 
 def _number(text: str) -> Optional[int]:

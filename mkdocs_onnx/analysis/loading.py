@@ -130,13 +130,23 @@ def measure_external_data(loaded: LoadedModel, tensors: Iterable[Tensor]) -> Non
         return
     base = os.path.dirname(os.path.abspath(loaded.path))
     for location in sorted(sizes):
-        full = os.path.normpath(os.path.join(base, location))
+        full = inside_folder(base, location)
         loaded.external_data_files.append(location)
-        if os.path.isfile(full):
+        if full is not None:
             sizes[location] = os.path.getsize(full)  # the file as stored, padding included
-        else:
+        else:  # absent, or named outside the model's folder (where runtimes do not look either)
             loaded.missing_external_data.append(location)
     loaded.external_data_bytes = sum(sizes.values())
+
+
+def inside_folder(base: str, location: str) -> Optional[str]:
+    """The file an external-data ``location`` names, when it exists and its name keeps inside
+    the folder ``base`` (as ONNX requires). The name is checked, not where links lead: a data
+    file linked into the folder (as git-annex and DVC keep files) is the folder's own."""
+    if not location or os.path.isabs(location):
+        return None
+    path = os.path.normpath(os.path.join(base, location))
+    return path if os.path.commonpath([base, path]) == base and os.path.isfile(path) else None
 
 
 def inline_functions(loaded: LoadedModel, warnings: list[str]) -> None:
