@@ -304,17 +304,23 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
                 unused.append(name)
                 continue
             tensor_uses = ()
-        if len(tensor_uses) == 1:  # the usual constant: one reader, whose operator and slot decide
+        single = len(tensor_uses) == 1  # the usual constant: one reader, whose operator and slot decide
+        if single:
             reader, slot, owner = tensor_uses[0]
             op_type = reader.op_type
             packed = unpacked(reader, slot, elem_type, numel) if op_type in PACKED_READERS else None
-            if _reads_quantization(reader, slot, scales):  # a scale or zero point: stored, but no parameter
-                quantization += packed[0] if packed else numel
-                weights_bytes += nbytes(elem_type, numel) or 0
-                continue
-            if numel == 1 and _is_literal(name, elem_type, form, uses, values):
-                constants_elements += numel
-                continue
+            quantizes = _reads_quantization(reader, slot, scales)
+        else:
+            packed = _unpacked_read(tensor_uses, elem_type, numel)
+            quantizes = _only_quantization(tensor_uses, scales)
+        if quantizes:  # scales and zero points: stored, but no parameter
+            quantization += packed[0] if packed else numel
+            weights_bytes += nbytes(elem_type, numel) or 0
+            continue
+        if numel == 1 and _is_literal(name, elem_type, form, uses, values):
+            constants_elements += numel
+            continue
+        if single:
             if elem_type in _WEIGHT_TYPES:
                 if slot == 0 and op_type in _ROLE_THROUGH:
                     is_weight = not _only_in(_final_uses(name, uses), _NOT_WEIGHT_SLOTS)
@@ -330,14 +336,6 @@ def count_params(index: IndexedModel, values: Values, uses: dict[str, list[Use]]
             if slot == 0 and op_type in PASS_THROUGH:
                 owner = _attributed_owner(name, uses)
         else:
-            packed = _unpacked_read(tensor_uses, elem_type, numel)
-            if _only_quantization(tensor_uses, scales):
-                quantization += packed[0] if packed else numel
-                weights_bytes += nbytes(elem_type, numel) or 0
-                continue
-            if numel == 1 and _is_literal(name, elem_type, form, uses, values):
-                constants_elements += numel
-                continue
             if not reads_as_weight(name, elem_type, uses):
                 constants_elements += numel
                 continue
